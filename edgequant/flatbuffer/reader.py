@@ -1,0 +1,156 @@
+"""A bounds-checked, zero-copy flatbuffer reader driven by the schema tables.
+
+Every offset and length is checked against the buffer before it is followed, so corrupt input
+raises ModelFormatError naming the table, field and byte offset, and a claimed vector length can
+never make us allocate more than the file holds. ``[ubyte]`` vectors (buffer data, custom options)
+are returned as read-only numpy views: opening a model never copies or touches its weights.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+
+from ..errors import ModelFormatError
+from .nodes import Node, node_class, visible_fields
+from .schema import ENUMS, FILE_IDENTIFIER, ROOT, SCALARS, TABLES, UNIONS, Table
+
+_U32 = struct.Struct("<I")
+_I32 = struct.Struct("<i")
+_U16 = struct.Struct("<H")
+_FMT = {k: struct.Struct("<" + v[0]) for k, v in SCALARS.items()}
+_NP = {"bool": np.bool_, "byte": np.int8, "ubyte": np.uint8, "short": np.int16, "ushort": np.uint16,
+       "int": np.int32, "int32": np.int32, "uint": np.uint32, "long": np.int64, "ulong": np.uint64,
+       "float": np.float32, "double": np.float64}
+_MAX_DEPTH = 32  # the TFLite schema nests at most ~7 deep; anything deeper is corrupt
+
+
+class Reader:
+    """Decodes one flatbuffer into Node objects. ``buf`` is bytes, a memoryview or an mmap."""
+
+    def __init__(self, buf, *, check_identifier: bool = True):
+        self.mv = memoryview(buf).cast("B") if not isinstance(buf, memoryview) else buf.cast("B")
+        self.size = len(self.mv)
+        self.array = np.frombuffer(self.mv, dtype=np.uint8)
+        self.array.flags.writeable = False
+        if self.size < 8:
+            raise ModelFormatError(f"file is {self.size} bytes; a .tflite flatbuffer needs at least 8")
+        if check_identifier and bytes(self.mv[4:8]) != FILE_IDENTIFIER:
+            raise ModelFormatError(
+                f"file identifier is {bytes(self.mv[4:8])!r} at offset 4, expected {FILE_IDENTIFIER!r}"
+                " (not a .tflite model)")
+
+    # -- primitives -------------------------------------------------------------------------------
+    def _need(self, pos: int, n: int, what: str) -> None:
+        if pos < 0 or n < 0 or pos + n > self.size:
+            raise ModelFormatError(f"{what}: offset {pos}+{n} is outside the file ({self.size} bytes)")
+
+    def _uoffset(self, pos: int, what: str) -> int:
+        self._need(pos, 4, what)
+        target = pos + _U32.unpack_from(self.mv, pos)[0]
+        self._need(target, 4 if target < self.size else 1, what)
+        return target
+
+    def root(self) -> Node:
+        return self.table(self._uoffset(0, "root table offset"), TABLES[ROOT], 0)
+
+    # -- tables ---------------------------------------------------------------------------------
+    def table(self, pos: int, t: Table, depth: int) -> Node:
+        if depth > _MAX_DEPTH:
+            raise ModelFormatError(f"{t.name} at offset {pos}: tables nested deeper than {_MAX_DEPTH}")
+        where = f"{t.name} at offset {pos}"
+        self._need(pos, 4, where)
+        vt = pos - _I32.unpack_from(self.mv, pos)[0]
+        self._need(vt, 4, f"{where}: vtable")
+        vt_size, obj_size = _U16.unpack_from(self.mv, vt)[0], _U16.unpack_from(self.mv, vt + 2)[0]
+        if vt_size < 4 or vt_size % 2:
+            raise ModelFormatError(f"{where}: vtable at {vt} has invalid size {vt_size}")
+        self._need(vt, vt_size, f"{where}: vtable")
+        self._need(pos, obj_size, f"{where}: table body")
+        cls = node_class(t.name)
+        node = cls.__new__(cls)
+        values = node.__dict__
+        union_types: dict[str, int] = {}
+        for f, fmt, tag_of in _plan(t):
+            voff = 4 + 2 * f.slot
+            off = _U16.unpack_from(self.mv, vt + voff)[0] if voff < vt_size else 0
+            if off and off >= obj_size:
+                raise ModelFormatError(f"{where}: field '{f.name}' offset {off} is past the table's {obj_size} bytes")
+            if fmt is not None:
+                value = fmt.unpack_from(self.mv, pos + off)[0] if off else f.default
+                if tag_of:
+                    union_types[tag_of] = value
+                else:
+                    values[f.name] = value
+            elif not off:
+                values[f.name] = None
+            else:
+                values[f.name] = self._field(pos + off, f, t, depth, union_types)
+        return node
+
+    def _field(self, fpos: int, f, t: Table, depth: int, union_types: dict[str, int]):
+        what = f"{t.name}.{f.name} at offset {fpos}"
+        target = self._uoffset(fpos, what)
+        if f.kind == "string":
+            return self._string(target, what)
+        if f.kind == "table":
+            return self.table(target, TABLES[f.ref], depth + 1)
+        if f.kind == "union":
+            tag = union_types.get(f.name, 0)
+            members = UNIONS[f.ref]
+            if tag == 0:
+                return None
+            if tag > len(members):
+                raise ModelFormatError(f"{what}: union type {tag} is not a known {f.ref} member")
+            return self.table(target, TABLES[members[tag - 1]], depth + 1)
+        # vector
+        self._need(target, 4, what)
+        n = _U32.unpack_from(self.mv, target)[0]
+        start = target + 4
+        if f.elem == "scalar":
+            size = SCALARS[f.scalar][1]
+            self._need(start, n * size, f"{what}: vector of {n} {f.scalar}")
+            arr = np.frombuffer(self.mv, dtype=_NP[f.scalar], count=n, offset=start)
+            if f.scalar == "ubyte":
+                return self.array[start:start + n]
+            if f.scalar in ("float", "double", "long", "ulong"):
+                return arr.copy()
+            return arr.tolist()
+        self._need(start, n * 4, f"{what}: vector of {n} offsets")
+        if f.elem == "string":
+            return [self._string(self._uoffset(start + 4 * i, what), what) for i in range(n)]
+        sub = TABLES[f.ref]
+        return [self.table(self._uoffset(start + 4 * i, what), sub, depth + 1) for i in range(n)]
+
+    def _string(self, pos: int, what: str) -> str:
+        self._need(pos, 4, what)
+        n = _U32.unpack_from(self.mv, pos)[0]
+        self._need(pos + 4, n, f"{what}: string of {n} bytes")
+        return bytes(self.mv[pos + 4:pos + 4 + n]).decode("utf-8", "surrogateescape")
+
+
+_PLANS: dict[str, list] = {}
+
+
+def _plan(t: Table) -> list:
+    """Per table, once: (field, scalar struct or None, union name if the field is a union tag)."""
+    plan = _PLANS.get(t.name)
+    if plan is None:
+        unions = {g.name for g in t.fields if g.kind == "union"}
+        plan = []
+        for f in t.fields:
+            if f.deprecated:
+                continue
+            scalar = f.kind in ("scalar", "enum")
+            tag_of = f.name[:-5] if scalar and f.name.endswith("_type") and f.name[:-5] in unions else ""
+            plan.append((f, _FMT[f.scalar] if scalar else None, tag_of))
+        _PLANS[t.name] = plan
+    return plan
+
+
+def enum_name(enum: str, value: int) -> str:
+    return ENUMS[enum].name_of(value)
+
+
+__all__ = ["Reader", "enum_name", "visible_fields"]

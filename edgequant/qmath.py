@@ -1,0 +1,306 @@
+"""TFLite's integer arithmetic, bit-exact, vectorised over numpy arrays.
+
+Every helper here mirrors one C++ function of TFLite (LiteRT / tflite-micro) and names it in its
+docstring, so a reviewer can hold the two side by side. Conventions:
+
+* Integer inputs are widened to ``int64`` before any arithmetic; results are ``int64`` arrays whose
+  values lie in the width the C++ returns (int32 unless stated). Scalars in give numpy scalars out.
+* Where C++ computes in ``float`` we compute in ``float32``; ``double`` stays ``float64``.
+* Rounding is ``std::round`` (half away from zero) via :func:`round_half_away`, never numpy's
+  round-half-to-even ``np.rint``/``np.round``.
+* Per-channel: multipliers, shifts, scales and zero points given as arrays broadcast against the
+  data with numpy rules, i.e. along the last axis (TFLite's NHWC channel axis).
+* Signed int32 overflow is undefined behaviour in C++; where the reference can overflow
+  (``x * (1 << left_shift)``) we emulate two's-complement wrap-around, which is what the compiled
+  kernels do on every target we know of.
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+import numpy as np
+
+ArrayLike = Union[int, float, np.ndarray, list]
+
+INT32_MIN = -(1 << 31)
+INT32_MAX = (1 << 31) - 1
+
+# Schema ActivationFunctionType (and TfLiteFusedActivation) values.
+ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6, ACT_TANH, ACT_SIGN_BIT = range(6)
+_ACTIVATIONS = {"NONE": ACT_NONE, "RELU": ACT_RELU, "RELU_N1_TO_1": ACT_RELU_N1_TO_1, "RELU1": ACT_RELU_N1_TO_1,
+                "RELU6": ACT_RELU6, "TANH": ACT_TANH, "SIGN_BIT": ACT_SIGN_BIT}
+
+
+def _out(a: np.ndarray):
+    """0-d arrays come back as numpy scalars, so scalar in gives scalar out."""
+    return a[()] if a.ndim == 0 else a
+
+
+def _i64(x: ArrayLike) -> np.ndarray:
+    return np.asarray(x, dtype=np.int64)
+
+
+def wrap_int32(x: ArrayLike) -> np.ndarray:
+    """Two's-complement wrap of int64 values to the int32 range (what a C cast to int32_t does)."""
+    x = _i64(x)
+    return _out(((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31))
+
+
+def round_half_away(x: ArrayLike) -> np.ndarray:
+    """Round to nearest, halves away from zero: ``std::round`` / ``TfLiteRound``. Keeps the float dtype.
+
+    ``np.round``/``np.rint`` round halves to even and ``np.trunc(x + copysign(0.5, x))`` is wrong for
+    0.49999997f (the sum rounds up to 1.0). Adding the largest float *below* one half before
+    truncating is exact for every finite float32 and float64 value: a sum that lands on a tie between
+    two floats is resolved by the hardware's round-to-even, which always picks the side that
+    truncates correctly. ``tests/test_qmath.py`` checks it against an exact reference.
+
+    >>> round_half_away(np.array([0.5, 1.5, 2.5, -0.5, -2.5, 0.49999997], np.float32))
+    array([ 1.,  2.,  3., -1., -3.,  0.], dtype=float32)
+    """
+    a = np.asarray(x)
+    if a.dtype.kind != "f":
+        a = a.astype(np.float64)
+    almost_half = np.nextafter(a.dtype.type(0.5), a.dtype.type(0))
+    return _out(np.trunc(a + np.copysign(almost_half, a)))
+
+
+def _round_inplace(v: np.ndarray, tmp: np.ndarray) -> np.ndarray:
+    """round_half_away on a float buffer, in place, using ``tmp`` (same shape/dtype) as scratch."""
+    np.copysign(np.nextafter(v.dtype.type(0.5), v.dtype.type(0)), v, out=tmp)
+    np.add(v, tmp, out=v)
+    return np.trunc(v, out=v)
+
+
+def quantize_affine(x: ArrayLike, scale: ArrayLike, zero_point: ArrayLike, qmin: int, qmax: int,
+                    axis: int | None = None) -> np.ndarray:
+    """Affine quantization as TFLite's reference Quantize: ``reference_ops::AffineQuantize``.
+
+    ``q = clamp(zero_point + (int32)std::round(x / scale), qmin, qmax)`` with ``x / scale`` divided in
+    float32. Per-channel: ``scale``/``zero_point`` arrays broadcast along the last axis, or along
+    ``axis`` if given (``reference_ops::PerChannelQuantize``, which also divides in float32).
+    Returns int64. Where C++ is undefined (NaN, |x/scale| >= 2**31) we saturate instead: +big -> qmax,
+    -big -> qmin, NaN -> qmin (x86's cvttss2si gives INT32_MIN for NaN, which the clamp turns into qmin).
+
+    >>> quantize_affine([0.0, 0.05, 0.15, -1.0, 100.0], 0.1, -3, -128, 127)
+    array([ -3,  -2,  -1, -13, 127])
+    """
+    xf = np.asarray(x, dtype=np.float32)
+    s = np.asarray(scale, dtype=np.float32)
+    zp = _i64(zero_point)
+    if axis is not None and s.ndim == 1:
+        ax = axis % xf.ndim
+        shape = [1] * xf.ndim
+        shape[ax] = -1
+        s = s.reshape(shape)
+        zp = zp.reshape(shape) if zp.ndim == 1 else zp
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        v = round_half_away(np.divide(xf, s, dtype=np.float32))
+        # Clamp before the cast so the conversion is defined; zp is an integer so this commutes.
+        lo = (qmin - zp).astype(np.float32)
+        hi = (qmax - zp).astype(np.float32)
+        v = np.clip(np.nan_to_num(v, nan=-np.inf), lo, hi)
+    return _out(v.astype(np.int64) + zp)
+
+
+def dequantize_affine(q: ArrayLike, scale: ArrayLike, zero_point: ArrayLike) -> np.ndarray:
+    """``reference_ops::Dequantize``: ``float(scale * (q - zero_point))`` in float32."""
+    d = _i64(q) - _i64(zero_point)
+    return _out(np.multiply(np.asarray(scale, np.float32), d.astype(np.float32), dtype=np.float32))
+
+
+def quantize_multiplier(double_multiplier: ArrayLike, single_rounding: bool = False):
+    """Real multiplier -> (int32 fixed-point multiplier, shift): ``tflite::QuantizeMultiplier``.
+
+    ``multiplier * 2**(shift - 31) ~= double_multiplier`` with the multiplier in [2**30, 2**31)
+    (or 0). Same frexp-based steps as the C++: ``q_fixed = round(frac * 2**31)``; if rounding hit
+    ``2**31`` halve it and bump the shift; a shift below -31 flushes to (0, 0). With
+    ``single_rounding`` (TFLITE_SINGLE_ROUNDING builds) a shift above 30 saturates to
+    ``(2**31 - 1, 30)``. Vectorised: arrays give (int64 array, int64 array).
+
+    >>> quantize_multiplier(0.5)
+    (1073741824, 0)
+    >>> quantize_multiplier(1.0)
+    (1073741824, 1)
+    """
+    d = np.asarray(double_multiplier, dtype=np.float64)
+    if not np.all(np.isfinite(d)):
+        raise ValueError("quantize_multiplier: multiplier must be finite")
+    frac, shift = np.frexp(d)
+    q_fixed = round_half_away(frac * float(1 << 31)).astype(np.int64)
+    shift = np.asarray(shift, dtype=np.int64)
+    full = q_fixed == (1 << 31)
+    q_fixed = np.where(full, q_fixed // 2, q_fixed)
+    shift = np.where(full, shift + 1, shift)
+    tiny = shift < -31
+    q_fixed = np.where(tiny, 0, q_fixed)
+    shift = np.where(tiny, 0, shift)
+    if single_rounding:
+        big = shift > 30
+        q_fixed = np.where(big, INT32_MAX, q_fixed)
+        shift = np.where(big, 30, shift)
+    if q_fixed.ndim == 0:
+        return int(q_fixed), int(shift)
+    return q_fixed.astype(np.int64), shift.astype(np.int64)
+
+
+def quantize_multiplier_smaller_than_one_exp(double_multiplier: ArrayLike):
+    """``tflite::QuantizeMultiplierSmallerThanOneExp``: 0 < m < 1, returns (multiplier, left_shift <= 0)."""
+    d = np.asarray(double_multiplier, dtype=np.float64)
+    if not np.all((d > 0) & (d < 1)):
+        raise ValueError("quantize_multiplier_smaller_than_one_exp: multiplier must be in (0, 1)")
+    return quantize_multiplier(d)
+
+
+def quantize_multiplier_greater_than_one(double_multiplier: ArrayLike):
+    """``tflite::QuantizeMultiplierGreaterThanOne``: m > 1, returns (multiplier, left_shift >= 0)."""
+    d = np.asarray(double_multiplier, dtype=np.float64)
+    if not np.all(d > 1):
+        raise ValueError("quantize_multiplier_greater_than_one: multiplier must be > 1")
+    return quantize_multiplier(d)
+
+
+def downscale_int32_to_int16_multiplier(multiplier: ArrayLike) -> np.ndarray:
+    """``tflite::DownScaleInt32ToInt16Multiplier``: round a Q31 multiplier to Q15, saturating at 32767."""
+    m = _i64(multiplier)
+    if np.any(m < 0):
+        raise ValueError("downscale_int32_to_int16_multiplier: multiplier must be >= 0")
+    offset = 1 << 15
+    return _out(np.where(m >= INT32_MAX - offset, 32767, (m + offset) >> 16))
+
+
+def saturating_rounding_doubling_high_mul(a: ArrayLike, b: ArrayLike) -> np.ndarray:
+    """``gemmlowp::SaturatingRoundingDoublingHighMul`` for int32: round(a * b / 2**31), saturating.
+
+    The only overflow, ``a == b == INT32_MIN``, gives INT32_MAX. The nudge is ``1 << 30`` for a
+    non-negative product and ``1 - (1 << 30)`` otherwise, then C's truncating division by 2**31
+    (not Python's floor division).
+
+    >>> saturating_rounding_doubling_high_mul([1 << 30, -(1 << 31)], [1 << 30, -(1 << 31)])
+    array([ 536870912, 2147483647])
+    """
+    a = _i64(a)
+    b = _i64(b)
+    ab = a * b  # |ab| <= 2**62: fits int64
+    s = ab + np.where(ab >= 0, 1 << 30, 1 - (1 << 30))
+    # Truncating division by 2**31: shift the magnitude, restore the sign.
+    high = np.where(s >= 0, s >> 31, -((-s) >> 31))
+    return _out(np.where((a == INT32_MIN) & (b == INT32_MIN), INT32_MAX, high))
+
+
+def rounding_divide_by_pot(x: ArrayLike, exponent: ArrayLike) -> np.ndarray:
+    """``gemmlowp::RoundingDivideByPOT``: x / 2**exponent rounded to nearest, ties away from zero.
+
+    ``mask = 2**exponent - 1``, ``remainder = x & mask``, ``threshold = (mask >> 1) + (x < 0)``,
+    result ``(x >> exponent) + (remainder > threshold)`` with an arithmetic shift. ``exponent`` in
+    [0, 31] for int32 ``x`` (up to 62 works for int64 values).
+
+    >>> rounding_divide_by_pot([5, -5, 6, -6, 7], 1)
+    array([ 3, -3,  3, -3,  4])
+    """
+    x = _i64(x)
+    e = _i64(exponent)
+    mask = (np.int64(1) << e) - 1
+    remainder = x & mask
+    threshold = (mask >> 1) + (x < 0)
+    return _out((x >> e) + (remainder > threshold))
+
+
+def multiply_by_quantized_multiplier(x: ArrayLike, quantized_multiplier: ArrayLike, shift: ArrayLike,
+                                     rounding: str = "double") -> np.ndarray:
+    """``tflite::MultiplyByQuantizedMultiplier(int32_t x, int32_t multiplier, int shift)``.
+
+    ``rounding="double"`` is the gemmlowp form that LiteRT's reference kernels and tflite-micro use
+    by default: ``RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x * (1 << left), m), right)``
+    with ``left = max(shift, 0)``, ``right = max(-shift, 0)`` (the int32 product ``x << left``
+    wraps like the compiled C++). ``rounding="single"`` is the ``TFLITE_SINGLE_ROUNDING`` variant:
+    ``(x * m + (1 << (30 - shift))) >> (31 - shift)`` in int64 (needs m >= 0, -31 <= shift <= 30).
+    Per-channel multiplier/shift arrays broadcast along the last axis.
+
+    >>> m, s = quantize_multiplier(0.25)
+    >>> multiply_by_quantized_multiplier([10, -10, 6, -6], m, s)
+    array([ 3, -3,  2, -2])
+    """
+    x = _i64(x)
+    m = _i64(quantized_multiplier)
+    s = _i64(shift)
+    if rounding == "double":
+        left = np.maximum(s, 0)
+        right = np.maximum(-s, 0)
+        xs = wrap_int32(x << left)
+        return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(xs, m), right)
+    if rounding == "single":
+        total = 31 - s
+        return _out((x * m + (np.int64(1) << (total - 1))) >> total)
+    raise ValueError(f"rounding must be 'double' or 'single', not {rounding!r}")
+
+
+def multiply_by_quantized_multiplier_int64(x: ArrayLike, quantized_multiplier: ArrayLike,
+                                           shift: ArrayLike) -> np.ndarray:
+    """``tflite::MultiplyByQuantizedMultiplier(int64_t x, int32_t multiplier, int shift)`` (int16 kernels).
+
+    The multiplier is first reduced to Q15 (``(m + 2**15) >> 16``, or 0x7FFF when m >= 0x7FFF0000),
+    then one rounding shift by ``15 - shift``; both rounding variants share this code. x must lie in
+    [-2**47, 2**47) and shift in [-31, 7]. The result is truncated to int32 like the C++ cast.
+    """
+    x = _i64(x)
+    m = _i64(quantized_multiplier)
+    s = _i64(shift)
+    reduced = np.where(m < 0x7FFF0000, (m + (1 << 15)) >> 16, 0x7FFF)
+    total = 15 - s
+    return wrap_int32((x * reduced + (np.int64(1) << (total - 1))) >> total)
+
+
+def multiply_by_quantized_multiplier_smaller_than_one_exp(x: ArrayLike, quantized_multiplier: ArrayLike,
+                                                          left_shift: ArrayLike) -> np.ndarray:
+    """``tflite::MultiplyByQuantizedMultiplierSmallerThanOneExp``: left_shift <= 0.
+
+    ``RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x, m), -left_shift)``.
+    """
+    return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(x, quantized_multiplier),
+                                  -_i64(left_shift))
+
+
+def multiply_by_quantized_multiplier_greater_than_one(x: ArrayLike, quantized_multiplier: ArrayLike,
+                                                      left_shift: ArrayLike) -> np.ndarray:
+    """``tflite::MultiplyByQuantizedMultiplierGreaterThanOne``: left_shift >= 0.
+
+    ``SaturatingRoundingDoublingHighMul(x * (1 << left_shift), m)`` (int32 product wraps).
+    """
+    xs = wrap_int32(_i64(x) << _i64(left_shift))
+    return saturating_rounding_doubling_high_mul(xs, quantized_multiplier)
+
+
+def calculate_activation_range_quantized(activation: int | str, scale: float, zero_point: int,
+                                         qmin: int, qmax: int) -> tuple[int, int]:
+    """Fused-activation clamp bounds: ``tflite::CalculateActivationRangeQuantized`` (its Impl).
+
+    ``quantize(f) = zero_point + (int32)std::round(f / scale)`` in float32, then RELU ->
+    ``[max(qmin, q(0)), qmax]``, RELU6 -> ``[max(qmin, q(0)), min(qmax, q(6))]``, RELU_N1_TO_1 ->
+    ``[max(qmin, q(-1)), min(qmax, q(1))]``; NONE and every other activation (TANH, SIGN_BIT) get
+    ``[qmin, qmax]`` exactly like the C++ ``else`` branch. ``activation`` is the schema enum value
+    or its name.
+
+    >>> calculate_activation_range_quantized("RELU6", 0.05, -128, -128, 127)
+    (-128, -8)
+    """
+    if isinstance(activation, str):
+        try:
+            act = _ACTIVATIONS[activation.upper()]
+        except KeyError:
+            raise ValueError(f"unknown fused activation {activation!r}") from None
+    else:
+        act = int(activation)
+    s = np.float32(scale)
+
+    def q(f: float) -> int:
+        return int(zero_point) + int(round_half_away(np.divide(np.float32(f), s, dtype=np.float32)))
+
+    if act == ACT_RELU:
+        return max(qmin, q(0.0)), qmax
+    if act == ACT_RELU6:
+        return max(qmin, q(0.0)), min(qmax, q(6.0))
+    if act == ACT_RELU_N1_TO_1:
+        return max(qmin, q(-1.0)), min(qmax, q(1.0))
+    return qmin, qmax
