@@ -17,11 +17,9 @@ docstring, so a reviewer can hold the two side by side. Conventions:
 
 from __future__ import annotations
 
-from typing import Union
-
 import numpy as np
 
-ArrayLike = Union[int, float, np.ndarray, list]
+ArrayLike = int | float | np.ndarray | list
 
 INT32_MIN = -(1 << 31)
 INT32_MAX = (1 << 31) - 1

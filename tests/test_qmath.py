@@ -53,7 +53,7 @@ def ref_rdbp(x: int, exponent: int) -> int:
 
 
 def ref_mbqm_double(x: int, m: int, shift: int) -> int:
-    left = shift if shift > 0 else 0
+    left = shift if shift > 0 else 0  # noqa: FURB136 - kept as the C++ spells it
     right = 0 if shift > 0 else -shift
     return ref_rdbp(ref_srdhm(to_i32(x * (1 << left)), m), right)
 
