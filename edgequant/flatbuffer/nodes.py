@@ -117,3 +117,34 @@ def register(cls: type[Node]) -> type[Node]:
     """Class decorator: use ``cls`` (which sets ``_table``) for its table when reading."""
     _CLASSES[cls._table.name] = cls
     return cls
+
+
+def to_json(v: Any, *, max_bytes: int = 0) -> Any:
+    """A JSON-ready copy: enum values by name, numpy arrays as lists, and ``[ubyte]`` blobs
+    (weights, custom options) as ``{"bytes": n}`` unless they are at most ``max_bytes`` long."""
+    from .schema import ENUMS
+
+    if isinstance(v, Node):
+        out: dict[str, Any] = {}
+        for f in visible_fields(v._table):
+            x = getattr(v, f.name)
+            if f.kind == "enum":
+                out[f.name] = ENUMS[f.ref].name_of(x)
+            elif f.kind == "union" and x is not None:
+                out[f.name] = {"type": x._table.name, **to_json(x, max_bytes=max_bytes)}
+            elif f.kind == "vector" and f.scalar == "ubyte" and x is not None and len(x) > max_bytes:
+                out[f.name] = {"bytes": int(len(x))}
+            elif f.kind == "vector" and f.ref in ENUMS and x is not None:
+                out[f.name] = [ENUMS[f.ref].name_of(int(e)) for e in x]
+            else:
+                out[f.name] = to_json(x, max_bytes=max_bytes)
+        return out
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, list):
+        return [to_json(x, max_bytes=max_bytes) for x in v]
+    if isinstance(v, (np.integer, np.floating, np.bool_)):
+        return v.item()
+    if isinstance(v, float) and v != v:
+        return None
+    return v
