@@ -145,7 +145,7 @@ class Tensor(Node):
         if self.type == dtypes.STRING:
             return _decode_strings(raw, where)
         if self.type in dtypes.PACKED:
-            return dtypes.unpack_subbyte(raw, self.type, self.size).reshape(self.shape)
+            return dtypes.unpack_subbyte(raw, self.type, self.size).reshape(self.shape or [])
         dt = self.dtype
         if self.sparsity is not None:
             if raw.size % dt.itemsize:
@@ -153,8 +153,8 @@ class Tensor(Node):
             return raw.view(dt)
         if raw.size != self.nbytes:
             raise ModelFormatError(f"{where}: buffer {self.buffer} holds {raw.size} bytes but shape "
-                                   f"{list(self.shape)} of {self.type_name} needs {self.nbytes}")
-        return raw.view(dt).reshape(self.shape)
+                                   f"{list(self.shape or [])} of {self.type_name} needs {self.nbytes}")
+        return raw.view(dt).reshape(self.shape or [])
 
     def dequantize(self) -> np.ndarray | None:
         """The stored values as float32: ``scale * (q - zero_point)``, per channel where quantized so."""

@@ -70,7 +70,7 @@ def shorten(name: str, width: int) -> str:
 
 def tensor_text(t: Tensor) -> str:
     q = t.quantization.describe() if t.quantization is not None else ""
-    return f"'{t.name}' {t.type_name}{list(t.shape)}" + (f" {q}" if q else "")
+    return f"'{t.name}' {t.type_name}{list(t.shape or [])}" + (f" {q}" if q else "")
 
 
 def render(model: Model, path: str = "", *, ops: str | None = None, tensors: str | None = None,
@@ -118,7 +118,7 @@ def render(model: Model, path: str = "", *, ops: str | None = None, tensors: str
                     continue
                 q = t.quantization.describe() if t.quantization is not None else ""
                 kind = "const" if t.is_constant else ("var" if t.is_variable else "")
-                rows.append((t.index, shorten(t.name or "", name_width), t.type_name, list(t.shape), t.data_bytes or t.nbytes, kind, q))
+                rows.append((t.index, shorten(t.name or "", name_width), t.type_name, list(t.shape or []), t.data_bytes or t.nbytes, kind, q))
             out.append("")
             out.append(format_table(("#", "name", "dtype", "shape", "bytes", "kind", "quantization"), rows))
     out.append("")

@@ -127,7 +127,10 @@ class Reader:
         self._need(pos, 4, what)
         n = _U32.unpack_from(self.mv, pos)[0]
         self._need(pos + 4, n, f"{what}: string of {n} bytes")
-        return bytes(self.mv[pos + 4:pos + 4 + n]).decode("utf-8", "surrogateescape")
+        try:
+            return bytes(self.mv[pos + 4:pos + 4 + n]).decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ModelFormatError(f"{what}: string is not valid UTF-8 (byte {e.start})") from None
 
 
 _PLANS: dict[str, list] = {}

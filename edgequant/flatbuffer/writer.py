@@ -58,14 +58,14 @@ class _Writer:
     def _child(self, f, v) -> int:
         b = self.b
         if f.kind == "string":
-            return b.CreateString(v.encode("utf-8", "surrogateescape"))
+            return b.CreateString(v.encode("utf-8"))
         if f.kind in ("table", "union"):
             return self.table(v)
         if f.elem == "scalar":
             arr = np.ascontiguousarray(np.asarray(v, dtype=_NP[f.scalar]))
             return self.bytes_vector(arr.view(np.uint8), SCALARS[f.scalar][1],
                                      DATA_ALIGN if f.scalar == "ubyte" else SCALARS[f.scalar][1])
-        offsets = [b.CreateString(s.encode("utf-8", "surrogateescape")) for s in v] if f.elem == "string" \
+        offsets = [b.CreateString(s.encode("utf-8")) for s in v] if f.elem == "string" \
             else [self.table(x) for x in v]
         b.StartVector(4, len(offsets), 4)
         for off in reversed(offsets):

@@ -1,0 +1,184 @@
+"""Corrupt, truncated and hostile files: one ModelFormatError naming what and where, nothing else."""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import edgequant as eq
+from edgequant.cli.inspect import model_json, render
+from edgequant.errors import EdgequantError, ModelFormatError
+
+from conftest import model_params, shared_models
+
+
+def _tiny_model_bytes() -> bytes:
+    from edgequant import dtypes
+    from edgequant.graph import Buffer, Model, Operator, SubGraph, Tensor, new_node
+
+    m = Model(version=3, buffers=[Buffer()], operator_codes=[], description="tiny")
+    sg = SubGraph(tensors=[], inputs=[], outputs=[], operators=[], name="main")
+    m.subgraphs = [sg]
+    m.bind()
+    a = sg.add_tensor(Tensor(name="a", type=dtypes.FLOAT32, shape=[1, 4]))
+    b = sg.add_tensor(Tensor(name="b", type=dtypes.FLOAT32, shape=[1, 4], buffer=m.add_buffer(np.ones((1, 4), np.float32))))
+    c = sg.add_tensor(Tensor(name="c", type=dtypes.FLOAT32, shape=[1, 4]))
+    sg.inputs, sg.outputs = [a], [c]
+    sg.operators = [Operator(opcode_index=m.op_code_index("ADD"), inputs=[a, b], outputs=[c],
+                             builtin_options=new_node("AddOptions"))]
+    return eq.save(m)
+
+
+TINY = _tiny_model_bytes()
+
+
+def test_empty_and_short_files(tmp_path):
+    with pytest.raises(ModelFormatError, match="empty"):
+        p = tmp_path / "empty.tflite"
+        p.write_bytes(b"")
+        eq.load_file(p)
+    with pytest.raises(ModelFormatError, match="at least 8"):
+        eq.load(b"TFL3")
+
+
+def test_wrong_identifier_says_so():
+    bad = TINY[:4] + b"ONNX" + TINY[8:]
+    with pytest.raises(ModelFormatError, match="identifier"):
+        eq.load(bad)
+
+
+def test_root_offset_outside_file():
+    bad = struct.pack("<I", 10**9) + TINY[4:]
+    with pytest.raises(ModelFormatError, match="outside the file"):
+        eq.load(bad)
+
+
+@pytest.mark.parametrize("cut", [12, 40, 100, len(TINY) // 2, len(TINY) - 8])
+def test_truncated(cut):
+    with pytest.raises(ModelFormatError):
+        eq.load(TINY[:cut])
+
+
+def test_absurd_vector_length_does_not_allocate():
+    """Set the length word of every vector-looking position to 2^31: fails fast, names the field."""
+    data = bytearray(TINY)
+    # the description string "tiny" is preceded by its length 4: claim 2^31 - 1 bytes instead
+    at = data.find(b"tiny") - 4
+    data[at:at + 4] = struct.pack("<I", 2**31 - 1)
+    t0 = time.perf_counter()
+    with pytest.raises(ModelFormatError, match=r"Model\.description"):
+        eq.load(bytes(data))
+    assert time.perf_counter() - t0 < 0.5
+
+
+def test_tensor_index_out_of_range_names_operator():
+    m = eq.load(TINY)
+    m.main.operators[0].inputs = [0, 99]
+    with pytest.raises(ModelFormatError, match=r"operator 0 \(ADD\) inputs: tensor index 99"):
+        eq.load(eq.save(m))
+
+
+def test_random_bytes():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        blob = rng.integers(0, 256, rng.integers(8, 4096), dtype=np.uint8).tobytes()
+        blob = blob[:4] + b"TFL3" + blob[8:]
+        try:
+            eq.load(blob)
+        except ModelFormatError:
+            pass
+
+
+def _exercise(m) -> None:
+    """What inspect does with a model: every path that reads fields must hold up."""
+    render(m)
+    model_json(m)
+    for _, t in m.tensors():
+        try:
+            t.numpy()
+            if t.quantization is not None:
+                t.dequantize()
+        except EdgequantError:
+            pass
+
+
+def _mutations(data: bytes, rng, n: int):
+    size = len(data)
+    for _ in range(n):
+        buf = bytearray(data)
+        kind = rng.integers(0, 4)
+        if kind == 0:  # flip a few random bytes in the structure (skip the big weight region often)
+            for _ in range(rng.integers(1, 8)):
+                buf[rng.integers(0, size)] = rng.integers(0, 256)
+        elif kind == 1:  # write a random 32-bit word (offsets, lengths)
+            at = int(rng.integers(0, size - 4)) & ~3
+            buf[at:at + 4] = struct.pack("<I", int(rng.choice([0, 1, 2**31 - 1, 2**32 - 1, size, size - 4,
+                                                              int(rng.integers(0, 2**32))])))
+        elif kind == 2:  # truncate
+            buf = buf[: rng.integers(8, size)]
+        else:  # 16-bit word (vtable entries)
+            at = int(rng.integers(0, size - 2)) & ~1
+            buf[at:at + 2] = struct.pack("<H", int(rng.integers(0, 2**16)))
+        yield bytes(buf)
+
+
+@pytest.mark.parametrize("path", model_params())
+def test_fuzz_mutated_shared_models(path):
+    """Mutations of real models: only ModelFormatError (or a valid model) comes out, quickly."""
+    data = path.read_bytes()
+    if len(data) > 400_000:
+        data = data  # big models: fewer cases, the structure is small anyway
+    rng = np.random.default_rng(len(data))
+    n = 150 if len(data) < 400_000 else 40
+    t0 = time.perf_counter()
+    for blob in _mutations(data, rng, n):
+        try:
+            m = eq.load(blob)
+        except ModelFormatError:
+            continue
+        _exercise(m)
+    assert time.perf_counter() - t0 < 60
+
+
+def test_fuzz_covers_thousands_of_cases():
+    """The parametrized fuzz above runs at least a few thousand mutated files in total."""
+    models = shared_models()
+    if not models:
+        pytest.skip("shared models are absent")
+    total = sum(150 if p.stat().st_size < 400_000 else 40 for p in models)
+    assert total >= 3000
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "edgequant", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_cli_bad_files_print_one_line_and_exit_nonzero(tmp_path):
+    corrupt = tmp_path / "corrupt.tflite"
+    corrupt.write_bytes(TINY[: len(TINY) // 2])
+    for target in (corrupt, tmp_path / "missing.tflite", tmp_path):
+        r = _cli("inspect", str(target))
+        assert r.returncode == 2
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+        assert "Traceback" not in r.stderr
+
+
+def test_cli_inspect_tiny_model(tmp_path):
+    p = tmp_path / "tiny.tflite"
+    p.write_bytes(TINY)
+    r = _cli("inspect", str(p))
+    assert r.returncode == 0, r.stderr
+    assert "ADD" in r.stdout and "'a' float32[1, 4]" in r.stdout
+    r = _cli("inspect", str(p), "--json")
+    import json
+
+    doc = json.loads(r.stdout)
+    assert doc["subgraphs"][0]["operators"][0]["op"] == "ADD"
+    assert doc["buffers"][1]["data"] == {"bytes": 16}
+    assert doc["subgraphs"][0]["tensors"][1]["dtype"] == "float32"
