@@ -301,7 +301,7 @@ _STRUCTS = {
 }
 # Kernel OpData / builtin-parameter bytes per operator (64-bit; a rough per-op average for ops not
 # listed). Per-channel multiplier and shift arrays are added separately.
-_OP_DATA = {"CONV_2D": 112, "DEPTHWISE_CONV_2D": 112, "FULLY_CONNECTED": 72, "TRANSPOSE_CONV": 120}
+_OP_DATA = {"CONV_2D": 112, "DEPTHWISE_CONV_2D": 112, "FULLY_CONNECTED": 116, "TRANSPOSE_CONV": 120}
 _OP_DATA_DEFAULT = 64
 _PER_CHANNEL_OPS = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "TRANSPOSE_CONV": 0}
 
@@ -350,3 +350,101 @@ def persistent_estimate(model: Model, pointer_bytes: int = 8) -> dict[str, int]:
         "runtime_fixed": s["fixed"],
     }
     return est
+
+
+# -- operator order -------------------------------------------------------------------------------
+
+def _order_peak(model: Model, order: Sequence[int]) -> tuple[int, int]:
+    bufs, n = lifetimes(model, order)
+    return max(live_bytes(bufs, n), default=0), greedy_plan(bufs)
+
+
+def search_order(model: Model, max_states: int = 20000) -> tuple[list[int] | None, str]:
+    """A topological order of subgraph 0 with the smallest peak of live bytes, or None.
+
+    Dynamic programming over the sets of already-run operators (down-sets of the graph): each state
+    keeps the order reaching it with the smallest running peak. Exact for graphs whose number of
+    down-sets stays under ``max_states`` (chains and small branchy graphs); skipped otherwise.
+    """
+    sub = model.subgraphs[0]
+    ops = sub.operators or []
+    n = len(ops)
+    if n < 2 or len(model.subgraphs) > 1:
+        return None, "not searched (needs one subgraph and 2+ operators)"
+    producers = sub.producers()
+    deps = [0] * n
+    for o, op in enumerate(ops):
+        for i in op.inputs or []:
+            if i >= 0 and i in producers and producers[i] != o:
+                deps[o] |= 1 << producers[i]
+    sizes = {i: align_up(tensor_bytes(t)) for i, t in enumerate(sub.tensors or [])
+             if not t.is_constant and not t.is_variable}
+    consumers = sub.consumers()
+    outputs = set(sub.outputs or [])
+    inputs = set(sub.inputs or [])
+
+    def alive_after(done: int) -> int:
+        total = 0
+        for t, size in sizes.items():
+            made = t in inputs or (t in producers and done >> producers[t] & 1)
+            if not made:
+                continue
+            if t in outputs or any(not (done >> c & 1) for c in consumers.get(t, [])):
+                total += size
+        return total
+
+    def step_peak(done: int, o: int) -> int:
+        # live during op o: everything alive before it plus its outputs.
+        extra = sum(sizes.get(t, 0) for t in ops[o].outputs or [] if t >= 0)
+        return alive_after(done) + extra
+
+    best: dict[int, tuple[int, list[int]]] = {0: (alive_after(0), [])}
+    frontier = [0]
+    for _ in range(n):
+        nxt: dict[int, tuple[int, list[int]]] = {}
+        for done in frontier:
+            peak, order = best[done]
+            for o in range(n):
+                if done >> o & 1 or deps[o] & ~done:
+                    continue
+                new = done | 1 << o
+                p = max(peak, step_peak(done, o))
+                if new not in nxt or p < nxt[new][0]:
+                    nxt[new] = (p, order + [o])
+        if len(nxt) > max_states:
+            return None, f"not searched ({len(nxt)}+ partial orders exceed {max_states})"
+        best.update(nxt)
+        frontier = list(nxt)
+    full = (1 << n) - 1
+    if full not in best:
+        return None, "not searched (graph has a cycle or unreachable operators)"
+    return best[full][1], f"searched {len(best)} partial orders"
+
+
+def plan_arena(model: Model, *, pointer_bytes: int = 8, search: bool = True) -> ArenaPlan:
+    """The whole arena analysis for subgraph 0's execution order.
+
+    >>> p = plan_arena(edgequant.load_file("kws.tflite")); (p.planned_bytes, p.lower_bound, p.total_bytes)
+    """
+    if not model.subgraphs:
+        raise UnsupportedError("model has no subgraphs")
+    buffers, n_scopes = lifetimes(model)
+    planned = greedy_plan(buffers)
+    timeline = live_bytes(buffers, n_scopes)
+    sub = model.subgraphs[0]
+    plan = ArenaPlan(buffers=buffers, n_scopes=n_scopes, planned_bytes=planned,
+                     lower_bound=max(timeline, default=0), timeline=timeline,
+                     op_names=[model.op_name(op) for op in sub.operators or []],
+                     persistent=persistent_estimate(model, pointer_bytes))
+    if search:
+        order, how = search_order(model)
+        plan.order_search = how
+        if order is not None and order != list(range(len(sub.operators or []))):
+            _, bytes_ = _order_peak(model, order)
+            if bytes_ < planned:
+                plan.better_order, plan.better_order_bytes = order, bytes_
+            else:
+                plan.order_search += "; no order beats the stored one"
+        elif order is not None:
+            plan.order_search += "; the stored order is already best"
+    return plan
