@@ -1,0 +1,171 @@
+"""Calibration data: from arrays, dicts, iterables of either, or .npy / .npz files, checked against the model.
+
+Every sample set becomes a list of dicts {input name: float32 array with a leading batch axis}. Checked:
+non-empty, the right inputs, shapes matching the model's (batch axis free), float dtype castable to the
+input's type, no NaN or Inf. Each problem is one line naming the input and the sample.
+
+>>> batches = load_calibration(np.zeros((10, 8, 8, 1), np.float32), model)   # one input
+>>> batches = load_calibration("calib.npz", model)                          # keys = input names (or one array)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from ..errors import EdgequantError
+from ..graph import Model
+
+
+def input_specs(model: Model) -> list[tuple[str, list[int], np.dtype]]:
+    """(name, shape with -1 for free dims, dtype) of the main subgraph's inputs."""
+    sg = model.main
+    out = []
+    for i in sg.inputs or []:
+        t = sg.tensors[i]
+        shape = list(t.shape_signature) if t.shape_signature is not None else list(t.shape)
+        out.append((t.name, shape, t.dtype))
+    return out
+
+
+def _load_file(path: Path, key: str | None) -> Any:
+    if not path.exists():
+        raise EdgequantError(f"{path}: no such file")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except ValueError as e:
+        raise EdgequantError(f"{path}: cannot load without pickle ({e})") from None
+    except OSError as e:
+        raise EdgequantError(f"{path}: not a .npy or .npz file ({e})") from None
+    if isinstance(data, np.ndarray):
+        return data
+    with data:
+        if key is not None:
+            if key not in data.files:
+                raise EdgequantError(f"{path}: no array '{key}' (has {', '.join(data.files)})")
+            return data[key]
+        return {k: data[k] for k in data.files}
+
+
+def _pick(d: dict, names: list[str], where: str) -> dict:
+    """A dict whose keys are the input names; a file with other keys must hold one array per input."""
+    if set(names) <= set(d):
+        return {n: d[n] for n in names}
+    short = {n.split(":")[0].removeprefix("serving_default_"): n for n in names}
+    if set(short) <= set(d):
+        return {full: d[s] for s, full in short.items()}
+    if len(names) == 1:
+        for k in ("x_calib", "x", "calib", "inputs"):
+            if k in d:
+                return {names[0]: d[k]}
+        if len(d) == 1:
+            return {names[0]: next(iter(d.values()))}
+    raise EdgequantError(f"{where}: arrays {', '.join(map(str, d))} do not name the model's inputs "
+                         f"({', '.join(names)})")
+
+
+def load_calibration(data: Any, model: Model, *, key: str | None = None, limit: int | None = None) -> list[dict]:
+    """Validated calibration batches for ``model``: a list of {input name: float32 (N, ...) array}.
+
+    ``data``: an array (single-input models; first axis = samples), a dict of arrays, an iterable of
+    either (each item one sample or one batch), or a path to a .npy / .npz file.
+    """
+    specs = input_specs(model)
+    names = [s[0] for s in specs]
+    where = "calibration data"
+    if isinstance(data, (str, os.PathLike)):
+        where = str(data)
+        data = _load_file(Path(data), key)
+    if isinstance(data, np.ndarray) or isinstance(data, dict):
+        items: Iterable = [data]
+        batched = True
+    else:
+        try:
+            items = iter(data)
+        except TypeError:
+            raise EdgequantError(f"{where}: expected an array, a dict, an iterable or a file path, "
+                                 f"got {type(data).__name__}") from None
+        batched = False
+    batches: list[dict] = []
+    total = 0
+    for n_item, item in enumerate(items):
+        d = item if isinstance(item, dict) else {names[0]: item} if len(names) == 1 else None
+        if d is None:
+            raise EdgequantError(f"{where}: sample {n_item} is a bare array but the model has {len(names)} inputs "
+                                 f"({', '.join(names)}); give dicts keyed by input name")
+        d = _pick(d, names, where)
+        batch = {}
+        count = None
+        for name, shape, dtype in specs:
+            arr = np.asarray(d[name])
+            if arr.dtype.kind not in "fiub" or arr.dtype == np.bool_:
+                raise EdgequantError(f"{where}: input '{name}' has dtype {arr.dtype}; expected numbers")
+            if dtype.kind == "f" and arr.dtype.kind == "f":
+                arr = arr.astype(np.float32, copy=False)
+            elif dtype.kind != "f":
+                raise EdgequantError(f"{where}: model input '{name}' is {dtype}, not float: nothing to calibrate")
+            else:
+                arr = arr.astype(np.float32)
+            if arr.ndim == len(shape) - 1 and not batched:
+                arr = arr[None]
+            if arr.ndim != len(shape) or any(m != -1 and m != a for m, a in zip(shape[1:], arr.shape[1:])):
+                raise EdgequantError(f"{where}: input '{name}' sample {n_item} has shape {list(arr.shape)}, "
+                                     f"model expects {shape} (first axis = samples)")
+            if shape[0] not in (-1, 1) and arr.shape[0] != shape[0]:
+                raise EdgequantError(f"{where}: input '{name}' has batch {arr.shape[0]}, model expects {shape[0]}")
+            if not np.all(np.isfinite(arr)):
+                bad = int(np.argwhere(~np.isfinite(arr.reshape(arr.shape[0], -1)))[0][0])
+                raise EdgequantError(f"{where}: input '{name}' sample {total + bad} contains NaN or Inf")
+            if count is not None and arr.shape[0] != count:
+                raise EdgequantError(f"{where}: inputs disagree on the number of samples ({count} vs {arr.shape[0]})")
+            count = arr.shape[0]
+            batch[name] = arr
+        if count == 0:
+            continue
+        batches.append(batch)
+        total += count or 0
+        if limit is not None and total >= limit:
+            break
+    if total == 0:
+        raise EdgequantError(f"{where}: calibration set is empty")
+    if limit is not None:
+        batches = _take(batches, limit)
+    return batches
+
+
+def _take(batches: list[dict], n: int) -> list[dict]:
+    out, left = [], n
+    for b in batches:
+        k = next(iter(b.values())).shape[0]
+        if left <= 0:
+            break
+        out.append({name: a[:left] for name, a in b.items()} if k > left else b)
+        left -= k
+    return out
+
+
+def count(batches: list[dict]) -> int:
+    return sum(next(iter(b.values())).shape[0] for b in batches)
+
+
+def rebatch(batches: list[dict], size: int) -> list[dict]:
+    """The same samples regrouped into batches of ``size`` (the last may be smaller)."""
+    names = list(batches[0])
+    joined = {n: np.concatenate([b[n] for b in batches]) for n in names}
+    total = joined[names[0]].shape[0]
+    return [{n: a[i:i + size] for n, a in joined.items()} for i in range(0, total, size)]
+
+
+def split(batches: list[dict], held_out: float | int) -> tuple[list[dict], list[dict]]:
+    """(calibration, held-out) batches: the last ``held_out`` samples (or fraction) are held out."""
+    names = list(batches[0])
+    joined = {n: np.concatenate([b[n] for b in batches]) for n in names}
+    total = joined[names[0]].shape[0]
+    k = int(round(total * held_out)) if isinstance(held_out, float) else int(held_out)
+    k = min(max(k, 0), total - 1)
+    first = {n: a[:total - k] for n, a in joined.items()}
+    last = {n: a[total - k:] for n, a in joined.items()}
+    return [first], ([last] if k else [])

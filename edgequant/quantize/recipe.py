@@ -1,0 +1,151 @@
+"""What to quantize and how: a small JSON-able dataclass with presets.
+
+>>> from edgequant.quantize import Recipe
+>>> r = Recipe.int8(io="float", observer="percentile").keep_float(r"^logits").per_tensor(op="FULLY_CONNECTED")
+>>> Recipe.from_json(r.to_json()) == r
+True
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from ..errors import EdgequantError
+
+MODES = ("dynamic_int8", "weight_only_int8", "float16", "int8", "int16x8")
+IO_TYPES = ("int8", "uint8", "float", "int16")
+
+
+@dataclass(frozen=True)
+class Override:
+    """Applies to ops whose type is ``op`` (e.g. "CONV_2D") and/or whose output tensor name matches ``name``.
+
+    ``action``: "float" keeps the op float (DEQUANTIZE/QUANTIZE around it); "per_tensor" quantizes its
+    weights with one scale instead of one per channel.
+    """
+
+    action: str
+    op: str | None = None
+    name: str | None = None
+
+    def matches(self, op_name: str, tensor_names: list[str]) -> bool:
+        if self.op is not None and self.op.upper() != op_name:
+            return False
+        if self.name is not None and not any(re.search(self.name, n) for n in tensor_names):
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A quantization recipe. Build one with a preset, refine it with the chainable helpers.
+
+    mode: one of MODES. per_channel: per-channel weights where TFLite's spec allows it (CONV_2D axis 0,
+    DEPTHWISE_CONV_2D axis 3, FULLY_CONNECTED axis 0). observer: a calibration observer name
+    (edgequant.calibration). io: the type of the model's inputs/outputs for full-integer modes.
+    min_weight_elements: weights smaller than this stay float in dynamic_int8 / weight_only_int8
+    (TFLiteConverter's threshold is 1024). batch_size: calibration batch.
+    """
+
+    mode: str = "int8"
+    per_channel: bool = True
+    observer: str = "minmax"
+    io: str = "int8"
+    min_weight_elements: int = 0
+    batch_size: int = 32
+    overrides: tuple[Override, ...] = field(default_factory=tuple)
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise EdgequantError(f"recipe: unknown mode '{self.mode}' (choose from {', '.join(MODES)})")
+        if self.io not in IO_TYPES:
+            raise EdgequantError(f"recipe: unknown io type '{self.io}' (choose from {', '.join(IO_TYPES)})")
+        if self.mode == "int16x8" and self.io not in ("int16", "float"):
+            raise EdgequantError(f"recipe: mode int16x8 takes io 'int16' or 'float', not '{self.io}'")
+        if self.mode == "int8" and self.io == "int16":
+            raise EdgequantError("recipe: mode int8 takes io 'int8', 'uint8' or 'float', not 'int16'")
+        if self.batch_size < 1:
+            raise EdgequantError(f"recipe: batch_size must be >= 1, got {self.batch_size}")
+        for o in self.overrides:
+            if o.action not in ("float", "per_tensor"):
+                raise EdgequantError(f"recipe: unknown override action '{o.action}' (float, per_tensor)")
+            if o.name is not None:
+                try:
+                    re.compile(o.name)
+                except re.error as e:
+                    raise EdgequantError(f"recipe: bad tensor-name pattern '{o.name}': {e}") from None
+
+    # -- presets ---------------------------------------------------------------------------------
+    @classmethod
+    def dynamic_int8(cls, **kw: Any) -> Recipe:
+        """int8 weights, float activations, hybrid kernels (TFLiteConverter's dynamic-range mode)."""
+        return cls(mode="dynamic_int8", io="float", **{"min_weight_elements": 1024, **kw})
+
+    @classmethod
+    def weight_only_int8(cls, **kw: Any) -> Recipe:
+        """int8 weights, DEQUANTIZE at load, float kernels."""
+        return cls(mode="weight_only_int8", io="float", **{"min_weight_elements": 1024, **kw})
+
+    @classmethod
+    def float16(cls, **kw: Any) -> Recipe:
+        """float16 constants, DEQUANTIZE at load."""
+        return cls(mode="float16", io="float", **kw)
+
+    @classmethod
+    def int8(cls, io: str = "int8", **kw: Any) -> Recipe:
+        """Full-integer int8 with calibration; model inputs/outputs int8, uint8 or float."""
+        return cls(mode="int8", io=io, **kw)
+
+    @classmethod
+    def int16x8(cls, io: str = "int16", **kw: Any) -> Recipe:
+        """int16 activations (symmetric), int8 weights, int64 biases."""
+        return cls(mode="int16x8", io=io, **kw)
+
+    @classmethod
+    def preset(cls, mode: str, **kw: Any) -> Recipe:
+        if mode not in MODES:
+            raise EdgequantError(f"unknown mode '{mode}' (choose from {', '.join(MODES)})")
+        return getattr(cls, mode)(**kw)
+
+    # -- refinements -----------------------------------------------------------------------------
+    def keep_float(self, name: str | None = None, *, op: str | None = None) -> Recipe:
+        """Keep ops float whose output tensor name matches the regex ``name`` and/or whose type is ``op``."""
+        return replace(self, overrides=self.overrides + (Override("float", op=op, name=name),))
+
+    def per_tensor(self, name: str | None = None, *, op: str | None = None) -> Recipe:
+        """Per-tensor weights for the matching ops (all ops when neither is given)."""
+        return replace(self, overrides=self.overrides + (Override("per_tensor", op=op, name=name),))
+
+    def action_for(self, op_name: str, tensor_names: list[str]) -> set[str]:
+        return {o.action for o in self.overrides if o.matches(op_name, tensor_names)}
+
+    @property
+    def full_integer(self) -> bool:
+        return self.mode in ("int8", "int16x8")
+
+    # -- JSON ------------------------------------------------------------------------------------
+    def to_json(self) -> str:
+        d = asdict(self)
+        d["overrides"] = [{k: v for k, v in o.items() if v is not None} for o in d["overrides"]]
+        return json.dumps(d, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> Recipe:
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise EdgequantError(f"recipe: not valid JSON ({e})") from None
+        if not isinstance(d, dict):
+            raise EdgequantError("recipe: JSON must be an object")
+        known = {"mode", "per_channel", "observer", "io", "min_weight_elements", "batch_size", "overrides"}
+        unknown = set(d) - known
+        if unknown:
+            raise EdgequantError(f"recipe: unknown field(s) {', '.join(sorted(unknown))}")
+        try:
+            overrides = tuple(Override(**o) for o in d.pop("overrides", []))
+            return cls(overrides=overrides, **d)
+        except TypeError as e:
+            raise EdgequantError(f"recipe: {e}") from None

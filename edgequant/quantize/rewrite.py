@@ -1,0 +1,534 @@
+"""Build the quantized model: new weight buffers, tensor types and parameters, QUANTIZE / DEQUANTIZE at the
+borders between integer and float ops, op versions, hybrid flags.
+
+The input model is never modified (we work on ``model.clone()``). Buffers no live tensor uses any more
+are emptied, so the float weights do not travel along in the output file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import dtypes
+from ..errors import EdgequantError, UnsupportedError
+from ..graph import Buffer, Model, Operator, QuantizationParameters, SubGraph, Tensor, new_node
+from ..qmath import quantize_affine
+from ..quantization import QuantParams, choose_qparams
+from . import rules
+from .recipe import Recipe
+
+FLOAT = dtypes.FLOAT32
+
+
+@dataclass
+class Report:
+    """What the rewrite did, for people (the CLI summary) and tests."""
+
+    mode: str
+    quantized_ops: list[str] = field(default_factory=list)  # "3 CONV_2D"
+    float_ops: list[str] = field(default_factory=list)  # "5 GATHER (no int8 rule)"
+    quantized_weights: list[str] = field(default_factory=list)
+    inserted: dict[str, int] = field(default_factory=dict)  # op name -> count of inserted ops
+
+    def count(self, name: str) -> None:
+        self.inserted[name] = self.inserted.get(name, 0) + 1
+
+    def to_dict(self) -> dict:
+        return {"mode": self.mode, "quantized_ops": self.quantized_ops, "float_ops": self.float_ops,
+                "quantized_weights": self.quantized_weights, "inserted_ops": self.inserted}
+
+
+# -- shared helpers -------------------------------------------------------------------------------
+
+def check_float_model(model: Model) -> None:
+    """Refuse models that already hold quantized tensors or QUANTIZE/DEQUANTIZE ops: one line, naming one."""
+    for s, sg in enumerate(model.subgraphs or []):
+        for o, op in enumerate(sg.operators or []):
+            name = model.op_name(op)
+            if name in ("QUANTIZE", "DEQUANTIZE"):
+                raise UnsupportedError(f"model is already quantized: subgraph {s} op {o} is {name}")
+        for t in sg.tensors or []:
+            qp = t.quantization
+            if t.type in (dtypes.INT8, dtypes.UINT8, dtypes.INT16, dtypes.FLOAT16, dtypes.INT4) or (
+                    qp is not None and qp.is_quantized and t.type != FLOAT):
+                raise UnsupportedError(f"model is already quantized: subgraph {s} tensor {t.index} '{t.name}' "
+                                       f"is {t.type_name}")
+
+
+def _qparams_node(qp: QuantParams) -> QuantizationParameters:
+    scale = np.atleast_1d(np.asarray(qp.scale, np.float32))
+    zp = np.atleast_1d(np.asarray(qp.zero_point, np.int64))
+    return QuantizationParameters(scale=scale, zero_point=zp, quantized_dimension=int(qp.axis or 0))
+
+
+def _new_tensor(sg: SubGraph, like: Tensor, name: str, ttype: int, buffer: int = 0,
+                quant: QuantizationParameters | None = None) -> int:
+    t = Tensor(name=name, type=ttype, shape=list(like.shape or []), buffer=buffer, quantization=quant,
+               shape_signature=list(like.shape_signature) if like.shape_signature is not None else None)
+    return sg.add_tensor(t)
+
+
+def _add_op(m: Model, name: str, version: int, inputs: list[int], outputs: list[int]) -> Operator:
+    return Operator(opcode_index=m.op_code_index(name, version), inputs=inputs, outputs=outputs)
+
+
+def _weight_params(w: np.ndarray, axis: int | None, bits: int = 8) -> QuantParams:
+    """Symmetric narrow-range weights: zero point 0, [-127, 127], per channel on ``axis`` or per tensor."""
+    return choose_qparams(w, bits=bits, symmetric=True, axis=axis)
+
+
+def _quantize_const(w: np.ndarray, qp: QuantParams) -> np.ndarray:
+    q = quantize_affine(w, qp.scale, qp.zero_point, qp.qmin, qp.qmax, axis=qp.axis)
+    return q.astype(qp.storage_dtype)
+
+
+def _tensor_names(sg: SubGraph, op: Operator) -> list[str]:
+    return [sg.tensors[i].name for i in (op.outputs or []) if i >= 0]
+
+
+def _sole_user(sg: SubGraph, t_index: int, consumers: dict[int, list[int]]) -> bool:
+    return len(consumers.get(t_index, [])) <= 1 and t_index not in (sg.outputs or [])
+
+
+def _drop_dead_buffers(m: Model) -> None:
+    """Empty every buffer that no tensor used by an op or a subgraph's inputs/outputs points at."""
+    live: set[int] = set()
+    for sg in m.subgraphs or []:
+        used = set(sg.inputs or []) | set(sg.outputs or [])
+        for op in sg.operators or []:
+            used.update(i for i in (op.inputs or []) if i >= 0)
+            used.update(i for i in (op.outputs or []) if i >= 0)
+            used.update(i for i in (op.intermediates or []) if i >= 0)
+        for i in used:
+            live.add(sg.tensors[i].buffer)
+    for i, buf in enumerate(m.buffers or []):
+        if i and i not in live and buf.data is not None and buf.nbytes:
+            m.buffers[i] = Buffer()
+
+
+def _const_float(sg: SubGraph, idx: int) -> np.ndarray | None:
+    if idx < 0:
+        return None
+    t = sg.tensors[idx]
+    if t.type != FLOAT or not t.is_constant or t.is_variable:
+        return None
+    return t.numpy()
+
+
+# -- weight modes: float16, weight_only_int8, dynamic_int8 ----------------------------------------------
+
+def rewrite_weights(model: Model, recipe: Recipe) -> tuple[Model, Report]:
+    """float16 / weight_only_int8 / dynamic_int8: weights change, activations stay float."""
+    m = model.clone()
+    rep = Report(recipe.mode)
+    for s, sg in enumerate(m.subgraphs or []):
+        consumers = sg.consumers()
+        new_ops: list[Operator] = []
+        converted: dict[int, int] = {}  # original constant tensor -> float tensor produced by DEQUANTIZE
+        for o, op in enumerate(sg.operators or []):
+            name = m.op_name(op)
+            actions = recipe.action_for(name, _tensor_names(sg, op))
+            if "float" in actions:
+                rep.float_ops.append(f"{o} {name} (kept float by the recipe)")
+                new_ops.append(op)
+                continue
+            per_channel = recipe.per_channel and "per_tensor" not in actions
+            if recipe.mode == "dynamic_int8":
+                if _hybrid(m, sg, op, name, recipe, per_channel, consumers, rep):
+                    rep.quantized_ops.append(f"{o} {name}")
+                new_ops.append(op)
+                continue
+            slots = _weight_slots(sg, op, name, recipe)
+            for slot in slots:
+                idx = op.inputs[slot]
+                if idx not in converted:
+                    converted[idx] = _dequantized_const(m, sg, idx, name, slot, recipe, per_channel, new_ops, rep)
+                op.inputs = list(op.inputs)
+                op.inputs[slot] = converted[idx]
+            if slots:
+                rep.quantized_ops.append(f"{o} {name}")
+            new_ops.append(op)
+        sg.operators = new_ops
+    _drop_dead_buffers(m)
+    return m.bind(), rep
+
+
+def _weight_slots(sg: SubGraph, op: Operator, name: str, recipe: Recipe) -> list[int]:
+    """Input positions of ``op`` whose constant float values the mode compresses."""
+    out = []
+    for slot, idx in enumerate(op.inputs or []):
+        w = _const_float(sg, idx)
+        if w is None:
+            continue
+        if recipe.mode == "float16":
+            out.append(slot)
+        elif name in rules.WEIGHT_OPS and slot == _weight_input(name) and w.size >= recipe.min_weight_elements:
+            out.append(slot)
+    return out
+
+
+def _weight_input(name: str) -> int:
+    return 0 if name == "EMBEDDING_LOOKUP" else 1
+
+
+def _dequantized_const(m: Model, sg: SubGraph, idx: int, op_name: str, slot: int, recipe: Recipe,
+                       per_channel: bool, new_ops: list[Operator], rep: Report) -> int:
+    """Store constant ``idx`` compressed (float16 or int8) and emit a DEQUANTIZE back to float32."""
+    t = sg.tensors[idx]
+    w = t.numpy()
+    if recipe.mode == "float16":
+        buf = m.add_buffer(w.astype(np.float16))
+        src = _new_tensor(sg, t, t.name + "_fp16", dtypes.FLOAT16, buf)
+        version = 3
+    else:
+        rule = rules.RULES.get(op_name)
+        axis = rule.weights.get(slot) if (rule is not None and per_channel and w.ndim > 1) else None
+        qp = _weight_params(w, axis)
+        buf = m.add_buffer(_quantize_const(w, qp))
+        src = _new_tensor(sg, t, t.name + "_int8", dtypes.INT8, buf, _qparams_node(qp))
+        version = 2 if axis is None else 4
+    rep.quantized_weights.append(t.name)
+    dst = _new_tensor(sg, t, t.name + "_dequantized", FLOAT)
+    new_ops.append(_add_op(m, "DEQUANTIZE", version, [src], [dst]))
+    rep.count("DEQUANTIZE")
+    return dst
+
+
+def _hybrid(m: Model, sg: SubGraph, op: Operator, name: str, recipe: Recipe, per_channel: bool,
+            consumers: dict[int, list[int]], rep: Report) -> bool:
+    """Dynamic range: int8 weights read by the op's hybrid kernel; inputs quantized on the fly."""
+    if name not in rules.HYBRID or len(op.inputs or []) < 2:
+        return False
+    idx = op.inputs[1]
+    w = _const_float(sg, idx)
+    if w is None or w.size < recipe.min_weight_elements:
+        return False
+    axis = rules.RULES[name].weights[1] if per_channel else None
+    qp = _weight_params(w, axis)
+    q = _quantize_const(w, qp)
+    t = sg.tensors[idx]
+    if _sole_user(sg, idx, consumers):
+        t.type, t.buffer, t.quantization = dtypes.INT8, m.add_buffer(q), _qparams_node(qp)
+    else:
+        new = _new_tensor(sg, t, t.name + "_int8", dtypes.INT8, m.add_buffer(q), _qparams_node(qp))
+        op.inputs = list(op.inputs)
+        op.inputs[1] = new
+    rep.quantized_weights.append(t.name)
+    r = rules.RULES[name]
+    version = r.versions["hybrid"]
+    if name == "FULLY_CONNECTED":
+        if op.builtin_options is None:
+            op.builtin_options = new_node("FullyConnectedOptions")
+        op.builtin_options.asymmetric_quantize_inputs = True
+        version = r.versions["hybrid_per_channel"] if axis is not None else version
+    op.opcode_index = m.op_code_index(name, version)
+    return True
+
+
+# -- full integer: int8 and int16x8 -------------------------------------------------------------------
+
+class _Groups:
+    """Union-find over tensor indices: tensors that must share one scale and zero point."""
+
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+
+    def find(self, a: int) -> int:
+        self.parent.setdefault(a, a)
+        while self.parent[a] != a:
+            self.parent[a] = self.parent[self.parent[a]]
+            a = self.parent[a]
+        return a
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def rewrite_full_integer(model: Model, recipe: Recipe, ranges: dict[int, tuple[float, float]]) -> tuple[Model, Report]:
+    """int8 / int16x8 with calibrated ranges {tensor index: (lo, hi)} of the main subgraph's float tensors."""
+    if len(model.subgraphs or []) != 1:
+        raise UnsupportedError(f"full-integer quantization handles one subgraph; this model has "
+                               f"{len(model.subgraphs)} (control flow or several signatures)")
+    m = model.clone()
+    sg = m.main
+    act = "int16" if recipe.mode == "int16x8" else "int8"
+    act_type = dtypes.INT16 if act == "int16" else dtypes.INT8
+    bits = 16 if act == "int16" else 8
+    rep = Report(recipe.mode)
+    tensors = sg.tensors
+    ops = list(sg.operators or [])
+
+    def is_float_act(i: int) -> bool:
+        return i >= 0 and tensors[i].type == FLOAT and _const_float(sg, i) is None
+
+    # 1. which ops run integer
+    quantized: dict[int, rules.Rule] = {}
+    for o, op in enumerate(ops):
+        name = m.op_name(op)
+        rule = rules.rule_for(name, act)
+        actions = recipe.action_for(name, _tensor_names(sg, op))
+        floats_in = [i for i in op.inputs or [] if i >= 0 and tensors[i].type == FLOAT]
+        floats_out = [i for i in op.outputs or [] if i >= 0 and tensors[i].type == FLOAT]
+        if not floats_in and not floats_out:
+            continue  # integer bookkeeping (shapes, indices): unaffected
+        if "float" in actions:
+            rep.float_ops.append(f"{o} {name} (kept float by the recipe)")
+            continue
+        if rule is None:
+            rep.float_ops.append(f"{o} {name} (no {act} rule)")
+            continue
+        missing = [i for i in floats_in + floats_out if is_float_act(i) and i not in ranges]
+        if missing:
+            rep.float_ops.append(f"{o} {name} (tensor '{tensors[missing[0]].name}' never calibrated)")
+            continue
+        bad_weight = [s for s in rule.weights if s < len(op.inputs) and _const_float(sg, op.inputs[s]) is None]
+        if bad_weight:
+            rep.float_ops.append(f"{o} {name} (weights are not constant)")
+            continue
+        quantized[o] = rule
+        rep.quantized_ops.append(f"{o} {name}")
+
+    # 2. scale groups and fixed parameters
+    groups = _Groups()
+    fixed: dict[int, tuple[float, int]] = {}
+    for o, rule in quantized.items():
+        op = ops[o]
+        acts = _act_inputs(op, rule, sg)
+        outs = [i for i in op.outputs or [] if is_float_act(i)]
+        if rule.same_scale:
+            for i in acts + outs:
+                groups.union(acts[0] if acts else outs[0], i)
+        if rule.fixed:
+            for i in outs:
+                fixed[i] = rule.fixed[act]
+    params: dict[int, QuantParams] = {}
+    members: dict[int, list[int]] = {}
+    for i in ranges:
+        members.setdefault(groups.find(i), []).append(i)
+    for root, idxs in members.items():
+        fx = [fixed[i] for i in idxs if i in fixed]
+        if fx:
+            scale, zp = fx[0]
+            qp = QuantParams(np.float32(scale), np.int64(zp), None, bits, True, False)
+        else:
+            lo = min(ranges[i][0] for i in idxs)
+            hi = max(ranges[i][1] for i in idxs)
+            qp = choose_qparams(None, bits=bits, symmetric=(act == "int16"), range=(lo, hi))
+        for i in idxs:
+            params[i] = qp
+
+    # 3. rebuild the op list, converting tensors between domains where producer and consumer differ
+    conv = _Domains(m, sg, params, act_type, recipe, rep)
+    producer_q: dict[int, bool] = {}
+    for o, op in enumerate(ops):
+        for i in op.outputs or []:
+            if i >= 0:
+                producer_q[i] = o in quantized
+    conv.setup_inputs([i for i in sg.inputs or []], any_quantized=bool(quantized))
+    for o, op in enumerate(ops):
+        rule = quantized.get(o)
+        name = m.op_name(op)
+        if rule is None:
+            op.inputs = [conv.get(i, "float") if i >= 0 and tensors[i].type == FLOAT and _const_float(sg, i) is None
+                         else i for i in op.inputs or []]
+            conv.emit(op)
+            continue
+        _quantize_op(m, sg, op, o, name, rule, act, params, conv, recipe, rep)
+        for i in op.outputs or []:
+            if is_float_act(i) or (i >= 0 and i in params and tensors[i].type == FLOAT):
+                conv.set_home(i, "q")
+        conv.emit(op)
+    conv.finish_outputs()
+    sg.operators = conv.ops
+    _drop_dead_buffers(m)
+    return m.bind(), rep
+
+
+def _act_inputs(op: Operator, rule: rules.Rule, sg: SubGraph) -> list[int]:
+    slots = range(len(op.inputs or [])) if rule.act_inputs is None else rule.act_inputs
+    out = []
+    for s in slots:
+        if s < len(op.inputs) and op.inputs[s] >= 0 and sg.tensors[op.inputs[s]].type == FLOAT \
+                and _const_float(sg, op.inputs[s]) is None:
+            out.append(op.inputs[s])
+    return out
+
+
+def _quantize_op(m: Model, sg: SubGraph, op: Operator, o: int, name: str, rule: rules.Rule, act: str,
+                 params: dict[int, QuantParams], conv: _Domains, recipe: Recipe, rep: Report) -> None:
+    tensors = sg.tensors
+    actions = recipe.action_for(name, _tensor_names(sg, op))
+    per_channel = recipe.per_channel and rule.per_channel and "per_tensor" not in actions
+    inputs = list(op.inputs or [])
+    w_scale = None
+    for slot, idx in enumerate(inputs):
+        if idx < 0 or tensors[idx].type != FLOAT or slot == rule.bias:
+            continue
+        w = _const_float(sg, idx)
+        if slot in rule.weights:
+            axis = rule.weights[slot] if per_channel else None
+            qp = _weight_params(w, axis)
+            inputs[slot] = _const_tensor(m, sg, idx, _quantize_const(w, qp), dtypes.INT8, qp, "_int8")
+            w_scale = qp.scale
+            rep.quantized_weights.append(tensors[idx].name)
+        elif w is not None:  # a constant used as an activation (ADD's other operand, ...)
+            if idx in params:
+                qp = params[idx]
+            elif act == "int16":
+                qp = choose_qparams(w, bits=16, symmetric=True)
+            else:
+                qp = choose_qparams(w, bits=8)
+            params[idx] = qp
+            inputs[slot] = _const_tensor(m, sg, idx, _quantize_const(w, qp), conv.act_type, qp, "_q")
+        else:
+            inputs[slot] = conv.get(idx, "q")
+    if rule.bias is not None and rule.bias < len(inputs) and inputs[rule.bias] >= 0:
+        idx = inputs[rule.bias]
+        b = _const_float(sg, idx)
+        if b is not None and w_scale is not None:
+            in_idx = op.inputs[_act_slot(rule)]
+            s_in = params[in_idx].scale
+            scale = (np.float32(s_in) * np.asarray(w_scale, np.float32)).astype(np.float32)
+            scale = np.broadcast_to(scale, b.shape[:1]).astype(np.float32) if scale.ndim else scale
+            bits = 64 if act == "int16" else 32
+            limit = (1 << (bits - 1)) - 1
+            with np.errstate(divide="ignore", invalid="ignore"):
+                q = np.clip(_round_away(b.astype(np.float64) / scale.astype(np.float64)), -limit, limit)
+            quant = QuantizationParameters(scale=np.atleast_1d(scale).astype(np.float32),
+                                           zero_point=np.zeros(np.atleast_1d(scale).size, np.int64),
+                                           quantized_dimension=0)
+            ttype = dtypes.INT64 if bits == 64 else dtypes.INT32
+            data = q.astype(np.int64 if bits == 64 else np.int32)
+            inputs[rule.bias] = _const_tensor_raw(m, sg, idx, data, ttype, quant, "_bias")
+    for idx in op.outputs or []:
+        if idx >= 0 and tensors[idx].type == FLOAT:
+            t = tensors[idx]
+            t.type = conv.act_type
+            t.quantization = _qparams_node(params[idx])
+    op.inputs = inputs
+    versions = rule.versions
+    key = act
+    if name == "FULLY_CONNECTED" and act == "int8" and per_channel:
+        key = "int8_per_channel"
+    op.opcode_index = m.op_code_index(name, versions.get(key, versions.get(act, 1)))
+
+
+def _act_slot(rule: rules.Rule) -> int:
+    return rule.act_inputs[0] if rule.act_inputs else 0
+
+
+def _round_away(v: np.ndarray) -> np.ndarray:
+    return np.trunc(v + np.copysign(np.nextafter(0.5, 0.0), v))
+
+
+def _const_tensor(m: Model, sg: SubGraph, idx: int, q: np.ndarray, ttype: int, qp: QuantParams, suffix: str) -> int:
+    return _const_tensor_raw(m, sg, idx, q, ttype, _qparams_node(qp), suffix)
+
+
+def _const_tensor_raw(m: Model, sg: SubGraph, idx: int, data: np.ndarray, ttype: int,
+                      quant: QuantizationParameters, suffix: str) -> int:
+    """A new constant tensor beside ``idx`` (the float original may still feed float ops)."""
+    t = sg.tensors[idx]
+    return _new_tensor(sg, t, t.name + suffix, ttype, m.add_buffer(data), quant)
+
+
+class _Domains:
+    """Where each activation lives (float, quantized, or the uint8 io type) and the conversions between."""
+
+    def __init__(self, m: Model, sg: SubGraph, params: dict[int, QuantParams], act_type: int, recipe: Recipe,
+                 rep: Report):
+        self.m, self.sg, self.params, self.act_type, self.recipe, self.rep = m, sg, params, act_type, recipe, rep
+        self.home: dict[int, str] = {}
+        self.alt: dict[tuple[int, str], int] = {}
+        self.ops: list[Operator] = []
+
+    def emit(self, op: Operator) -> None:
+        self.ops.append(op)
+
+    def set_home(self, i: int, domain: str) -> None:
+        self.home[i] = domain
+
+    def setup_inputs(self, inputs: list[int], any_quantized: bool) -> None:
+        io = self.recipe.io
+        for i in inputs:
+            t = self.sg.tensors[i]
+            if t.type != FLOAT or i not in self.params or io == "float" or not any_quantized:
+                self.home[i] = "float"
+                continue
+            qp = self.params[i]
+            t.quantization = _qparams_node(qp)
+            if io == "uint8":
+                t.type = dtypes.UINT8
+                t.quantization = QuantizationParameters(scale=np.atleast_1d(qp.scale).astype(np.float32),
+                                                        zero_point=np.atleast_1d(qp.zero_point) + 128)
+                self.home[i] = "io"
+            else:
+                t.type = self.act_type
+                self.home[i] = "q"
+
+    def get(self, i: int, want: str) -> int:
+        """Index of tensor ``i`` in domain ``want`` ("float" or "q"), emitting a conversion op once."""
+        home = self.home.get(i, "float")
+        if home == want:
+            return i
+        key = (i, want)
+        if key in self.alt:
+            return self.alt[key]
+        t = self.sg.tensors[i]
+        if want == "q":
+            if i not in self.params:
+                raise EdgequantError(f"tensor {i} '{t.name}' has no calibrated range")
+            new = _new_tensor(self.sg, t, f"{t.name}_{dtypes.name(self.act_type)}", self.act_type,
+                              quant=_qparams_node(self.params[i]))
+            self.ops.append(_add_op(self.m, "QUANTIZE", 2 if self.act_type == dtypes.INT8 else 3, [i], [new]))
+            self.rep.count("QUANTIZE")
+        else:
+            src = i if home != "io" else i  # DEQUANTIZE reads uint8 as well as int8/int16
+            new = _new_tensor(self.sg, t, f"{t.name}_float", FLOAT)
+            self.ops.append(_add_op(self.m, "DEQUANTIZE", 2, [src], [new]))
+            self.rep.count("DEQUANTIZE")
+        self.alt[key] = new
+        return new
+
+    def finish_outputs(self) -> None:
+        """Model outputs in the recipe's io type; the tensor the caller sees keeps its name."""
+        io = self.recipe.io
+        outs = list(self.sg.outputs or [])
+        for k, i in enumerate(outs):
+            t = self.sg.tensors[i]
+            home = self.home.get(i, "float")
+            if t.type not in (FLOAT, self.act_type) or i not in self.params and home == "float":
+                continue
+            want = "float" if io == "float" else "q"
+            if home == want and io != "uint8":
+                continue
+            if io == "uint8" and home == "float":
+                i = self.get(i, "q")
+                t = self.sg.tensors[i]
+                home = "q"
+            if io == "uint8":
+                qp = self.params[outs[k]]
+                new = _new_tensor(self.sg, t, t.name, dtypes.UINT8, quant=QuantizationParameters(
+                    scale=np.atleast_1d(qp.scale).astype(np.float32), zero_point=np.atleast_1d(qp.zero_point) + 128))
+                self.ops.append(_add_op(self.m, "QUANTIZE", 2, [i], [new]))
+                self.rep.count("QUANTIZE")
+            else:
+                new = self.get(i, want)
+            # swap names so the model's output keeps its original name
+            self.sg.tensors[new].name, self.sg.tensors[outs[k]].name = (
+                self.sg.tensors[outs[k]].name, self.sg.tensors[outs[k]].name + "_internal")
+            self._retarget_output(outs[k], new)
+            outs[k] = new
+        self.sg.outputs = outs
+
+    def _retarget_output(self, old: int, new: int) -> None:
+        for sd in self.m.signature_defs or []:
+            if sd.subgraph_index != 0:
+                continue
+            for tm in sd.outputs or []:
+                if tm.tensor_index == old:
+                    tm.tensor_index = new
