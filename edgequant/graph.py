@@ -12,8 +12,9 @@ from __future__ import annotations
 import mmap
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -354,6 +355,8 @@ def load_file(path: str | os.PathLike) -> Model:
             if size == 0:
                 raise ModelFormatError(f"{path}: file is empty")
             mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            if hasattr(mm, "madvise") and hasattr(mmap, "MADV_RANDOM"):
+                mm.madvise(mmap.MADV_RANDOM)  # no read-ahead: opening touches only the graph tables
     except IsADirectoryError:
         raise EdgequantError(f"{path}: is a directory, not a .tflite file") from None
     except FileNotFoundError:

@@ -1,0 +1,31 @@
+# Two commands do all set-up on a fresh machine:
+#   make demo   - create .venv, install edgequant (+ plots), run the main job on the built-in model and data
+#   make test   - create .venv, install everything the tests need (LiteRT, tflite-micro, TensorFlow, ...), run them
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[plot]'
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@ $(VENV)/.demo-installed
+
+.PHONY: demo test lint bench clean
+demo: $(VENV)/.demo-installed
+	$(BIN)/edgequant demo
+
+test: $(VENV)/.dev-installed
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check edgequant tests
+
+clean:
+	rm -rf $(VENV) edgequant-out .pytest_cache
