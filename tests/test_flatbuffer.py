@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import LITERT_CANNOT_RUN, RANDOM_INPUTS_INVALID, model_params
 
 import edgequant as eq
 from edgequant import dtypes
 from edgequant.flatbuffer.nodes import Node, visible_fields
-from edgequant.graph import Buffer, Model, OperatorCode, QuantizationParameters, SubGraph, Tensor, Operator, new_node
-
-from conftest import LITERT_CANNOT_RUN, RANDOM_INPUTS_INVALID, model_params
+from edgequant.graph import Buffer, Model, Operator, OperatorCode, QuantizationParameters, SubGraph, Tensor, new_node
 
 litert = pytest.importorskip("ai_edge_litert.interpreter", reason="needs ai-edge-litert (pip install 'edgequant[litert]')")
 

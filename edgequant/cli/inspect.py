@@ -7,10 +7,10 @@ import re
 import sys
 
 from .. import dtypes
+from ..analysis.sizes import size_breakdown
 from ..flatbuffer.nodes import Node, to_json, visible_fields
 from ..flatbuffer.schema import ENUMS
 from ..graph import Model, Tensor, load_file
-from ..analysis.sizes import size_breakdown
 from ._table import format_table, human_bytes
 
 NAME = "inspect"
@@ -86,8 +86,8 @@ def render(model: Model, path: str = "", *, ops: str | None = None, tensors: str
                      if m.buffer < len(model.buffers or []))
     if meta:
         out.append(f"metadata: {meta}")
-    op_re = re.compile(ops, re.I) if ops else None
-    t_re = re.compile(tensors, re.I) if tensors else None
+    op_re = re.compile(ops, re.IGNORECASE) if ops else None
+    t_re = re.compile(tensors, re.IGNORECASE) if tensors else None
     for s, sg in enumerate(model.subgraphs):
         if subgraph is not None and s != subgraph:
             continue
@@ -132,8 +132,8 @@ def model_json(model: Model, *, ops: str | None = None, tensors: str | None = No
     """The whole model as JSON-ready dicts (weights as byte counts) plus derived, readable fields."""
     doc = to_json(model, max_bytes=0)
     doc["sizes"] = size_breakdown(model).to_dict()
-    op_re = re.compile(ops, re.I) if ops else None
-    t_re = re.compile(tensors, re.I) if tensors else None
+    op_re = re.compile(ops, re.IGNORECASE) if ops else None
+    t_re = re.compile(tensors, re.IGNORECASE) if tensors else None
     for s, sg in enumerate(model.subgraphs):
         jsg = doc["subgraphs"][s]
         for i, (op, jop) in enumerate(zip(sg.operators or [], jsg.get("operators") or [])):

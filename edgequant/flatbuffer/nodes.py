@@ -133,7 +133,7 @@ def to_json(v: Any, *, max_bytes: int = 0) -> Any:
             elif f.kind == "union" and x is not None:
                 out[f.name] = {"type": x._table.name, **to_json(x, max_bytes=max_bytes)}
             elif f.kind == "vector" and f.scalar == "ubyte" and x is not None and len(x) > max_bytes:
-                out[f.name] = {"bytes": int(len(x))}
+                out[f.name] = {"bytes": len(x)}
             elif f.kind == "vector" and f.ref in ENUMS and x is not None:
                 out[f.name] = [ENUMS[f.ref].name_of(int(e)) for e in x]
             else:

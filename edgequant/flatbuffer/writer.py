@@ -8,8 +8,8 @@ keep buffer data after the flatbuffer, addressed by ``Buffer.offset``/``Buffer.s
 
 from __future__ import annotations
 
-import numpy as np
 import flatbuffers
+import numpy as np
 
 from ..errors import EdgequantError
 from .nodes import Node, visible_fields
