@@ -1,0 +1,384 @@
+"""A numpy interpreter for TFLite models, bit-exact with LiteRT's reference kernels on integer paths.
+
+>>> import numpy as np, edgequant as eq
+>>> it = eq.Interpreter("model.tflite")
+>>> y = it.run([np.zeros((32, 49, 10, 1), np.int8)])[0]        # 32 samples, whatever the model's batch
+>>> ys, inter = it.run([x], keep_intermediates=True)            # inter: {tensor index: array}
+
+The LiteRT-style calls (``get_input_details``, ``set_tensor``, ``invoke``, ``get_tensor``,
+``get_signature_runner``) work too. Every operator is prepared once (shapes, dtypes, multipliers
+checked and derived); ``invoke``/``run`` then only call each kernel's ``eval``.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import dtypes
+from .errors import EdgequantError, UnsupportedError
+from .graph import Model, Tensor, channel_axis, load, load_file
+from .kernels import Kernel, OpContext, load_all
+
+CustomFn = Callable[[list, Any], Sequence[np.ndarray]]
+
+
+@dataclass
+class _Step:
+    index: int
+    name: str
+    kernel: Any
+    params: Any
+    inputs: list[int]
+    outputs: list[int]
+    state: list[int]  # tensor indices overwritten by the op (variable tensors), after the outputs
+
+
+class _CustomKernel(Kernel):
+    """Wraps a user function ``fn(inputs, op) -> outputs`` registered with ``register_custom``."""
+
+    def __init__(self, fn: CustomFn):
+        self.fn = fn
+
+    def prepare(self, ctx: OpContext, op: Any) -> Any:
+        return op
+
+    def eval(self, params: Any, inputs: list) -> list:
+        return list(self.fn(inputs, params))
+
+
+class _Plan:
+    """One prepared subgraph."""
+
+    def __init__(self, model: Model, sg_index: int, custom: Mapping[str, CustomFn]):
+        self.model = model
+        self.sg_index = sg_index
+        self.sg = model.subgraphs[sg_index]
+        self.steps: list[_Step] = []
+        registry = load_all()
+        tensors = self.sg.tensors or []
+        self.constants: dict[int, np.ndarray] = {}
+        for i, t in enumerate(tensors):
+            if not t.is_variable and t.is_constant:
+                self.constants[i] = t.numpy()
+        self.variables = [i for i, t in enumerate(tensors) if t.is_variable]
+        for o, op in enumerate(self.sg.operators or []):
+            name = model.op_name(op)
+            if name.startswith("CUSTOM:"):
+                fn = custom.get(name[7:])
+                if fn is None:
+                    raise UnsupportedError(f"subgraph {sg_index} op {o}: custom op '{name[7:]}' has no kernel; "
+                                           f"register one with Interpreter.register_custom('{name[7:]}', fn)")
+                k: Any = _CustomKernel(fn)
+            else:
+                k = registry.get(name)
+                if k is None:
+                    raise UnsupportedError(f"subgraph {sg_index} op {o} ({name}): no kernel for this op")
+            ctx = OpContext(model, self.sg, op, o, name)
+            try:
+                params = k.prepare(ctx, op)
+            except EdgequantError as e:
+                raise type(e)(f"{self.where(o, name, op)}: {e}") from None
+            state = list(getattr(params, "state_inputs", ()) or ())
+            self.steps.append(_Step(o, name, k, params, list(op.inputs or []), list(op.outputs or []),
+                                    [op.inputs[s] for s in state]))
+        self.batchable = all(getattr(s.params, "batchable", True) for s in self.steps)
+
+    def where(self, o: int, name: str, op: Any) -> str:
+        tensors = self.sg.tensors or []
+        ins = ", ".join(f"'{tensors[i].name}'" for i in op.inputs or [] if i >= 0)
+        outs = ", ".join(f"'{tensors[i].name}'" for i in op.outputs or [] if i >= 0)
+        return f"subgraph {self.sg_index} op {o} ({name}; inputs {ins}; outputs {outs})"
+
+    def execute(self, values: dict[int, np.ndarray], keep: bool = False) -> None:
+        """Run every step, reading and writing ``values`` (tensor index -> array)."""
+        for step in self.steps:
+            try:
+                ins = [None if i < 0 else values[i] for i in step.inputs]
+            except KeyError as e:
+                t = self.sg.tensors[e.args[0]]
+                raise EdgequantError(f"{self.where(step.index, step.name, self.sg.operators[step.index])}: "
+                                     f"input tensor {e.args[0]} '{t.name}' has no value (not set?)") from None
+            try:
+                outs = step.kernel.eval(step.params, ins)
+            except EdgequantError as e:
+                raise type(e)(f"{self.where(step.index, step.name, self.sg.operators[step.index])}: {e}") from None
+            except (ValueError, IndexError, TypeError, FloatingPointError) as e:
+                raise EdgequantError(f"{self.where(step.index, step.name, self.sg.operators[step.index])}: "
+                                     f"{type(e).__name__}: {e}") from None
+            n = len(step.outputs)
+            for i, v in zip(step.outputs, outs[:n]):
+                if i >= 0:
+                    values[i] = v
+            for i, v in zip(step.state, outs[n:]):
+                values[i] = v
+
+
+def _details(t: Tensor, index: int) -> dict:
+    """LiteRT's tensor-details dict for one tensor."""
+    qp = t.quantization
+    sc = np.asarray(qp.scale, np.float32) if qp is not None and qp.scale is not None else np.zeros(0, np.float32)
+    zp = (np.asarray(qp.zero_point, np.int32) if qp is not None and qp.zero_point is not None
+          else np.zeros(0, np.int32))
+    qdim = int(qp.quantized_dimension) if qp is not None else 0
+    legacy = (float(sc[0]), int(zp[0]) if zp.size else 0) if sc.size == 1 else (0.0, 0)
+    try:
+        dt = dtypes.to_numpy(t.type).type
+    except UnsupportedError:
+        dt = np.object_
+    shape = list(t.shape or [])
+    sig = list(t.shape_signature) if t.shape_signature is not None else shape
+    return {
+        "name": t.name or "", "index": index, "shape": np.array(shape, np.int32),
+        "shape_signature": np.array(sig, np.int32), "dtype": dt, "quantization": legacy,
+        "quantization_parameters": {"scales": sc, "zero_points": zp, "quantized_dimension": qdim},
+        "sparsity_parameters": {},
+    }
+
+
+class Interpreter:
+    """Run a TFLite model with numpy (see the module docstring).
+
+    ``model_or_path``: a path, .tflite bytes or a loaded :class:`edgequant.Model`.
+    """
+
+    def __init__(self, model_or_path: Model | str | os.PathLike | bytes):
+        if isinstance(model_or_path, Model):
+            self.model = model_or_path
+        elif isinstance(model_or_path, (bytes, bytearray, memoryview)):
+            self.model = load(model_or_path)
+        else:
+            self.model = load_file(model_or_path)
+        self._custom: dict[str, CustomFn] = {}
+        self._plans: dict[int, _Plan] = {}
+        self._values: dict[int, dict[int, np.ndarray]] = {}
+        self._warn_nonstandard()
+
+    # -- preparation ---------------------------------------------------------------------------
+
+    def register_custom(self, name: str, fn: CustomFn) -> None:
+        """Provide ``fn(inputs, op) -> [outputs]`` for custom op ``name`` (e.g. 'ethos-u')."""
+        self._custom[name] = fn
+        self._plans.clear()
+
+    def allocate_tensors(self) -> None:
+        """Prepare the main subgraph now (otherwise done on first use)."""
+        self._plan(0)
+
+    def _plan(self, sg_index: int) -> _Plan:
+        plan = self._plans.get(sg_index)
+        if plan is None:
+            if not 0 <= sg_index < len(self.model.subgraphs):
+                raise EdgequantError(f"subgraph {sg_index} does not exist ({len(self.model.subgraphs)} subgraphs)")
+            plan = self._plans[sg_index] = _Plan(self.model, sg_index, self._custom)
+            self._values[sg_index] = self._initial_values(plan)
+        return plan
+
+    def _initial_values(self, plan: _Plan) -> dict[int, np.ndarray]:
+        vals: dict[int, np.ndarray] = dict(plan.constants)
+        for i in plan.variables:
+            t = plan.sg.tensors[i]
+            stored = t.numpy() if t.is_constant else None
+            vals[i] = (np.array(stored) if stored is not None
+                       else np.zeros(t.shape or [], dtypes.to_numpy(t.type)))
+        return vals
+
+    def reset_all_variables(self) -> None:
+        for s, plan in self._plans.items():
+            for i in plan.variables:
+                self._values[s][i] = self._initial_values(plan)[i]
+
+    def _warn_nonstandard(self) -> None:
+        for s, t in self.model.tensors():
+            qp = t.quantization
+            if qp is None or qp.scale is None or len(qp.scale) <= 1:
+                continue
+            shape = list(t.shape or [])
+            if not 0 <= qp.quantized_dimension < len(shape):
+                axis = channel_axis(t)  # raises ModelFormatError if it cannot be resolved
+                warnings.warn(f"subgraph {s} tensor {t.index} '{t.name}': quantized_dimension "
+                              f"{qp.quantized_dimension} is out of range for shape {shape} (LiteRT rejects this "
+                              f"model; tflite-micro accepts it); using axis {axis}", stacklevel=3)
+
+    # -- LiteRT-style API ----------------------------------------------------------------------
+
+    def get_input_details(self, subgraph: int = 0) -> list[dict]:
+        sg = self.model.subgraphs[subgraph]
+        return [_details(sg.tensors[i], i) for i in sg.inputs or []]
+
+    def get_output_details(self, subgraph: int = 0) -> list[dict]:
+        sg = self.model.subgraphs[subgraph]
+        return [_details(sg.tensors[i], i) for i in sg.outputs or []]
+
+    def get_tensor_details(self, subgraph: int = 0) -> list[dict]:
+        sg = self.model.subgraphs[subgraph]
+        return [_details(t, i) for i, t in enumerate(sg.tensors or [])]
+
+    def set_tensor(self, index: int, value: Any, subgraph: int = 0) -> None:
+        plan = self._plan(subgraph)
+        self._values[subgraph][index] = self._check_input(plan, index, np.asarray(value), exact=True)
+
+    def get_tensor(self, index: int, subgraph: int = 0) -> np.ndarray:
+        self._plan(subgraph)
+        try:
+            v = self._values[subgraph][index]
+        except KeyError:
+            t = self.model.subgraphs[subgraph].tensor(index)
+            raise EdgequantError(f"tensor {index} '{t.name}' has no value yet (call invoke first)") from None
+        return np.array(v)
+
+    def invoke(self, subgraph: int = 0) -> None:
+        plan = self._plan(subgraph)
+        plan.execute(self._values[subgraph])
+
+    def _check_input(self, plan: _Plan, index: int, value: np.ndarray, exact: bool) -> np.ndarray:
+        t = plan.sg.tensor(index)
+        want = dtypes.to_numpy(t.type)
+        if value.dtype != want:
+            raise EdgequantError(f"input tensor {index} '{t.name}' needs {want}, got {value.dtype}")
+        shape = list(t.shape or [])
+        sig = list(t.shape_signature) if t.shape_signature is not None else shape
+        ok = len(value.shape) == len(shape) and all(
+            d == s or g == -1 or (not exact and k == 0) for k, (d, s, g) in enumerate(zip(value.shape, shape, sig)))
+        if not ok:
+            raise EdgequantError(f"input tensor {index} '{t.name}' has shape {list(shape)}, got {list(value.shape)}")
+        return value
+
+    # -- signatures ----------------------------------------------------------------------------
+
+    def get_signature_list(self) -> dict[str, dict[str, list[str]]]:
+        return {s.signature_key: {"inputs": [m.name for m in s.inputs or []],
+                                  "outputs": [m.name for m in s.outputs or []]}
+                for s in self.model.signature_defs or []}
+
+    def get_signature_runner(self, signature_key: str | None = None) -> SignatureRunner:
+        sigs = self.model.signature_defs or []
+        if not sigs:
+            raise EdgequantError("model has no signatures")
+        if signature_key is None:
+            if len(sigs) > 1:
+                raise EdgequantError(f"model has {len(sigs)} signatures; name one of "
+                                     f"{[s.signature_key for s in sigs]}")
+            return SignatureRunner(self, sigs[0])
+        for s in sigs:
+            if s.signature_key == signature_key:
+                return SignatureRunner(self, s)
+        raise EdgequantError(f"no signature '{signature_key}'; the model has {[s.signature_key for s in sigs]}")
+
+    # -- batched run ---------------------------------------------------------------------------
+
+    def run(self, inputs: Sequence[np.ndarray] | Mapping[str | int, np.ndarray], keep_intermediates: bool = False,
+            subgraph: int = 0):
+        """Run a batch of samples stacked along axis 0 (any count, whatever the model's batch size).
+
+        ``inputs``: a list in input order, or a dict by input tensor name or index. Returns the list
+        of outputs (each with the same leading count), or ``(outputs, intermediates)`` with
+        ``keep_intermediates``: {tensor index: array} for every tensor an op wrote.
+        Variable tensors (stateful ops) carry over from sample to sample, like repeated ``invoke``.
+        """
+        plan = self._plan(subgraph)
+        sg = plan.sg
+        order = list(sg.inputs or [])
+        arrays = self._order_inputs(sg, order, inputs)
+        n = None
+        per_call = None
+        for idx, a in zip(order, arrays):
+            t = sg.tensors[idx]
+            shape = list(t.shape or [])
+            if not shape:
+                raise EdgequantError(f"input '{t.name}' is a scalar; run() needs a leading batch axis: use invoke()")
+            self._check_input(plan, idx, a, exact=False)
+            b0 = max(shape[0], 1)
+            if a.shape[0] % b0:
+                raise EdgequantError(f"input '{t.name}': {a.shape[0]} rows is not a multiple of the model's batch {b0}")
+            count = a.shape[0] // b0
+            if n is None:
+                n, per_call = count, b0
+            elif count != n:
+                raise EdgequantError(f"inputs hold different numbers of samples ({n} and {count})")
+        n = n or 0
+        values = self._values[subgraph]
+        if n == 0:
+            raise EdgequantError("run() needs at least one sample")
+        if (plan.batchable and not plan.variables) or n == 1:
+            vals = dict(values)
+            vals.update(zip(order, arrays))
+            plan.execute(vals)
+            for i in plan.variables:
+                values[i] = vals[i]
+            outs = [vals[i] for i in sg.outputs or []]
+            inter = {i: vals[i] for s in plan.steps for i in s.outputs if i >= 0} if keep_intermediates else None
+        else:
+            chunks_out: list[list[np.ndarray]] = []
+            chunks_inter: dict[int, list[np.ndarray]] = {}
+            for k in range(n):
+                vals = dict(values)
+                vals.update((i, a[k * per_call:(k + 1) * per_call]) for i, a in zip(order, arrays))
+                plan.execute(vals)
+                for i in plan.variables:
+                    values[i] = vals[i]
+                chunks_out.append([vals[i] for i in sg.outputs or []])
+                if keep_intermediates:
+                    for s in plan.steps:
+                        for i in s.outputs:
+                            if i >= 0:
+                                chunks_inter.setdefault(i, []).append(vals[i])
+            outs = [np.concatenate([c[j] for c in chunks_out]) for j in range(len(sg.outputs or []))]
+            inter = {i: np.concatenate(v) for i, v in chunks_inter.items()} if keep_intermediates else None
+        if keep_intermediates:
+            return outs, inter
+        return outs
+
+    def _order_inputs(self, sg: Any, order: list[int], inputs: Any) -> list[np.ndarray]:
+        if isinstance(inputs, np.ndarray):
+            inputs = [inputs]
+        if isinstance(inputs, Mapping):
+            by_name = {sg.tensors[i].name: i for i in order}
+            got: dict[int, np.ndarray] = {}
+            for k, v in inputs.items():
+                idx = k if isinstance(k, (int, np.integer)) else by_name.get(k)
+                if idx not in order:
+                    raise EdgequantError(f"'{k}' is not an input of the model (inputs: {list(by_name)})")
+                got[int(idx)] = np.asarray(v)
+            missing = [sg.tensors[i].name for i in order if i not in got]
+            if missing:
+                raise EdgequantError(f"missing inputs: {missing}")
+            return [got[i] for i in order]
+        arrays = [np.asarray(v) for v in inputs]
+        if len(arrays) != len(order):
+            raise EdgequantError(f"model has {len(order)} inputs, got {len(arrays)}")
+        return arrays
+
+
+class SignatureRunner:
+    """``runner(**inputs) -> {output name: array}`` for one signature, like LiteRT's."""
+
+    def __init__(self, interp: Interpreter, sig: Any):
+        self._interp = interp
+        self._sig = sig
+        self.subgraph = int(sig.subgraph_index)
+
+    def get_input_details(self) -> dict[str, dict]:
+        sg = self._interp.model.subgraphs[self.subgraph]
+        return {m.name: _details(sg.tensors[m.tensor_index], m.tensor_index) for m in self._sig.inputs or []}
+
+    def get_output_details(self) -> dict[str, dict]:
+        sg = self._interp.model.subgraphs[self.subgraph]
+        return {m.name: _details(sg.tensors[m.tensor_index], m.tensor_index) for m in self._sig.outputs or []}
+
+    def __call__(self, **inputs: Any) -> dict[str, np.ndarray]:
+        names = {m.name: m.tensor_index for m in self._sig.inputs or []}
+        unknown = set(inputs) - set(names)
+        missing = set(names) - set(inputs)
+        if unknown or missing:
+            raise EdgequantError(f"signature '{self._sig.signature_key}' takes inputs {sorted(names)}; "
+                                 f"unknown {sorted(unknown)}, missing {sorted(missing)}")
+        for name, v in inputs.items():
+            self._interp.set_tensor(names[name], np.asarray(v), subgraph=self.subgraph)
+        self._interp.invoke(self.subgraph)
+        return {m.name: self._interp.get_tensor(m.tensor_index, self.subgraph) for m in self._sig.outputs or []}

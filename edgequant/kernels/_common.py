@@ -1,0 +1,203 @@
+"""Helpers shared by kernels: padding, fused activations, windows, quantization parameters, requantize."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import dtypes, qmath
+from ..errors import ModelFormatError, UnsupportedError
+
+SAME, VALID = 0, 1
+ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6, ACT_TANH, ACT_SIGN_BIT = range(6)
+
+FLOAT_TYPES = (dtypes.FLOAT32,)
+INT_TYPES = (dtypes.INT8, dtypes.INT16, dtypes.UINT8)
+
+
+def tname(t) -> str:
+    return dtypes.name(t.type)
+
+
+# -- shapes and padding (tflite::ComputeOutSize, ComputePaddingHeightWidth) ----------------------
+
+def out_size(padding: int, in_size: int, filter_size: int, stride: int, dilation: int = 1) -> int:
+    eff = (filter_size - 1) * dilation + 1
+    if stride <= 0 or dilation <= 0:
+        raise ModelFormatError(f"stride {stride} and dilation {dilation} must be positive")
+    if padding == SAME:
+        return (in_size + stride - 1) // stride
+    if padding == VALID:
+        return (in_size + stride - eff) // stride
+    raise UnsupportedError(f"padding type {padding}")
+
+
+def pad_before(in_size: int, out: int, filter_size: int, stride: int, dilation: int = 1) -> int:
+    """ComputePaddingWithOffset's return value: half the total padding, rounded down (extra goes after)."""
+    eff = (filter_size - 1) * dilation + 1
+    total = max((out - 1) * stride + eff - in_size, 0)
+    return total // 2
+
+
+@dataclass(frozen=True)
+class Window:
+    """A 2-D sliding window over NHWC data."""
+
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    dh: int
+    dw: int
+    pad_top: int
+    pad_left: int
+    out_h: int
+    out_w: int
+    in_h: int
+    in_w: int
+
+    @classmethod
+    def make(cls, padding: int, in_h: int, in_w: int, kh: int, kw: int, sh: int, sw: int,
+             dh: int = 1, dw: int = 1) -> Window:
+        oh = out_size(padding, in_h, kh, sh, dh)
+        ow = out_size(padding, in_w, kw, sw, dw)
+        if oh <= 0 or ow <= 0:
+            raise ModelFormatError(f"window {kh}x{kw} stride {sh}x{sw} gives an empty output on {in_h}x{in_w}")
+        top = pad_before(in_h, oh, kh, sh, dh) if padding == SAME else 0
+        left = pad_before(in_w, ow, kw, sw, dw) if padding == SAME else 0
+        return cls(kh, kw, sh, sw, dh, dw, top, left, oh, ow, in_h, in_w)
+
+    def padded(self, x: np.ndarray, value) -> np.ndarray:
+        """x (N, H, W, C) padded so every window position is in range (contiguous)."""
+        need_h = (self.out_h - 1) * self.sh + (self.kh - 1) * self.dh + 1
+        need_w = (self.out_w - 1) * self.sw + (self.kw - 1) * self.dw + 1
+        bottom = max(need_h - self.in_h - self.pad_top, 0)
+        right = max(need_w - self.in_w - self.pad_left, 0)
+        if self.pad_top == bottom == self.pad_left == right == 0:
+            return np.ascontiguousarray(x)
+        return np.pad(x, ((0, 0), (self.pad_top, bottom), (self.pad_left, right), (0, 0)), constant_values=value)
+
+    def taps(self, xp: np.ndarray):
+        """Yield (i, j, view) for each filter tap: view (N, OH, OW, C) of the padded input."""
+        he = (self.out_h - 1) * self.sh + 1
+        we = (self.out_w - 1) * self.sw + 1
+        for i in range(self.kh):
+            for j in range(self.kw):
+                y0, x0 = i * self.dh, j * self.dw
+                yield i, j, xp[:, y0:y0 + he:self.sh, x0:x0 + we:self.sw, :]
+
+    def im2col(self, xp: np.ndarray) -> np.ndarray:
+        """(N, OH, OW, KH, KW, C) strided view of the padded input."""
+        n, _, _, c = xp.shape
+        s = xp.strides
+        return np.lib.stride_tricks.as_strided(
+            xp, (n, self.out_h, self.out_w, self.kh, self.kw, c),
+            (s[0], s[1] * self.sh, s[2] * self.sw, s[1] * self.dh, s[2] * self.dw, s[3]), writeable=False)
+
+    def counts(self) -> np.ndarray:
+        """(OH, OW, 1) number of in-range taps per output position (for average pooling)."""
+        ys = np.arange(self.out_h) * self.sh - self.pad_top
+        xs = np.arange(self.out_w) * self.sw - self.pad_left
+        ch = np.minimum(ys + self.kh, self.in_h) - np.maximum(ys, 0)
+        cw = np.minimum(xs + self.kw, self.in_w) - np.maximum(xs, 0)
+        return (ch[:, None] * cw[None, :])[:, :, None]
+
+
+# -- activations ---------------------------------------------------------------------------------
+
+def float_activation_range(act: int) -> tuple[float, float]:
+    """tflite::CalculateActivationRange<float>."""
+    if act == ACT_NONE:
+        return -np.inf, np.inf
+    if act == ACT_RELU:
+        return 0.0, np.inf
+    if act == ACT_RELU6:
+        return 0.0, 6.0
+    if act == ACT_RELU_N1_TO_1:
+        return -1.0, 1.0
+    raise UnsupportedError(f"fused activation {act} on a float op")
+
+
+def apply_float_activation(y: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    if lo == -np.inf and hi == np.inf:
+        return y
+    return np.clip(y, np.float32(lo), np.float32(hi), out=y if y.flags.writeable else None)
+
+
+# -- quantization parameters ---------------------------------------------------------------------
+
+def scale_zp(t, where: str = "") -> tuple[float, int]:
+    """Per-tensor (scale, zero_point) of a quantized tensor."""
+    qp = t.quantization
+    if qp is None or qp.scale is None or len(qp.scale) == 0:
+        raise ModelFormatError(f"tensor '{t.name}' ({tname(t)}) has no quantization scale{where}")
+    zp = int(qp.zero_point[0]) if qp.zero_point is not None and len(qp.zero_point) else 0
+    return float(np.float32(qp.scale[0])), zp
+
+
+def scales(t) -> np.ndarray:
+    """All scales (float32) of a quantized tensor (length 1 for per-tensor)."""
+    qp = t.quantization
+    if qp is None or qp.scale is None or len(qp.scale) == 0:
+        raise ModelFormatError(f"tensor '{t.name}' ({tname(t)}) has no quantization scale")
+    return np.asarray(qp.scale, np.float32)
+
+
+def zero_points(t) -> np.ndarray:
+    qp = t.quantization
+    if qp is None or qp.zero_point is None or len(qp.zero_point) == 0:
+        return np.zeros(1, np.int64)
+    return np.asarray(qp.zero_point, np.int64)
+
+
+def quant_activation_range(act: int, t) -> tuple[int, int]:
+    """tflite::CalculateActivationRangeQuantized for output tensor t."""
+    s, zp = scale_zp(t)
+    lo, hi = dtypes.integer_range(t.type)
+    return qmath.calculate_activation_range_quantized(act, s, zp, lo, hi)
+
+
+def requantize(acc: np.ndarray, multiplier, shift, output_offset: int, act_min: int, act_max: int,
+               dtype) -> np.ndarray:
+    """MultiplyByQuantizedMultiplier (double rounding) + output_offset, clamp, cast."""
+    y = qmath.multiply_by_quantized_multiplier(acc, multiplier, shift, rounding="double")
+    y = np.asarray(y) + output_offset
+    np.clip(y, act_min, act_max, out=y)
+    return y.astype(dtype)
+
+
+def requantize_int64(acc: np.ndarray, multiplier, shift, output_offset: int, act_min: int, act_max: int,
+                     dtype) -> np.ndarray:
+    """The int16x8 path: MultiplyByQuantizedMultiplier(int64 acc, ...) + output_offset, clamp, cast."""
+    y = qmath.multiply_by_quantized_multiplier_int64(acc, multiplier, shift)
+    y = np.asarray(y) + output_offset
+    np.clip(y, act_min, act_max, out=y)
+    return y.astype(dtype)
+
+
+def is_float(t) -> bool:
+    return t.type == dtypes.FLOAT32
+
+
+def check_type(t, allowed, what: str) -> None:
+    if t.type not in allowed:
+        names = "/".join(dtypes.name(a) for a in allowed)
+        raise UnsupportedError(f"{what} '{t.name}' is {tname(t)}; supported: {names}")
+
+
+def exact_in_float32(bound: float) -> bool:
+    """True when every partial sum of integer products stays below 2**24 (float32 GEMM is exact)."""
+    return bound < (1 << 24)
+
+
+def int_gemm(a: np.ndarray, b: np.ndarray, ftype) -> np.ndarray:
+    """Exact integer GEMM via float BLAS (caller checked the bound for ftype); int64 result."""
+    return np.matmul(a.astype(ftype, copy=False), b).astype(np.int64)
+
+
+def broadcast_shape(*shapes) -> tuple[int, ...]:
+    try:
+        return np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise ModelFormatError(f"shapes {', '.join(str(list(s)) for s in shapes)} do not broadcast") from None

@@ -1,0 +1,133 @@
+"""CONV_2D: float32, int8 (per-tensor / per-channel), int16x8, hybrid (int8 weights, float activations)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import dtypes, qmath
+from ..errors import UnsupportedError
+from . import Kernel, kernel
+from ._common import (
+    Window,
+    apply_float_activation,
+    check_type,
+    exact_in_float32,
+    float_activation_range,
+    quant_activation_range,
+    requantize,
+    requantize_int64,
+    scale_zp,
+    scales,
+)
+
+
+@dataclass(frozen=True)
+class ConvParams:
+    kind: str  # "float" | "int" | "int16" | "hybrid"
+    win: Window
+    w_mat: np.ndarray  # (KH*KW*C_in, C_out) in the GEMM dtype
+    bias: Any
+    act_min: Any
+    act_max: Any
+    input_offset: int = 0
+    output_offset: int = 0
+    output_multiplier: Any = None
+    output_shift: Any = None
+    gemm_dtype: Any = np.float32
+    out_dtype: Any = np.float32
+    hybrid: Any = None
+    groups: int = 1
+
+
+@kernel("CONV_2D")
+class Conv2D(Kernel):
+    """reference_ops::Conv (float), reference_integer_ops::ConvPerChannel (int8, int16x8), and the
+    hybrid EvalHybridPerChannel / EvalHybrid of lite/kernels/conv.cc.
+
+    Integer requantization: MultiplyByQuantizedMultiplier with double rounding (the default build),
+    per-channel multipliers from double(input_scale) * double(filter_scale[c]) / double(output_scale).
+    Integer GEMM runs on float BLAS (float32 when every partial sum stays below 2**24, else float64):
+    exact, because every partial sum of the int products is an integer that float represents exactly.
+    """
+
+    def prepare(self, ctx, op):
+        x, w, b, y = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output(0)
+        o = op.options
+        if o is None:
+            raise UnsupportedError("missing Conv2DOptions")
+        wv = ctx.require_const(1, "filter")
+        if len(x.shape) != 4 or wv.ndim != 4:
+            raise UnsupportedError(f"input rank {len(x.shape)} / filter rank {wv.ndim}; need 4 and 4")
+        cout, kh, kw, cin_w = wv.shape
+        cin = x.shape[3]
+        if cin % cin_w:
+            raise UnsupportedError(f"input channels {cin} not a multiple of filter channels {cin_w}")
+        groups = cin // cin_w
+        if groups != 1:
+            raise UnsupportedError("grouped convolution (filter channels < input channels)")
+        win = Window.make(o.padding, x.shape[1], x.shape[2], kh, kw, o.stride_h, o.stride_w,
+                          o.dilation_h_factor, o.dilation_w_factor)
+        act = o.fused_activation_function
+        bv = ctx.const(2) if b is not None else None
+        w2 = np.ascontiguousarray(wv.reshape(cout, -1).T)  # (KH*KW*Cin, Cout)
+        if x.type == dtypes.FLOAT32 and w.type == dtypes.FLOAT32:
+            lo, hi = float_activation_range(act)
+            bias = None if bv is None else bv.astype(np.float32)
+            return ConvParams("float", win, w2.astype(np.float32), bias, lo, hi)
+        if x.type == dtypes.FLOAT32 and w.type in (dtypes.INT8, dtypes.UINT8):
+            return self._prepare_hybrid(ctx, op, win, w2, bv, act)
+        check_type(x, (dtypes.INT8, dtypes.INT16), "input")
+        check_type(w, (dtypes.INT8,), "filter")
+        in_s, in_zp = scale_zp(x)
+        out_s, out_zp = scale_zp(y)
+        w_s = scales(w)
+        if w_s.size not in (1, cout):
+            raise UnsupportedError(f"filter has {w_s.size} scales for {cout} output channels")
+        eff = np.float64(in_s) * w_s.astype(np.float64) / np.float64(out_s)
+        mult, shift = qmath.quantize_multiplier(np.broadcast_to(eff, (cout,)).copy())
+        lo, hi = quant_activation_range(act, y)
+        bias = None if bv is None else bv.astype(np.int64)
+        wi = w2.astype(np.int64)
+        if x.type == dtypes.INT8:
+            bound = float(np.abs(wi).sum(axis=0).max(initial=0)) * 255
+            gd = np.float32 if exact_in_float32(bound) else np.float64
+            return ConvParams("int", win, wi.astype(gd), bias, lo, hi, input_offset=-in_zp, output_offset=out_zp,
+                              output_multiplier=mult, output_shift=shift, gemm_dtype=gd, out_dtype=np.int8)
+        return ConvParams("int16", win, wi.astype(np.float64), bias, lo, hi, input_offset=-in_zp,
+                          output_offset=out_zp, output_multiplier=mult, output_shift=shift, gemm_dtype=np.float64,
+                          out_dtype=np.int16)
+
+    def eval(self, p: ConvParams, inputs):
+        x = inputs[0]
+        n = x.shape[0]
+        win = p.win
+        if p.kind == "float":
+            cols = win.im2col(win.padded(x, 0)).reshape(n * win.out_h * win.out_w, -1)
+            y = cols @ p.w_mat  # (N*OH*OW, Cout) float32
+            if p.bias is not None:
+                y += p.bias
+            return [apply_float_activation(y.reshape(n, win.out_h, win.out_w, -1), p.act_min, p.act_max)]
+        if p.kind == "hybrid":
+            return [self._hybrid(p, x)]
+        # int: pad with the zero point so padded taps contribute (x + input_offset) == 0
+        cols = win.im2col(win.padded(x, -p.input_offset)).reshape(n * win.out_h * win.out_w, -1)
+        xs = cols.astype(p.gemm_dtype)
+        xs += p.gemm_dtype(p.input_offset)
+        acc = np.matmul(xs, p.w_mat).astype(np.int64)  # (N*OH*OW, Cout) exact int
+        if p.bias is not None:
+            acc += p.bias
+        if p.kind == "int":
+            y = requantize(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max, np.int8)
+        else:
+            y = requantize_int64(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max,
+                                 np.int16)
+        return [y.reshape(n, win.out_h, win.out_w, -1)]
+
+    def _prepare_hybrid(self, ctx, op, win, w2, bv, act):
+        raise UnsupportedError("hybrid (int8 weights, float activations) CONV_2D is not implemented yet")
+
+    def _hybrid(self, p, x):  # pragma: no cover - filled in with the hybrid path
+        raise UnsupportedError("hybrid CONV_2D")

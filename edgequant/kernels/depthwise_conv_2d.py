@@ -1,0 +1,120 @@
+"""DEPTHWISE_CONV_2D: float32, int8 (per-tensor / per-channel), int16x8."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import dtypes, qmath
+from ..errors import UnsupportedError
+from . import Kernel, kernel
+from ._common import (
+    Window,
+    apply_float_activation,
+    check_type,
+    float_activation_range,
+    quant_activation_range,
+    requantize,
+    requantize_int64,
+    scale_zp,
+    scales,
+)
+
+
+@dataclass(frozen=True)
+class DepthwiseParams:
+    kind: str  # "float" | "int" | "int16"
+    win: Window
+    w: np.ndarray  # (KH, KW, C_out) in the accumulation dtype
+    depth_multiplier: int
+    bias: Any
+    act_min: Any
+    act_max: Any
+    input_offset: int = 0
+    output_offset: int = 0
+    output_multiplier: Any = None
+    output_shift: Any = None
+    acc_dtype: Any = np.float32
+
+
+@kernel("DEPTHWISE_CONV_2D")
+class DepthwiseConv2D(Kernel):
+    """reference_ops::DepthwiseConv (float) and reference_integer_ops::DepthwiseConvPerChannel (int8,
+    int16x8 with int64 bias). Output channel ``ic * depth_multiplier + m`` reads input channel ``ic``.
+
+    Requantization: MultiplyByQuantizedMultiplier, double rounding; per-channel multipliers from
+    double(input_scale) * double(filter_scale[c]) / double(output_scale). Accumulation is exact in
+    int32 (int8) or int64 (int16); taps are summed one at a time over the whole batch.
+    """
+
+    def prepare(self, ctx, op):
+        x, w, b, y = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output(0)
+        o = op.options
+        if o is None:
+            raise UnsupportedError("missing DepthwiseConv2DOptions")
+        wv = ctx.require_const(1, "filter")
+        if len(x.shape) != 4 or wv.ndim != 4 or wv.shape[0] != 1:
+            raise UnsupportedError(f"input shape {list(x.shape)} / filter shape {list(wv.shape)}; "
+                                   "need NHWC and (1, KH, KW, C_out)")
+        _, kh, kw, cout = wv.shape
+        cin = x.shape[3]
+        if cout % cin:
+            raise UnsupportedError(f"output channels {cout} not a multiple of input channels {cin}")
+        mult = cout // cin
+        win = Window.make(o.padding, x.shape[1], x.shape[2], kh, kw, o.stride_h, o.stride_w,
+                          o.dilation_h_factor, o.dilation_w_factor)
+        act = o.fused_activation_function
+        bv = ctx.const(2) if b is not None else None
+        wk = wv[0]  # (KH, KW, Cout)
+        if x.type == dtypes.FLOAT32 and w.type == dtypes.FLOAT32:
+            lo, hi = float_activation_range(act)
+            bias = None if bv is None else bv.astype(np.float32)
+            return DepthwiseParams("float", win, wk.astype(np.float32), mult, bias, lo, hi)
+        check_type(x, (dtypes.INT8, dtypes.INT16), "input")
+        check_type(w, (dtypes.INT8,), "filter")
+        in_s, in_zp = scale_zp(x)
+        out_s, out_zp = scale_zp(y)
+        w_s = scales(w)
+        if w_s.size not in (1, cout):
+            raise UnsupportedError(f"filter has {w_s.size} scales for {cout} output channels")
+        eff = np.float64(in_s) * w_s.astype(np.float64) / np.float64(out_s)
+        m, s = qmath.quantize_multiplier(np.broadcast_to(eff, (cout,)).copy())
+        lo, hi = quant_activation_range(act, y)
+        bias = None if bv is None else bv.astype(np.int64)
+        if x.type == dtypes.INT8:
+            return DepthwiseParams("int", win, wk.astype(np.int32), mult, bias, lo, hi, -in_zp, out_zp, m, s,
+                                   np.int32)
+        return DepthwiseParams("int16", win, wk.astype(np.int64), mult, bias, lo, hi, -in_zp, out_zp, m, s,
+                               np.int64)
+
+    def eval(self, p: DepthwiseParams, inputs):
+        x = inputs[0]
+        win = p.win
+        if p.kind == "float":
+            xp = win.padded(x, 0)
+        else:
+            xp = win.padded(x, -p.input_offset).astype(p.acc_dtype)
+            xp += p.input_offset
+        if p.depth_multiplier > 1:
+            xp = np.repeat(xp, p.depth_multiplier, axis=3)
+        acc = None
+        for i, j, tap in win.taps(xp):
+            term = tap * p.w[i, j]  # (N, OH, OW, Cout)
+            if acc is None:
+                acc = term
+            else:
+                acc += term
+        if p.kind == "float":
+            if p.bias is not None:
+                acc += p.bias
+            return [apply_float_activation(acc, p.act_min, p.act_max)]
+        acc = acc.astype(np.int64)
+        if p.bias is not None:
+            acc += p.bias
+        if p.kind == "int":
+            return [requantize(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max,
+                               np.int8)]
+        return [requantize_int64(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max,
+                                 np.int16)]

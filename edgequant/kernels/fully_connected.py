@@ -1,0 +1,131 @@
+"""FULLY_CONNECTED: float32, int8 (per-tensor / per-channel), int16x8, hybrid (int8 weights, float input)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import dtypes, qmath
+from ..errors import UnsupportedError
+from . import Kernel, kernel
+from ._common import (
+    apply_float_activation,
+    check_type,
+    exact_in_float32,
+    float_activation_range,
+    quant_activation_range,
+    requantize,
+    requantize_int64,
+    scale_zp,
+    scales,
+    zero_points,
+)
+
+
+@dataclass(frozen=True)
+class FCParams:
+    kind: str  # "float" | "int" | "int16" | "hybrid"
+    w_mat: np.ndarray  # (input_depth, units) in the GEMM dtype
+    bias: Any
+    act_min: Any
+    act_max: Any
+    keep_num_dims: bool
+    input_offset: int = 0
+    filter_offset: int = 0
+    output_offset: int = 0
+    output_multiplier: Any = None
+    output_shift: Any = None
+    gemm_dtype: Any = np.float32
+    out_dtype: Any = np.float32
+    hybrid: Any = None
+
+
+@kernel("FULLY_CONNECTED")
+class FullyConnected(Kernel):
+    """reference_ops::FullyConnected (float), reference_integer_ops::FullyConnected (int8 with int32
+    bias, int16x8 with int64 bias and MultiplyByQuantizedMultiplier(int64)), and the hybrid
+    EvalHybrid of lite/kernels/fully_connected.cc (per-row symmetric or asymmetric input quantization).
+
+    int8 requantization: MultiplyByQuantizedMultiplier, double rounding. Per-tensor multiplier as
+    GetQuantizedConvolutionMultipler: double(float(input_scale * filter_scale)) / double(output_scale);
+    per-channel from double(input_scale) * double(filter_scale[c]) / double(output_scale).
+    """
+
+    def prepare(self, ctx, op):
+        x, w, b, y = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output(0)
+        o = op.options
+        act = o.fused_activation_function if o is not None else 0
+        keep = bool(o.keep_num_dims) if o is not None else False
+        if o is not None and o.weights_format != 0:
+            raise UnsupportedError("shuffled FULLY_CONNECTED weights format")
+        wv = ctx.const(1)
+        if wv is None:
+            raise UnsupportedError("non-constant weights")
+        if wv.ndim != 2:
+            raise UnsupportedError(f"weights of rank {wv.ndim}; need 2")
+        units, depth = wv.shape
+        if x.shape and int(np.prod(x.shape)) % depth:
+            raise UnsupportedError(f"input shape {list(x.shape)} is not a multiple of the weights' depth {depth}")
+        bv = ctx.const(2) if b is not None else None
+        wt = np.ascontiguousarray(wv.T)  # (depth, units)
+        if x.type == dtypes.FLOAT32 and w.type == dtypes.FLOAT32:
+            lo, hi = float_activation_range(act)
+            return FCParams("float", wt.astype(np.float32), None if bv is None else bv.astype(np.float32), lo, hi,
+                            keep)
+        if x.type == dtypes.FLOAT32 and w.type in (dtypes.INT8, dtypes.UINT8):
+            from ._hybrid import prepare_hybrid_fc
+            lo, hi = float_activation_range(act)
+            hw = prepare_hybrid_fc(w, wt, bool(o.asymmetric_quantize_inputs) if o is not None else False)
+            return FCParams("hybrid", hw.w_mat, None if bv is None else bv.astype(np.float32), lo, hi, keep,
+                            hybrid=hw, gemm_dtype=hw.gemm_dtype)
+        check_type(x, (dtypes.INT8, dtypes.INT16), "input")
+        check_type(w, (dtypes.INT8,), "weights")
+        in_s, in_zp = scale_zp(x)
+        out_s, out_zp = scale_zp(y)
+        w_s = scales(w)
+        w_zp = int(zero_points(w)[0])
+        if w_s.size == 1:
+            eff = np.float64(np.float32(in_s) * w_s[0]) / np.float64(out_s)
+            mult, shift = qmath.quantize_multiplier(eff)
+        elif w_s.size == units:
+            eff = np.float64(in_s) * w_s.astype(np.float64) / np.float64(out_s)
+            mult, shift = qmath.quantize_multiplier(eff)
+        else:
+            raise UnsupportedError(f"weights have {w_s.size} scales for {units} units")
+        lo, hi = quant_activation_range(act, y)
+        bias = None if bv is None else bv.astype(np.int64)
+        wi = wt.astype(np.int64) - w_zp  # filter_offset folded into the weights
+        if x.type == dtypes.INT8:
+            bound = float(np.abs(wi).sum(axis=0).max(initial=0)) * 255
+            gd = np.float32 if exact_in_float32(bound) else np.float64
+            return FCParams("int", wi.astype(gd), bias, lo, hi, keep, -in_zp, -w_zp, out_zp, mult, shift, gd,
+                            np.int8)
+        return FCParams("int16", wi.astype(np.float64), bias, lo, hi, keep, -in_zp, -w_zp, out_zp, mult, shift,
+                        np.float64, np.int16)
+
+    def eval(self, p: FCParams, inputs):
+        x = inputs[0]
+        depth, units = p.w_mat.shape
+        rows = x.reshape(-1, depth)
+        out_shape = (x.shape[:-1] + (units,)) if p.keep_num_dims else (rows.shape[0], units)
+        if p.kind == "float":
+            y = rows @ p.w_mat  # (rows, units) float32
+            if p.bias is not None:
+                y += p.bias
+            return [apply_float_activation(y, p.act_min, p.act_max).reshape(out_shape)]
+        if p.kind == "hybrid":
+            y = p.hybrid.run(rows, p.bias)
+            return [apply_float_activation(y, p.act_min, p.act_max).reshape(out_shape)]
+        xs = rows.astype(p.gemm_dtype)
+        xs += p.gemm_dtype(p.input_offset)
+        acc = np.matmul(xs, p.w_mat).astype(np.int64)  # (rows, units) exact int
+        if p.bias is not None:
+            acc += p.bias
+        if p.kind == "int":
+            y = requantize(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max, np.int8)
+        else:
+            y = requantize_int64(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max,
+                                 np.int16)
+        return [y.reshape(out_shape)]

@@ -1,0 +1,127 @@
+"""Interpreter API: LiteRT-shaped details, set/invoke/get, batched run, intermediates, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import edgequant
+from edgequant import dtypes
+from edgequant.errors import EdgequantError, UnsupportedError
+from edgequant.graph import Buffer, Model, Operator, SubGraph, Tensor, new_node
+from edgequant.interpreter import Interpreter
+from edgequant.kernels import load_all
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+MODELS = SHARED / "models"
+
+
+def _shared(name: str) -> Path:
+    p = MODELS / name
+    if not p.exists():
+        pytest.skip(f"{p} not available (shared models absent)")
+    return p
+
+
+def _fc_model(in_type=dtypes.FLOAT32) -> Model:
+    """x (1, 3) -> FULLY_CONNECTED(w (2, 3), b (2,)) -> RELU6 fused -> y (1, 2)."""
+    m = Model(version=3, operator_codes=[], subgraphs=[], buffers=[Buffer()], description="test")
+    w = m.add_buffer(np.array([[1, 2, 3], [-1, 0.5, 2]], np.float32))
+    b = m.add_buffer(np.array([0.5, -1], np.float32))
+    sg = SubGraph(tensors=[], operators=[], inputs=[0], outputs=[3], name="main")
+    m.subgraphs.append(sg)
+    sg.tensors += [Tensor(name="x", type=in_type, shape=[1, 3], buffer=0),
+                   Tensor(name="w", type=dtypes.FLOAT32, shape=[2, 3], buffer=w),
+                   Tensor(name="b", type=dtypes.FLOAT32, shape=[2], buffer=b),
+                   Tensor(name="y", type=dtypes.FLOAT32, shape=[1, 2], buffer=0)]
+    sg.operators.append(Operator(opcode_index=m.op_code_index("FULLY_CONNECTED"), inputs=[0, 1, 2], outputs=[3],
+                                 builtin_options=new_node("FullyConnectedOptions", fused_activation_function=3)))
+    return m.bind()
+
+
+def test_fc_by_hand_and_litert_style_calls():
+    it = Interpreter(edgequant.save(_fc_model()))
+    d = it.get_input_details()[0]
+    assert d["name"] == "x" and list(d["shape"]) == [1, 3] and d["dtype"] is np.float32
+    assert d["quantization"] == (0.0, 0) and d["quantization_parameters"]["scales"].size == 0
+    it.set_tensor(d["index"], np.array([[1.0, -2.0, 0.5]], np.float32))
+    it.invoke()
+    y = it.get_tensor(it.get_output_details()[0]["index"])
+    # hand computed: [1-4+1.5+0.5, -1-1+1-1] = [-1, -2] -> relu6 -> [0, 0]; and a positive case below
+    np.testing.assert_array_equal(y, [[0.0, 0.0]])
+    it.set_tensor(d["index"], np.array([[1.0, 1.0, 1.0]], np.float32))
+    it.invoke()
+    np.testing.assert_allclose(it.get_tensor(3), [[6.0, 0.5]])  # 6.5 clamps to 6; -1+.5+2-1 = .5
+
+
+def test_run_batches_and_keeps_intermediates():
+    it = Interpreter(_fc_model())
+    x = np.random.default_rng(1).standard_normal((7, 3)).astype(np.float32)
+    (y,), inter = it.run([x], keep_intermediates=True)
+    assert y.shape == (7, 2)
+    w = np.array([[1, 2, 3], [-1, 0.5, 2]], np.float32)
+    np.testing.assert_allclose(y, np.clip(x @ w.T + [0.5, -1], 0, 6), rtol=1e-6)
+    assert set(inter) == {3}
+    # the same samples one at a time give the same rows
+    for k in range(7):
+        np.testing.assert_array_equal(it.run([x[k:k + 1]])[0], y[k:k + 1])
+    # dict input by name
+    np.testing.assert_array_equal(it.run({"x": x})[0], y)
+
+
+def test_bad_inputs_raise_edgequant_errors():
+    it = Interpreter(_fc_model())
+    with pytest.raises(EdgequantError, match="needs float32"):
+        it.set_tensor(0, np.zeros((1, 3), np.int8))
+    with pytest.raises(EdgequantError, match="shape"):
+        it.set_tensor(0, np.zeros((1, 4), np.float32))
+    with pytest.raises(EdgequantError, match="is not an input"):
+        it.run({"nope": np.zeros((1, 3), np.float32)})
+
+
+def test_custom_op_unsupported_then_registered():
+    m = Model(version=3, operator_codes=[], subgraphs=[], buffers=[Buffer()])
+    sg = SubGraph(tensors=[Tensor(name="a", type=dtypes.FLOAT32, shape=[1, 4], buffer=0),
+                           Tensor(name="b", type=dtypes.FLOAT32, shape=[1, 4], buffer=0)],
+                  operators=[], inputs=[0], outputs=[1])
+    m.subgraphs.append(sg)
+    sg.operators.append(Operator(opcode_index=m.op_code_index("CUSTOM", custom_code="Twice"), inputs=[0],
+                                 outputs=[1]))
+    m.bind()
+    it = Interpreter(m)
+    with pytest.raises(UnsupportedError, match="op 0: custom op 'Twice'"):
+        it.allocate_tensors()
+    it.register_custom("Twice", lambda inputs, op: [inputs[0] * 2])
+    x = np.arange(8, dtype=np.float32).reshape(2, 4)
+    np.testing.assert_array_equal(it.run([x])[0], x * 2)
+
+
+def test_kernel_error_names_op_and_tensors():
+    m = _fc_model()
+    m.subgraphs[0].tensors[1].shape = [2, 5]  # weights no longer match the 3-wide input
+    m.buffers[1] = Buffer(data=np.zeros(40, np.uint8))
+    with pytest.raises(EdgequantError, match=r"op 0 \(FULLY_CONNECTED; inputs 'x', 'w', 'b'; outputs 'y'\)"):
+        Interpreter(m).allocate_tensors()
+
+
+def test_registry_lists_priority_ops():
+    reg = load_all()
+    for name in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "RESHAPE",
+                 "SOFTMAX", "ADD", "CONCATENATION", "MEAN"):
+        assert name in reg
+
+
+def test_float_model_intermediates_cover_every_op_output():
+    it = Interpreter(_shared("mlperf_tiny_kws_dscnn_int8.tflite"))
+    sg = it.model.main
+    x = np.random.default_rng(0).integers(-128, 128, (3, 49, 10, 1)).astype(np.int8)
+    try:
+        outs, inter = it.run([x], keep_intermediates=True)
+    except UnsupportedError as e:  # integer kernels land after the float path
+        pytest.skip(f"not yet supported: {e}")
+    produced = {t for op in sg.operators for t in op.outputs}
+    assert set(inter) == produced
+    assert all(v.shape[0] == 3 for v in inter.values())
+    np.testing.assert_array_equal(outs[0], inter[sg.outputs[0]])
