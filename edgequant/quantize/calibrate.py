@@ -69,10 +69,15 @@ class _FloatRunner:
         sg = self.model.main
         names = [sg.tensors[i].name for i in sg.inputs]
         if self.it is not None:
-            _, inter = self.it.run([batch[n] for n in names], keep_intermediates=True)
-            out = {i: batch[sg.tensors[i].name] for i in sg.inputs}
-            out.update(inter)
-            return out
+            try:
+                _, inter = self.it.run([batch[n] for n in names], keep_intermediates=True)
+            except UnsupportedError as e:  # an op our interpreter has no kernel for (yet)
+                self.it, self.reason, self.backend = None, str(e), "litert"
+                self._litert()
+            else:
+                out = {i: batch[sg.tensors[i].name] for i in sg.inputs}
+                out.update(inter)
+                return out
         return self._run_litert(batch, names)
 
     def _run_litert(self, batch: dict[str, np.ndarray], names: list[str]) -> dict[int, np.ndarray]:

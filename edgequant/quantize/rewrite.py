@@ -337,10 +337,10 @@ def rewrite_full_integer(model: Model, recipe: Recipe, ranges: dict[int, tuple[f
                          else i for i in op.inputs or []]
             conv.emit(op)
             continue
+        outs = [i for i in op.outputs or [] if is_float_act(i)]
         _quantize_op(m, sg, op, o, name, rule, act, params, conv, recipe, rep)
-        for i in op.outputs or []:
-            if is_float_act(i) or (i >= 0 and i in params and tensors[i].type == FLOAT):
-                conv.set_home(i, "q")
+        for i in outs:
+            conv.set_home(i, "q")
         conv.emit(op)
     conv.finish_outputs()
     sg.operators = conv.ops
@@ -366,7 +366,12 @@ def _quantize_op(m: Model, sg: SubGraph, op: Operator, o: int, name: str, rule: 
     inputs = list(op.inputs or [])
     w_scale = None
     for slot, idx in enumerate(inputs):
-        if idx < 0 or tensors[idx].type != FLOAT or slot == rule.bias:
+        if idx < 0 or slot == rule.bias:
+            continue
+        if idx in conv.home:  # an activation whose domain is already decided (graph input, earlier output)
+            inputs[slot] = conv.get(idx, "q")
+            continue
+        if tensors[idx].type != FLOAT:
             continue
         w = _const_float(sg, idx)
         if slot in rule.weights:
