@@ -1,0 +1,197 @@
+"""Will tflite-micro run this model, and run it right? Findings with the op, the tensor and a fix.
+
+Rules (each learnt from tflite-micro's sources or checked against its Python interpreter):
+
+* ``unsupported-op``: a builtin tflite-micro has no kernel for (its MicroMutableOpResolver ``Add*`` list).
+* ``custom-op``: custom ops need a registration; ``ethos-u`` needs an Ethos-U NPU build, Signal*
+  ops the signal library; anything else is unknown to tflite-micro.
+* ``hybrid-op``: float activations with int8 weights (dynamic-range quantization). tflite-micro
+  kernels reject the mix in Prepare.
+* ``float16-weights``: float16 constants; tflite-micro has no float16 DEQUANTIZE.
+* ``per-channel-dequantize``: DEQUANTIZE of a per-channel tensor. tflite-micro's DEQUANTIZE reads
+  only the first scale and zero point, so every other channel comes out wrong, silently (checked:
+  a weight-only int8 model built with edgequant gives LiteRT's results for channel 0 only).
+* ``per-channel-unsupported``: per-channel constants into ops whose tflite-micro kernels take one
+  scale only (e.g. BATCH_MATMUL, which fails in Prepare).
+* ``blockwise-quantization``: BlockwiseQuantization details; tflite-micro rejects them.
+* ``int16-kernel``: int16 activations into an op that has no int16 kernel in tflite-micro.
+* ``nonstandard-quantized-dimension``: a quantized_dimension outside the tensor's rank (the
+  person-detect biases say 3 on rank-1 tensors); tflite-micro ignores it, LiteRT rejects the model.
+* ``dynamic-shape``: -1 in shape_signature; tflite-micro plans the static shape only.
+* ``float-model``: float32 activations run on tflite-micro's float reference kernels: slow and 4x
+  the arena on an MCU.
+
+>>> findings = lint(edgequant.load_file("model.tflite")); [f.rule for f in findings]
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from .. import dtypes
+from ..graph import Model
+
+ERROR, WARNING, INFO = "error", "warning", "info"
+
+# Builtins tflite-micro registers (tensorflow/lite/micro/micro_mutable_op_resolver.h, Add* methods).
+TFLM_BUILTINS = frozenset("""
+ABS ADD ADD_N ARG_MAX ARG_MIN ASSIGN_VARIABLE AVERAGE_POOL_2D BATCH_MATMUL BATCH_TO_SPACE_ND
+BROADCAST_ARGS BROADCAST_TO CALL_ONCE CAST CEIL CONCATENATION CONV_2D COS CUMSUM DEPTH_TO_SPACE
+DEPTHWISE_CONV_2D DEQUANTIZE DIV ELU EMBEDDING_LOOKUP EQUAL EXP EXPAND_DIMS FILL FLOOR FLOOR_DIV
+FLOOR_MOD FULLY_CONNECTED GATHER GATHER_ND GREATER GREATER_EQUAL HARD_SWISH IF L2_NORMALIZATION
+L2_POOL_2D LEAKY_RELU LESS LESS_EQUAL LOG LOG_SOFTMAX LOGICAL_AND LOGICAL_NOT LOGICAL_OR LOGISTIC
+MAX_POOL_2D MAXIMUM MEAN MINIMUM MIRROR_PAD MUL NEG NOT_EQUAL PACK PAD PADV2 PRELU QUANTIZE
+READ_VARIABLE REDUCE_MAX REDUCE_MIN RELU RELU6 RESHAPE RESIZE_BILINEAR RESIZE_NEAREST_NEIGHBOR
+REVERSE_V2 ROUND RSQRT SELECT_V2 SHAPE SIN SLICE SOFTMAX SPACE_TO_BATCH_ND SPACE_TO_DEPTH SPLIT
+SPLIT_V SQRT SQUARE SQUARED_DIFFERENCE SQUEEZE STRIDED_SLICE SUB SUM SVDF TANH TRANSPOSE
+TRANSPOSE_CONV UNIDIRECTIONAL_SEQUENCE_LSTM UNPACK VAR_HANDLE WHILE ZEROS_LIKE
+""".split())
+# Custom ops tflite-micro ships (or documents) a registration for.
+TFLM_CUSTOM = {"TFLite_Detection_PostProcess": "AddDetectionPostprocess()",
+               "CIRCULAR_BUFFER": "AddCircularBuffer()"}
+# Ops whose tflite-micro kernels accept int16 activations (16x8 or int16 reference paths).
+INT16_OK = frozenset("""
+ADD SUB MUL CONV_2D DEPTHWISE_CONV_2D FULLY_CONNECTED TRANSPOSE_CONV SOFTMAX LOGISTIC TANH QUANTIZE
+DEQUANTIZE RESHAPE SQUEEZE EXPAND_DIMS CONCATENATION MAX_POOL_2D AVERAGE_POOL_2D MEAN SUM REDUCE_MAX
+PAD PADV2 TRANSPOSE STRIDED_SLICE SLICE GATHER PACK UNPACK SPLIT SPLIT_V BATCH_MATMUL LEAKY_RELU
+HARD_SWISH MAXIMUM MINIMUM RELU RELU6 SQUARED_DIFFERENCE UNIDIRECTIONAL_SEQUENCE_LSTM SVDF
+""".split())
+WEIGHT_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "BATCH_MATMUL",
+                        "SVDF", "UNIDIRECTIONAL_SEQUENCE_LSTM", "EMBEDDING_LOOKUP"})
+PER_TENSOR_ONLY = frozenset({"BATCH_MATMUL", "ADD", "SUB", "MUL", "CONCATENATION"})
+FIX_INT8 = "quantize the whole model to integers: edgequant quantize --mode int8"
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: str  # error: tflite-micro cannot run it (or runs it wrong); warning; info
+    rule: str
+    message: str
+    fix: str
+    op_index: int | None = None
+    op: str | None = None
+    tensor: str | None = None
+    subgraph: int = 0
+
+    def where(self) -> str:
+        parts = []
+        if self.op_index is not None:
+            parts.append(f"op {self.op_index} {self.op}" if self.subgraph == 0
+                         else f"subgraph {self.subgraph} op {self.op_index} {self.op}")
+        if self.tensor is not None:
+            parts.append(f"tensor '{self.tensor}'")
+        return ", ".join(parts) or "model"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _is_quantized_int(t) -> bool:
+    return t.type in (dtypes.INT8, dtypes.UINT8, dtypes.INT16, dtypes.INT4)
+
+
+def _scales(t) -> int:
+    qp = t.quantization
+    return len(qp.scale) if qp is not None and qp.scale is not None else 0
+
+
+def lint(model: Model) -> list[Finding]:
+    """Every finding for tflite-micro, errors first within each op, in op order."""
+    out: list[Finding] = []
+    seen_custom: set[str] = set()
+    float_activations = False
+    for s, sub in enumerate(model.subgraphs or []):
+        tensors = sub.tensors or []
+        for o, op in enumerate(sub.operators or []):
+            name = model.op_name(op)
+            code = model.opcode(op)
+
+            def add(sev, rule, msg, fix, tensor=None):
+                out.append(Finding(sev, rule, msg, fix, o, name, tensor, s))
+
+            if name.startswith("CUSTOM:"):
+                custom = code.custom_code or ""
+                if custom in TFLM_CUSTOM:
+                    add(INFO, "custom-op", f"custom op {custom} ships with tflite-micro",
+                        f"register it: resolver.{TFLM_CUSTOM[custom]}")
+                elif custom == "ethos-u":
+                    add(ERROR, "custom-op", "ethos-u op runs only on an Arm Ethos-U NPU build of tflite-micro",
+                        "deploy on an Ethos-U target, or use the model before Vela compilation")
+                elif custom.startswith("Signal"):
+                    if custom not in seen_custom:
+                        add(WARNING, "custom-op", f"custom op {custom} comes from tflite-micro's signal library",
+                            "build with tensorflow/lite/micro/signal and register its ops")
+                else:
+                    add(ERROR, "custom-op", f"custom op {custom} has no tflite-micro kernel",
+                        "write and register a kernel (resolver.AddCustom), or replace the op")
+                seen_custom.add(custom)
+                continue
+            if name not in TFLM_BUILTINS:
+                add(ERROR, "unsupported-op", f"{name} has no tflite-micro kernel",
+                    "replace the op when converting, or implement a kernel for it")
+            ins = [tensors[i] if 0 <= i < len(tensors) else None for i in op.inputs or []]
+            outs = [tensors[i] for i in op.outputs or [] if 0 <= i < len(tensors)]
+            acts = [t for t in ins if t is not None and not t.is_constant] + outs
+            if any(t.type == dtypes.FLOAT32 for t in acts):
+                float_activations = True
+            # hybrid: float activations with integer weights (not DEQUANTIZE, which exists to do that)
+            if name in WEIGHT_OPS and ins and ins[0] is not None and ins[0].type == dtypes.FLOAT32:
+                for t in ins[1:]:
+                    if t is not None and t.is_constant and t.type in (dtypes.INT8, dtypes.UINT8, dtypes.INT4):
+                        add(ERROR, "hybrid-op", f"float input with {t.type_name} weights (dynamic-range "
+                            "quantization); tflite-micro has no hybrid kernels", FIX_INT8, t.name)
+                        break
+            for t in ins:
+                if t is None:
+                    continue
+                if t.is_constant and t.type == dtypes.FLOAT16:
+                    add(ERROR, "float16-weights", "float16 constant; tflite-micro has no float16 kernels",
+                        f"store float32 weights, or {FIX_INT8}", t.name)
+                qp = t.quantization
+                if qp is not None and qp.details is not None:
+                    add(ERROR, "blockwise-quantization", f"{qp.describe()} quantization is not supported",
+                        "use per-channel int8 weights: edgequant quantize --mode int8", t.name)
+                n = _scales(t)
+                if name == "DEQUANTIZE" and n > 1:
+                    add(ERROR, "per-channel-dequantize", f"per-channel DEQUANTIZE ({n} scales): tflite-micro "
+                        "uses only the first scale, so the other channels come out wrong", FIX_INT8, t.name)
+                elif name in PER_TENSOR_ONLY and n > 1:
+                    add(ERROR, "per-channel-unsupported", f"{name} takes per-tensor quantization only "
+                        f"({n} scales)", "quantize this input per-tensor", t.name)
+            for t in acts:
+                if t.type == dtypes.INT16 and name not in INT16_OK:
+                    add(ERROR, "int16-kernel", f"{name} has no int16 kernel in tflite-micro",
+                        "quantize activations to int8 (edgequant quantize --mode int8)", t.name)
+                    break
+        for i, t in enumerate(tensors):
+            qp = t.quantization
+            n = _scales(t)
+            shape = list(t.shape or [])
+            if n > 1 and not 0 <= qp.quantized_dimension < max(len(shape), 1):
+                op_i, op_name = _first_user(model, sub, i)
+                out.append(Finding(WARNING, "nonstandard-quantized-dimension",
+                                   f"quantized_dimension {qp.quantized_dimension} on a rank-{len(shape)} tensor; "
+                                   "tflite-micro ignores it but LiteRT rejects the model",
+                                   "set quantized_dimension to 0", op_i, op_name, t.name, s))
+            sig = list(t.shape_signature or [])
+            if any(d == -1 for d in sig[1:]) or any(d < 0 for d in shape):
+                op_i, op_name = _first_user(model, sub, i)
+                sev = ERROR if any(d < 0 for d in shape) else WARNING
+                out.append(Finding(sev, "dynamic-shape", f"dynamic shape signature {sig}; tflite-micro plans "
+                                   f"the static shape {shape} only", "convert with fixed input shapes",
+                                   op_i, op_name, t.name, s))
+    if float_activations:
+        out.append(Finding(INFO, "float-model", "float32 activations: tflite-micro runs its float reference "
+                           "kernels (slow, 4x the arena of int8)", FIX_INT8))
+    return out
+
+
+def _first_user(model: Model, sub, tensor: int) -> tuple[int | None, str | None]:
+    for o, op in enumerate(sub.operators or []):
+        if tensor in (op.inputs or []) or tensor in (op.outputs or []):
+            return o, model.op_name(op)
+    return None, None
+
+
+def can_run(findings: list[Finding]) -> bool:
+    return not any(f.severity == ERROR for f in findings)

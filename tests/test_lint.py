@@ -1,0 +1,104 @@
+"""The tflite-micro lint: its errors agree with what tflite-micro itself refuses, and its claims hold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import MODELS, model_params, need_shared
+from test_arena import tflm_allocations
+
+import edgequant
+from edgequant import dtypes
+from edgequant.analysis.lint import ERROR, can_run, lint
+from edgequant.graph import Buffer, Model, Operator, QuantizationParameters, SubGraph, Tensor, new_node
+
+
+@pytest.mark.parametrize("path", model_params())
+def test_lint_errors_iff_tflite_micro_refuses(path):
+    data = path.read_bytes()
+    findings = lint(edgequant.load(data))
+    runs = tflm_allocations(data) is not None
+    errors = [f"{f.rule} at {f.where()}" for f in findings if f.severity == ERROR]
+    assert can_run(findings) == runs, f"tflite-micro runs={runs}, lint errors={errors}"
+
+
+def test_every_finding_names_op_tensor_and_fix():
+    for name in ("mlperf_tiny_kws_dscnn_float32.tflite", "tflm_person_detect_int8.tflite"):
+        for f in lint(edgequant.load_file(need_shared(MODELS / name))):
+            if f.rule == "float-model":
+                continue
+            assert f.op_index is not None and f.op and f.tensor and f.fix, f
+
+
+def test_hybrid_model_is_flagged_with_the_int8_fix():
+    fs = lint(edgequant.load_file(need_shared(MODELS / "mlperf_tiny_kws_dscnn_float32.tflite")))
+    hybrid = [f for f in fs if f.rule == "hybrid-op"]
+    assert hybrid and all(f.severity == ERROR and "--mode int8" in f.fix for f in hybrid)
+    assert {f.op for f in hybrid} == {"CONV_2D"}  # the manifest: only CONV_2D weights are int8
+
+
+def test_person_detect_bias_quantized_dimension_is_a_warning():
+    fs = lint(edgequant.load_file(need_shared(MODELS / "tflm_person_detect_int8.tflite")))
+    odd = [f for f in fs if f.rule == "nonstandard-quantized-dimension"]
+    assert odd and all(f.severity == "warning" and f.tensor.endswith("bias") for f in odd)
+    assert can_run(fs)
+
+
+def weight_only_model(scales: np.ndarray, w: np.ndarray) -> bytes:
+    """x (float) -> FULLY_CONNECTED with DEQUANTIZE(int8 per-channel w): a weight-only int8 model."""
+    m = Model(version=3, operator_codes=[], subgraphs=[], buffers=[Buffer()], description="weight-only")
+    wb = m.add_buffer(w)
+    n_out, n_in = w.shape
+    tensors = [Tensor(name="x", type=dtypes.FLOAT32, shape=[1, n_in], buffer=0),
+               Tensor(name="w_q", type=dtypes.INT8, shape=[n_out, n_in], buffer=wb,
+                      quantization=QuantizationParameters(scale=scales, zero_point=np.zeros(n_out, np.int64),
+                                                          quantized_dimension=0)),
+               Tensor(name="w", type=dtypes.FLOAT32, shape=[n_out, n_in], buffer=0),
+               Tensor(name="y", type=dtypes.FLOAT32, shape=[1, n_out], buffer=0)]
+    ops = [Operator(opcode_index=m.op_code_index("DEQUANTIZE", 4), inputs=[1], outputs=[2]),
+           Operator(opcode_index=m.op_code_index("FULLY_CONNECTED"), inputs=[0, 2, -1], outputs=[3],
+                    builtin_options=new_node("FullyConnectedOptions"))]
+    m.subgraphs = [SubGraph(tensors=tensors, operators=ops, inputs=[0], outputs=[3], name="main")]
+    return edgequant.save(m.bind())
+
+
+def test_per_channel_dequantize_is_wrong_in_tflite_micro_and_flagged():
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
+    litert = pytest.importorskip("ai_edge_litert.interpreter")
+    rng = np.random.default_rng(7)
+    w = rng.integers(-127, 128, size=(4, 8)).astype(np.int8)
+    scales = np.array([0.01, 0.1, 1.0, 10.0], np.float32)
+    data = weight_only_model(scales, w)
+    x = rng.standard_normal((1, 8)).astype(np.float32)
+
+    ref = litert.Interpreter(model_content=data, experimental_op_resolver_type=litert.OpResolverType.BUILTIN_REF)
+    ref.allocate_tensors()
+    ref.set_tensor(ref.get_input_details()[0]["index"], x)
+    ref.invoke()
+    y_litert = ref.get_tensor(ref.get_output_details()[0]["index"])[0]
+    tflm = runtime.Interpreter.from_bytes(data)
+    tflm.set_input(x, 0)
+    tflm.invoke()
+    y_tflm = tflm.get_output(0)[0]
+
+    exact = (w.astype(np.float64) * scales[:, None].astype(np.float64)) @ x[0].astype(np.float64)
+    np.testing.assert_allclose(y_litert, exact, rtol=1e-4, atol=1e-3)  # LiteRT: per-channel, right
+    first_scale_only = (w.astype(np.float64) * float(scales[0])) @ x[0].astype(np.float64)
+    np.testing.assert_allclose(y_tflm, first_scale_only, rtol=1e-4, atol=1e-3)  # tflite-micro: scale 0 for all
+    assert not np.allclose(y_tflm[1:], y_litert[1:], rtol=1e-2)
+
+    fs = lint(edgequant.load(data))
+    bad = [f for f in fs if f.rule == "per-channel-dequantize"]
+    assert len(bad) == 1 and bad[0].severity == ERROR and bad[0].op_index == 0 and bad[0].tensor == "w_q"
+    assert not can_run(fs)
+
+
+def test_unknown_custom_and_unsupported_builtin_are_errors():
+    m = Model(version=3, operator_codes=[], subgraphs=[], buffers=[Buffer()], description="odd")
+    t = [Tensor(name=n, type=dtypes.INT8, shape=[1, 4], buffer=0) for n in ("a", "b", "c")]
+    ops = [Operator(opcode_index=m.op_code_index("CUSTOM", 1, custom_code="MyOp"), inputs=[0], outputs=[1]),
+           Operator(opcode_index=m.op_code_index("LSH_PROJECTION"), inputs=[1], outputs=[2])]
+    m.subgraphs = [SubGraph(tensors=t, operators=ops, inputs=[0], outputs=[2], name="main")]
+    fs = lint(m.bind())
+    assert [(f.rule, f.op_index, f.severity) for f in fs if f.severity == ERROR] == \
+        [("custom-op", 0, ERROR), ("unsupported-op", 1, ERROR)]
