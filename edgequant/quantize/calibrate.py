@@ -62,7 +62,11 @@ class _FloatRunner:
         from ..graph import save
 
         litert = require("ai_edge_litert.interpreter", "litert")
-        self.lt = litert.Interpreter(model_content=save(self.model), experimental_preserve_all_tensors=True)
+        import warnings
+
+        with warnings.catch_warnings():  # "preserve_all_tensors is for debugging": that is what we need
+            warnings.simplefilter("ignore")
+            self.lt = litert.Interpreter(model_content=save(self.model), experimental_preserve_all_tensors=True)
         self.lt_shape: tuple | None = None
 
     def run(self, batch: dict[str, np.ndarray]) -> dict[int, np.ndarray]:

@@ -1,0 +1,160 @@
+"""``edgequant quantize IN.tflite -o OUT.tflite --mode int8 --calib data.npz``: quantize a float model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import EdgequantError
+
+NAME = "quantize"
+HELP = "quantize a float .tflite model (dynamic-range, weight-only int8, float16, full int8, 16x8)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..calibration import OBSERVERS
+    from ..quantize.recipe import MODES
+
+    p.add_argument("model", help="float .tflite model")
+    p.add_argument("-o", "--output", required=True, help="where to write the quantized model")
+    p.add_argument("--mode", choices=MODES, help="quantization mode (default: int8, or the recipe's)")
+    p.add_argument("--calib", help=".npy/.npz calibration data (keys = input names, or one array)")
+    p.add_argument("--calib-key", help="array to use from a .npz holding several")
+    p.add_argument("--held-out", type=int, default=None,
+                   help="samples held back from calibration to measure SQNR (default: 20%%, at most 100)")
+    p.add_argument("--per-tensor", action="store_true", help="one scale per weight tensor instead of per channel")
+    p.add_argument("--observer", choices=sorted(OBSERVERS), help="calibration observer (default minmax)")
+    p.add_argument("--keep-float", action="append", default=[], metavar="REGEX",
+                   help="keep ops float whose output tensor name matches REGEX (repeatable)")
+    p.add_argument("--io", choices=("int8", "uint8", "float", "int16"), help="input/output type of full-integer models")
+    p.add_argument("--recipe", help="recipe JSON file (command-line options override its fields)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def _recipe(args):
+    from dataclasses import replace
+
+    from ..quantize.recipe import Recipe
+
+    if args.recipe:
+        try:
+            text = Path(args.recipe).read_text()
+        except OSError as e:
+            raise EdgequantError(f"{args.recipe}: {e.strerror}") from None
+        r = Recipe.from_json(text)
+        if args.mode:
+            r = replace(r, mode=args.mode)
+    else:
+        r = Recipe.preset(args.mode or "int8")
+    changes = {}
+    if args.io:
+        changes["io"] = args.io
+    elif r.mode == "int16x8" and r.io == "int8":
+        changes["io"] = "int16"
+    if args.observer:
+        changes["observer"] = args.observer
+    if args.per_tensor:
+        changes["per_channel"] = False
+    r = replace(r, **changes) if changes else r
+    for pattern in args.keep_float:
+        r = r.keep_float(pattern)
+    return r
+
+
+def run(args) -> int:
+    from .. import quantization
+    from ..graph import load_file, save, write_atomic
+    from ..quantize import ProgressBar, calibrate, quantize_with_report
+    from ..quantize.data import count, load_calibration, rebatch, split
+
+    recipe = _recipe(args)
+    model = load_file(args.model)
+    size_in = Path(args.model).stat().st_size
+    ranges, held = None, []
+    if recipe.full_integer:
+        if not args.calib:
+            raise EdgequantError(f"mode {recipe.mode} needs calibration data: pass --calib data.npz")
+        batches = load_calibration(args.calib, model, key=args.calib_key)
+        n = count(batches)
+        k = args.held_out if args.held_out is not None else min(100, n // 5)
+        calib, held = split(batches, k) if k and n > 1 else (batches, [])
+        bar = ProgressBar()
+        ranges = calibrate(model, rebatch(calib, recipe.batch_size), recipe.observer, progress=bar)
+    elif args.calib:
+        held = load_calibration(args.calib, model, key=args.calib_key)
+        held = split(held, min(100, count(held)) if count(held) > 1 else 0)[1] or held
+    q, rep = quantize_with_report(model, recipe, ranges=ranges)
+    data = save(q)
+    write_atomic(args.output, data)  # only now, after every check passed
+    summary = {"input": str(args.model), "output": str(args.output), "recipe": json.loads(recipe.to_json()),
+               "size_before": size_in, "size_after": len(data), **rep.to_dict()}
+    if ranges is not None:
+        summary["calibration"] = {"samples": ranges.samples, "backend": ranges.backend,
+                                  "seconds": round(ranges.seconds, 3)}
+    if held:
+        summary["sqnr_db"] = _sqnr(model, data, held, quantization)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    _print(summary)
+    return 0
+
+
+def _sqnr(model, qbytes: bytes, held: list[dict], quantization) -> dict | str:
+    """Output SQNR (dB) of the quantized model vs the float model on held-out samples, per output."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    except ImportError:
+        return "not measured (needs: pip install 'edgequant[litert]')"
+    from ..graph import save
+
+    x = {k: np.concatenate([b[k] for b in held]) for k in held[0]}
+    ref = _run_litert(Interpreter, OpResolverType, save(model), x)
+    out = _run_litert(Interpreter, OpResolverType, qbytes, x)
+    return {name: round(float(quantization.sqnr_db(ref[name], out[name])), 2) for name in ref}
+
+
+def _run_litert(Interpreter, OpResolverType, blob: bytes, x: dict) -> dict:
+    it = Interpreter(model_content=blob, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    details = it.get_input_details()
+    n = next(iter(x.values())).shape[0]
+    outs: dict[str, list] = {}
+    for j in range(n):
+        it.allocate_tensors()
+        for d, arr in zip(details, x.values()):
+            v = arr[j:j + 1]
+            if d["dtype"] != np.float32:
+                s, z = d["quantization"]
+                info = np.iinfo(d["dtype"])
+                v = np.clip(np.floor(v / s + 0.5) + z, info.min, info.max).astype(d["dtype"])
+            it.set_tensor(d["index"], v)
+        it.invoke()
+        for o in it.get_output_details():
+            y = it.get_tensor(o["index"])
+            if o["dtype"] != np.float32:
+                s, z = o["quantization"]
+                y = (y.astype(np.float32) - z) * s
+            outs.setdefault(o["name"], []).append(y)
+    return {k: np.concatenate(v) for k, v in outs.items()}
+
+
+def _print(s: dict) -> None:
+    out = sys.stdout
+    ratio = s["size_after"] / max(s["size_before"], 1)
+    out.write(f"{s['input']} -> {s['output']}  mode {s['mode']}\n")
+    out.write(f"size: {s['size_before']:,} -> {s['size_after']:,} bytes ({ratio:.1%})\n")
+    if "calibration" in s:
+        c = s["calibration"]
+        out.write(f"calibration: {c['samples']} samples, {c['seconds']:.2f} s ({c['backend']})\n")
+    out.write(f"quantized ops ({len(s['quantized_ops'])}): {', '.join(s['quantized_ops']) or '-'}\n")
+    out.write(f"float ops ({len(s['float_ops'])}): {', '.join(s['float_ops']) or '-'}\n")
+    if s["inserted_ops"]:
+        out.write("inserted: " + ", ".join(f"{v} {k}" for k, v in s["inserted_ops"].items()) + "\n")
+    if "sqnr_db" in s:
+        v = s["sqnr_db"]
+        text = v if isinstance(v, str) else ", ".join(f"{k}: {d} dB" for k, d in v.items())
+        out.write(f"output SQNR vs float (held-out samples): {text}\n")
