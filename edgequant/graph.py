@@ -433,6 +433,9 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; a saved model gets the usual permissions
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

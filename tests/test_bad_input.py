@@ -179,3 +179,27 @@ def test_cli_inspect_tiny_model(tmp_path):
     assert doc["subgraphs"][0]["operators"][0]["op"] == "ADD"
     assert doc["buffers"][1]["data"] == {"bytes": 16}
     assert doc["subgraphs"][0]["tensors"][1]["dtype"] == "float32"
+
+
+def test_save_file_is_atomic_and_keeps_usual_permissions(tmp_path, monkeypatch):
+    import os
+
+    import edgequant.graph as g
+
+    p = tmp_path / "m.tflite"
+    eq.save_file(eq.load(TINY), p)
+    assert eq.load_file(p).description == "tiny"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert p.stat().st_mode & 0o777 == 0o666 & ~umask
+    # a failure while writing leaves the old file whole and no temporary file behind
+    def boom(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(g.os, "replace", boom)
+    m = eq.load(TINY)
+    m.description = "changed"
+    with pytest.raises(OSError):
+        eq.save_file(m, p)
+    assert eq.load_file(p).description == "tiny"
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["m.tflite"]
