@@ -333,8 +333,10 @@ def rewrite_full_integer(model: Model, recipe: Recipe, ranges: dict[int, tuple[f
         rule = quantized.get(o)
         name = m.op_name(op)
         if rule is None:
-            op.inputs = [conv.get(i, "float") if i >= 0 and tensors[i].type == FLOAT and _const_float(sg, i) is None
-                         else i for i in op.inputs or []]
+            op.inputs = [conv.get(i, "float") if i in conv.home else i for i in op.inputs or []]
+            for i in op.outputs or []:
+                if is_float_act(i):
+                    conv.set_home(i, "float")
             conv.emit(op)
             continue
         outs = [i for i in op.outputs or [] if is_float_act(i)]

@@ -1,0 +1,46 @@
+"""Recipes: presets, overrides, JSON round trip, and clear errors for bad fields."""
+
+from __future__ import annotations
+
+import pytest
+
+from edgequant.errors import EdgequantError
+from edgequant.quantize.recipe import MODES, Recipe
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_presets_round_trip_through_json(mode):
+    r = Recipe.preset(mode).keep_float(r"^logits$").per_tensor(op="FULLY_CONNECTED")
+    back = Recipe.from_json(r.to_json())
+    assert back == r
+    assert back.mode == mode
+
+
+def test_overrides_match_by_op_type_and_by_tensor_name():
+    r = Recipe.int8().keep_float(r"dense", op="FULLY_CONNECTED").per_tensor(op="CONV_2D")
+    assert r.action_for("FULLY_CONNECTED", ["model/dense_1/MatMul"]) == {"float"}
+    assert r.action_for("FULLY_CONNECTED", ["model/other"]) == set()  # both conditions must hold
+    assert r.action_for("CONV_2D", ["x"]) == {"per_tensor"}
+    assert r.action_for("ADD", ["dense"]) == set()
+
+
+def test_dynamic_and_weight_only_skip_small_weights_like_tflite_converter():
+    assert Recipe.dynamic_int8().min_weight_elements == 1024
+    assert Recipe.weight_only_int8().min_weight_elements == 1024
+    assert Recipe.int8().min_weight_elements == 0
+
+
+@pytest.mark.parametrize("text, msg", [
+    ('{"mode": "int4"}', "unknown mode"),
+    ('{"mode": "int8", "io": "int16"}', "io"),
+    ('{"mode": "int16x8", "io": "uint8"}', "io"),
+    ('{"mode": "int8", "colour": 1}', "unknown field"),
+    ('{"mode": "int8", "overrides": [{"action": "explode"}]}', "override action"),
+    ('{"mode": "int8", "overrides": [{"action": "float", "name": "("}]}', "pattern"),
+    ("[1, 2]", "object"),
+    ("{", "JSON"),
+])
+def test_bad_recipes_raise_one_line_errors(text, msg):
+    with pytest.raises(EdgequantError, match=msg) as e:
+        Recipe.from_json(text)
+    assert "\n" not in str(e.value)
