@@ -3,14 +3,46 @@
 >>> import edgequant as eq
 >>> m = eq.load_file("model.tflite")
 >>> [m.op_name(op) for op in m.main.operators]
+>>> q = eq.quantize(m, eq.Recipe.int8(io="float"), calibration_data="calib.npz")
+>>> eq.Interpreter(q).run([x])[0]
+>>> eq.save_file(q, "model_int8.tflite")
+
+Everything else is reached through submodules on purpose: ``edgequant.quantization`` (the math),
+``edgequant.calibration`` (observers), ``edgequant.viz`` (pictures), ``edgequant.analysis``
+(sizes, arena plan, MCU lint), ``edgequant.keras`` (the TensorFlow bridge).
 """
+
+from __future__ import annotations
+
+from typing import Any
 
 from .errors import EdgequantError, ModelFormatError, UnsupportedError
 from .graph import Model, load, load_file, save, save_file
 
 __version__ = "0.1.0"
 
+# Imported on first use: the interpreter loads every kernel module, which `inspect` never needs.
+_LAZY = {
+    "Interpreter": ("edgequant.interpreter", "Interpreter"),
+    "quantize": ("edgequant.quantize", "quantize"),
+    "Recipe": ("edgequant.quantize.recipe", "Recipe"),
+    "calibrate": ("edgequant.quantize.calibrate", "calibrate"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'edgequant' has no attribute '{name}'")
+
+
 __all__ = [
     "EdgequantError", "ModelFormatError", "UnsupportedError",
     "Model", "load", "load_file", "save", "save_file",
+    "Interpreter", "quantize", "Recipe", "calibrate",
 ]
