@@ -1,0 +1,109 @@
+"""edgequant mcu MODEL: tensor arena, flash and tflite-micro compatibility for microcontrollers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+NAME = "mcu"
+HELP = "microcontroller report: tensor-arena plan, flash breakdown, tflite-micro compatibility lint"
+EXIT_CANNOT_RUN = 1
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help=".tflite file")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--plot", metavar="PNG", help="write the memory timeline picture")
+    p.add_argument("--strip", metavar="OUT", help="write a copy without names and non-essential metadata")
+    p.add_argument("--keep-signatures", action="store_true", help="with --strip: keep signature defs")
+    p.add_argument("--pointer-bytes", type=int, choices=(4, 8), default=8,
+                   help="struct sizes for the persistent estimate: 8 = 64-bit host (as the Python "
+                        "tflite-micro), 4 = 32-bit MCU (rougher)")
+    p.add_argument("--buffers", action="store_true", help="list every planned buffer")
+
+
+def _kib(n: int) -> str:
+    return f"{n:,} B ({n / 1024:.1f} KiB)"
+
+
+def run(args) -> int:
+    from ..analysis.arena import plan_arena
+    from ..analysis.flash import flash_report, strip
+    from ..analysis.lint import ERROR, can_run, lint
+    from ..errors import EdgequantError
+    from ..graph import load, save, write_atomic
+
+    path = Path(args.model)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise EdgequantError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise EdgequantError(f"{path}: is a directory, not a .tflite file") from None
+    model = load(data)
+    plan = plan_arena(model, pointer_bytes=args.pointer_bytes)
+    flash = flash_report(model, len(data))
+    findings = lint(model)
+    ok = can_run(findings)
+    stripped = None
+    if args.strip:
+        out = save(strip(model, keep_signatures=args.keep_signatures))
+        write_atomic(args.strip, out)
+        stripped = {"path": args.strip, "bytes": len(out), "saved": len(data) - len(out)}
+    if args.plot:
+        from ..viz.timeline import plot_timeline
+
+        plot_timeline(plan, args.plot, title=f"{path.name}: tensor arena")
+
+    if args.json:
+        print(json.dumps({"model": str(path), "can_run": ok, "arena": plan.to_dict() if args.buffers else
+                          {k: v for k, v in plan.to_dict().items() if k != "buffers"},
+                          "flash": flash.to_dict(), "lint": [f.to_dict() for f in findings],
+                          "stripped": stripped}, indent=2))
+        return 0 if ok else EXIT_CANNOT_RUN
+
+    print(f"{path.name}: {len(data):,} bytes, {len(plan.op_names)} ops")
+    print("\nTensor arena (tflite-micro, reference kernels)")
+    rows = [("planned non-persistent (greedy plan)", plan.planned_bytes),
+            ("lower bound (peak of live tensors)", plan.lower_bound),
+            (f"persistent estimate ({args.pointer_bytes * 8}-bit structs)", plan.persistent_bytes),
+            ("total arena_size estimate", plan.total_bytes)]
+    for label, v in rows:
+        print(f"  {label:44s} {_kib(v):>24s}")
+    print(f"  peak at scope {plan.peak_scope} "
+          f"({'start' if plan.peak_scope == 0 else plan.op_names[plan.peak_scope - 1] if plan.peak_scope <= len(plan.op_names) else 'end'})")
+    if plan.better_order is not None:
+        print(f"  better operator order saves {plan.planned_bytes - plan.better_order_bytes:,} B: "
+              f"{plan.better_order}")
+    elif plan.order_search:
+        print(f"  operator order: {plan.order_search}")
+    print("  persistent estimate by category:")
+    for k, v in plan.persistent.items():
+        if v:
+            print(f"    {k:30s} {v:>10,} B")
+    if args.buffers:
+        print(f"\n  {'kind':8s} {'index':>5s} {'bytes':>10s} {'offset':>10s} {'first':>5s} {'last':>5s}  name")
+        for b in plan.buffers:
+            print(f"  {b.kind:8s} {b.index:>5d} {b.nbytes:>10,} {b.offset:>10,} {b.first:>5d} {b.last:>5d}  {b.name}")
+
+    print("\nFlash")
+    for k, v in flash.categories.items():
+        print(f"  {k:24s} {v:>12,} B  {100 * v / max(flash.file_size, 1):5.1f}%")
+    print(f"  {'total (file size)':24s} {flash.file_size:>12,} B")
+    big = sorted(flash.layers, key=lambda r: -(r["weights"] + r["biases"]))[:5]
+    if big:
+        print("  largest layers: " + ", ".join(f"op {r['op_index']} {r['op']} {r['weights'] + r['biases']:,} B"
+                                            for r in big))
+    if stripped:
+        print(f"  stripped copy: {stripped['path']} {stripped['bytes']:,} B (saves {stripped['saved']:,} B)")
+
+    print("\ntflite-micro compatibility")
+    if not findings:
+        print("  no findings")
+    for f in findings:
+        print(f"  {f.severity.upper():7s} {f.rule}: {f.where()}: {f.message}")
+        print(f"          fix: {f.fix}")
+    n_err = sum(f.severity == ERROR for f in findings)
+    print(f"\n{'tflite-micro can run this model' if ok else f'tflite-micro cannot run this model ({n_err} errors)'}")
+    return 0 if ok else EXIT_CANNOT_RUN
