@@ -60,3 +60,16 @@ def test_lesson2_keras_mnist_dynamic_range(tmp_path):
     assert r["float_accuracy"] > 0.85
     assert abs(r["float_accuracy"] - r["dynamic_int8_accuracy"]) < 0.02
     assert (tmp_path / "mnist_dynamic_int8.tflite").stat().st_size == r["dynamic_int8_bytes"]
+
+
+def test_lesson4_histograms_side_by_side(tmp_path):
+    pytest.importorskip("matplotlib", reason="needs matplotlib (pip install 'edgequant[plot]')")
+    ex = _load("04_model_histograms")
+    paths = [need_shared(MODELS / m) for m in ("mlperf_tiny_kws_dscnn_int8.tflite", "tflm_micro_speech_int8.tflite",
+                                                "mlperf_tiny_ic_resnet8_float.tflite")]
+    rows = ex.main(paths, tmp_path / "h.png")
+    assert [r["count"] for r in rows] == [int(r["counts"].sum()) for r in rows]
+    # int8 weights dequantized with their scales: micro_speech's stay small, no float32 garbage anywhere
+    assert rows[1]["max_abs"] < 1.0 and all(r["max_abs"] < 100 for r in rows)
+    png = (tmp_path / "h.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(png[16:20], "big") == 1200
