@@ -1,0 +1,215 @@
+"""Quantizers side by side: TFLiteConverter (from the Keras source), ai-edge-quantizer 0.10, edgequant.
+
+Same float models, same 200 calibration samples, every mode each tool supports. Prints a markdown table:
+file size, accuracy on the held-out split (classifiers with labels), output SQNR vs the float model (LiteRT
+reference kernels), wall time of the quantization call (calibration included; TFLiteConverter's time includes
+its conversion from Keras, which is the only way it quantizes).
+
+Models:
+* digits_cnn, digits_resnet: tests/data/fixtures (Keras source + float .tflite, trained by tools/train_fixtures.py);
+  calibration = x_calib (200 training samples), evaluation = the 360-sample held-out split.
+* mnist_cnn: trained here on the MNIST *test* set in ../shared/data (first 8000 images train, last 2000 held out;
+  calibration = 200 of the first 8000).
+* MLPerf Tiny float models in ../shared/models (no Keras source: no TFLiteConverter column); calibration and
+  evaluation on uniform random inputs in [0, 1] (200 + 50 samples, seed 0): SQNR only.
+
+    .venv/bin/python benchmarks/compare_quantizers.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+FIX = ROOT / "tests" / "data" / "fixtures"
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+warnings.filterwarnings("ignore")
+
+import edgequant as eq  # noqa: E402
+from edgequant.quantize import Recipe, quantize  # noqa: E402
+
+MODES = ("dynamic_int8", "weight_only_int8", "float16", "int8", "int16x8")
+
+
+def run_litert(blob: bytes, x: np.ndarray) -> np.ndarray:
+    """Float outputs of the first output (dequantized if integer), reference kernels, one sample per invoke."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    it = Interpreter(model_content=bytes(blob), experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    it.allocate_tensors()
+    i, o = it.get_input_details()[0], it.get_output_details()[0]
+    ys = []
+    for k in range(len(x)):
+        v = x[k:k + 1]
+        if i["dtype"] != np.float32:
+            s, z = i["quantization"]
+            info = np.iinfo(i["dtype"])
+            v = np.clip(np.floor(v / s + 0.5) + z, info.min, info.max).astype(i["dtype"])
+        it.set_tensor(i["index"], v.astype(i["dtype"]))
+        it.invoke()
+        y = it.get_tensor(o["index"]).astype(np.float32)
+        if o["dtype"] != np.float32:
+            s, z = o["quantization"]
+            y = (y - z) * s
+        ys.append(y)
+    return np.concatenate(ys)
+
+
+def sqnr(ref: np.ndarray, y: np.ndarray) -> float:
+    noise = np.sum((ref.astype(np.float64) - y) ** 2)
+    return float("inf") if noise == 0 else float(10 * np.log10(np.sum(ref.astype(np.float64) ** 2) / noise))
+
+
+# -- the three quantizers -----------------------------------------------------------------------------------
+
+def tf_converter(keras_model, mode: str, calib: np.ndarray) -> bytes | None:
+    import tensorflow as tf
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(keras_model)
+    if mode == "weight_only_int8":
+        return None  # no weight-only mode in TFLiteConverter
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == "float16":
+        conv.target_spec.supported_types = [tf.float16]
+    if mode in ("int8", "int16x8"):
+        def rep():
+            for k in range(len(calib)):
+                yield [calib[k:k + 1]]
+        conv.representative_dataset = rep
+        ops = (tf.lite.OpsSet.TFLITE_BUILTINS_INT8 if mode == "int8" else
+               tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8)
+        conv.target_spec.supported_ops = [ops]
+    return conv.convert()
+
+
+def ai_edge(blob: bytes, mode: str, calib: np.ndarray, input_name: str, sig: str | None) -> bytes | None:
+    from ai_edge_quantizer import quantizer, recipe
+
+    recipes = {"dynamic_int8": recipe.dynamic_wi8_afp32, "weight_only_int8": recipe.weight_only_wi8_afp32,
+               "int8": recipe.static_wi8_ai8, "int16x8": recipe.static_wi8_ai16}
+    if mode not in recipes:
+        return None  # no float16 recipe
+    q = quantizer.Quantizer(blob, recipes[mode]())
+    result = None
+    if q.need_calibration:
+        data = {sig or "serving_default": [{input_name: calib[k:k + 1]} for k in range(len(calib))]}
+        result = q.calibrate(data)
+    return bytes(q.quantize(result, enable_progress_report=False).quantized_model)
+
+
+def edgequant(blob: bytes, mode: str, calib: np.ndarray) -> bytes:
+    r = Recipe.preset(mode, io="float") if mode in ("int8", "int16x8") else Recipe.preset(mode)
+    return eq.save(quantize(eq.load(blob), r, calib))
+
+
+# -- models ---------------------------------------------------------------------------------------------------
+
+def digits_models():
+    import keras
+
+    d = np.load(FIX / "digits_split.npz")
+    for name in ("digits_cnn", "digits_resnet"):
+        yield name, keras.models.load_model(FIX / f"{name}.keras"), (FIX / f"{name}.tflite").read_bytes(), \
+            d["x_calib"], d["x_test"], d["y_test"]
+
+
+def mnist_model():
+    import tensorflow as tf
+    from tensorflow import keras
+
+    def idx(path):
+        with gzip.open(path) as f:
+            raw = f.read()
+        ndim = raw[3]
+        dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+        return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+    x = idx(SHARED / "data" / "t10k-images-idx3-ubyte.gz").astype(np.float32)[..., None] / 255.0
+    y = idx(SHARED / "data" / "t10k-labels-idx1-ubyte.gz").astype(np.int64)
+    x_tr, y_tr, x_te, y_te = x[:8000], y[:8000], x[8000:], y[8000:]
+    keras.utils.set_random_seed(0)
+    L = keras.layers
+    inp = keras.Input((28, 28, 1), name="image")
+    h = L.Conv2D(16, 3, activation="relu")(inp)
+    h = L.MaxPooling2D(2)(h)
+    h = L.Conv2D(32, 3, activation="relu")(h)
+    h = L.MaxPooling2D(2)(h)
+    h = L.Flatten()(h)
+    h = L.Dense(64, activation="relu")(h)
+    out = L.Dense(10)(h)
+    m = keras.Model(inp, out, name="mnist_cnn")
+    m.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    m.fit(x_tr, y_tr, batch_size=64, epochs=3, verbose=0)
+    blob = tf.lite.TFLiteConverter.from_keras_model(m).convert()
+    rng = np.random.default_rng(0)
+    return "mnist_cnn", m, blob, x_tr[rng.choice(8000, 200, replace=False)], x_te, y_te
+
+
+def mlperf_models():
+    for f in ("mlperf_tiny_ic_resnet8_float.tflite", "mlperf_tiny_vww_96_float.tflite",
+              "mlperf_tiny_ad01_fc_autoencoder_fp32.tflite"):
+        blob = (SHARED / "models" / f).read_bytes()
+        t = eq.load(blob).main
+        shape = [1] + list(t.tensors[t.inputs[0]].shape)[1:]
+        rng = np.random.default_rng(0)
+        x = rng.uniform(0, 1, size=[250] + shape[1:]).astype(np.float32)
+        yield f.removesuffix(".tflite"), None, blob, x[:200], x[200:], None
+
+
+# -- main -----------------------------------------------------------------------------------------------------
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="digits fixtures only")
+    args = ap.parse_args()
+    models = list(digits_models())
+    if not args.quick:
+        models.append(mnist_model())
+        models += list(mlperf_models())
+    rows = []
+    for name, keras_model, blob, calib, x_te, y_te in models:
+        m = eq.load(blob)
+        input_name = next((tm.name for sd in m.signature_defs or [] for tm in sd.inputs or []), "image")
+        sig = next((sd.signature_key for sd in m.signature_defs or []), None)
+        ref = run_litert(blob, x_te)
+        acc_f = f"{np.mean(ref.argmax(1) == y_te):.4f}" if y_te is not None else "-"
+        rows.append((name, "float", "-", len(blob), acc_f, "-", "-"))
+        for mode in MODES:
+            tools = [("edgequant", lambda: edgequant(blob, mode, calib)),
+                     ("ai-edge-quantizer", lambda: ai_edge(blob, mode, calib, input_name, sig))]
+            if keras_model is not None:
+                tools.insert(0, ("TFLiteConverter", lambda: tf_converter(keras_model, mode, calib)))
+            for tool, fn in tools:
+                t0 = time.perf_counter()
+                try:
+                    out = fn()
+                except Exception as e:  # a peer failing on a model is a result, not a crash
+                    rows.append((name, mode, tool, "error", str(e).splitlines()[0][:60], "-", "-"))
+                    continue
+                dt = time.perf_counter() - t0
+                if out is None:
+                    continue
+                y = run_litert(out, x_te)
+                acc = f"{np.mean(y.argmax(1) == y_te):.4f}" if y_te is not None else "-"
+                rows.append((name, mode, tool, len(out), acc, f"{sqnr(ref, y):.1f}", f"{dt:.2f}"))
+                print(" | ".join(map(str, rows[-1])), file=sys.stderr)
+    print("| model | mode | tool | bytes | accuracy | SQNR dB | seconds |")
+    print("|---|---|---|---:|---:|---:|---:|")
+    for r in rows:
+        print("| " + " | ".join(map(str, r)) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
