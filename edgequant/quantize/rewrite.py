@@ -92,6 +92,39 @@ def _sole_user(sg: SubGraph, t_index: int, consumers: dict[int, list[int]]) -> b
     return len(consumers.get(t_index, [])) <= 1 and t_index not in (sg.outputs or [])
 
 
+def compact(m: Model) -> None:
+    """Remove tensors no op or subgraph input/output uses, then buffers no tensor uses; renumber references."""
+    for s, sg in enumerate(m.subgraphs or []):
+        used = set(sg.inputs or []) | set(sg.outputs or [])
+        for op in sg.operators or []:
+            for name in ("inputs", "outputs", "intermediates"):
+                used.update(i for i in (getattr(op, name) or []) if i >= 0)
+        keep = sorted(used)
+        new_index = {old: k for k, old in enumerate(keep)}
+        sg.tensors = [sg.tensors[i] for i in keep]
+        for op in sg.operators or []:
+            for name in ("inputs", "outputs", "intermediates"):
+                v = getattr(op, name)
+                if v is not None:
+                    setattr(op, name, [new_index[i] if i >= 0 else i for i in v])
+        sg.inputs = [new_index[i] for i in sg.inputs or []]
+        sg.outputs = [new_index[i] for i in sg.outputs or []]
+        for sd in m.signature_defs or []:
+            if sd.subgraph_index == s:
+                for tm in (sd.inputs or []) + (sd.outputs or []):
+                    tm.tensor_index = new_index[tm.tensor_index]
+    live = sorted({t.buffer for sg in m.subgraphs or [] for t in sg.tensors or [] if t.buffer} |
+                  {md.buffer for md in m.metadata or []})
+    new_buf = {0: 0, **{old: k + 1 for k, old in enumerate(live)}}
+    m.buffers = [m.buffers[0] if m.buffers else Buffer()] + [m.buffers[i] for i in live]
+    for sg in m.subgraphs or []:
+        for t in sg.tensors or []:
+            t.buffer = new_buf[t.buffer]
+    for md in m.metadata or []:
+        md.buffer = new_buf[md.buffer]
+    m.bind()
+
+
 def _drop_dead_buffers(m: Model) -> None:
     """Empty every buffer that no tensor used by an op or a subgraph's inputs/outputs points at."""
     live: set[int] = set()
@@ -152,6 +185,7 @@ def rewrite_weights(model: Model, recipe: Recipe) -> tuple[Model, Report]:
             new_ops.append(op)
         sg.operators = new_ops
     _drop_dead_buffers(m)
+    compact(m)
     return m.bind(), rep
 
 
@@ -347,6 +381,7 @@ def rewrite_full_integer(model: Model, recipe: Recipe, ranges: dict[int, tuple[f
     conv.finish_outputs()
     sg.operators = conv.ops
     _drop_dead_buffers(m)
+    compact(m)
     return m.bind(), rep
 
 
