@@ -67,7 +67,7 @@ def test_branchy_graph_gets_a_better_order():
     # x -> A (big) ; x -> B (small) -> C (small) ; A and C -> ADD. Running B, C first frees x early?
     # No: x is needed by both. Instead make A's output huge: running B -> C before A keeps the huge
     # tensor alive for fewer steps; a stored order A, B, C, ADD is worse than B, C, A, ADD.
-    T = lambda name, n: Tensor(name=name, type=dtypes.INT8, shape=[1, n], buffer=0)  # noqa: E731
+    T = lambda name, n: Tensor(name=name, type=dtypes.INT8, shape=[1, n], buffer=0)
     tensors = [T("x", 16), T("a", 4096), T("b", 512), T("c", 16), T("a2", 16), T("y", 16)]
     m = Model(version=3, operator_codes=[], subgraphs=[], buffers=[Buffer()], description="branchy")
     relu = m.op_code_index("RELU")
@@ -101,7 +101,7 @@ def tflm_allocations(model_bytes: bytes) -> dict[str, int] | None:
                 while True:
                     try:
                         d = it.get_input_details(k)
-                    except Exception:
+                    except IndexError:  # past the last input
                         break
                     it.set_input(np.zeros(d["shape"], d["dtype"]), k)
                     k += 1

@@ -23,12 +23,11 @@ memory_planner/greedy_memory_planner.cc):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from .. import dtypes
 from ..errors import UnsupportedError
-from ..flatbuffer.schema import BuiltinOperator
 from ..graph import Model
 
 ALIGNMENT = 16  # MicroArenaBufferAlignment()
