@@ -1,0 +1,188 @@
+"""Golden cases for the second batch of kernels (SHAPE, PACK, ... DENSIFY), from LiteRT's reference kernels.
+
+Each case is one single-op model built with edgequant's writer, run by LiteRT with
+``OpResolverType.BUILTIN_REF``; inputs and outputs are stored beside the model in
+``tests/data/kernels_extra/<op>__<variant>.npz`` (keys: ``model`` (uint8 .tflite bytes), ``in0``..,
+``out0``.., ``batch`` (1 when run() may stack the case twice along axis 0)).
+``tests/test_kernels_extra.py`` runs every case through edgequant's interpreter.
+
+    .venv/bin/python tools/make_goldens_extra.py            # all cases
+    .venv/bin/python tools/make_goldens_extra.py GATHER DIV  # only these ops
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import edgequant
+from edgequant import dtypes
+from edgequant.graph import Buffer, Model, Operator, QuantizationParameters, SubGraph, Tensor, new_node
+
+OUT_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "kernels_extra"
+RNG = np.random.default_rng(20240604)
+
+
+@dataclass
+class T:
+    """One tensor of a case: values (constants and fed inputs) or just a type for outputs."""
+
+    value: Any = None  # np.ndarray for inputs (const or fed); None for outputs
+    type: int | None = None  # TensorType; derived from value when None
+    const: bool = False
+    q: tuple | None = None  # (scale, zero_point) or (scales array, zero_points array, axis)
+    shape: list | None = None  # outputs: model shape (LiteRT recomputes it anyway)
+
+
+@dataclass
+class Case:
+    name: str
+    op: str
+    inputs: list
+    outputs: list
+    options: Any = None
+    batch: bool = False
+    version: int = 1
+    extra: dict = field(default_factory=dict)
+
+
+def _np_type(a: np.ndarray) -> int:
+    return dtypes.from_numpy(a.dtype)
+
+
+def _qparams(q) -> QuantizationParameters | None:
+    if q is None:
+        return None
+    if len(q) == 3:
+        s, z, axis = q
+        return QuantizationParameters(scale=np.asarray(s, np.float32), zero_point=np.asarray(z, np.int64),
+                                      quantized_dimension=axis)
+    s, z = q
+    return QuantizationParameters(scale=np.array([s], np.float32), zero_point=np.array([z], np.int64),
+                                  quantized_dimension=0)
+
+
+def build(case: Case, out_shapes: list | None = None) -> bytes:
+    m = Model(version=3, operator_codes=[], subgraphs=[], buffers=[Buffer()], description="edgequant golden")
+    sg = SubGraph(tensors=[], operators=[], inputs=[], outputs=[], name="main")
+    m.subgraphs.append(sg)
+    in_idx = []
+    for k, t in enumerate(case.inputs):
+        if t is None:
+            in_idx.append(-1)
+            continue
+        a = np.asarray(t.value)
+        buf = m.add_buffer(a) if t.const else 0
+        sg.tensors.append(Tensor(name=f"in{k}", type=t.type if t.type is not None else _np_type(a),
+                                 shape=list(a.shape), buffer=buf, quantization=_qparams(t.q)))
+        in_idx.append(len(sg.tensors) - 1)
+        if not t.const:
+            sg.inputs.append(len(sg.tensors) - 1)
+    out_idx = []
+    for k, t in enumerate(case.outputs):
+        shape = out_shapes[k] if out_shapes is not None else (t.shape or [])
+        sg.tensors.append(Tensor(name=f"out{k}", type=t.type, shape=list(shape), buffer=0,
+                                 quantization=_qparams(t.q)))
+        out_idx.append(len(sg.tensors) - 1)
+    sg.outputs = list(out_idx)
+    sg.operators.append(Operator(opcode_index=m.op_code_index(case.op, case.version), inputs=in_idx,
+                                 outputs=out_idx, builtin_options=case.options))
+    return edgequant.save(m.bind())
+
+
+def run_reference(model: bytes, feeds: list[np.ndarray]) -> tuple[list[np.ndarray], list[list[int]]]:
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    it = Interpreter(model_content=model, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    for d, x in zip(it.get_input_details(), feeds):
+        if list(d["shape"]) != list(x.shape):
+            it.resize_tensor_input(d["index"], list(x.shape))
+    it.allocate_tensors()
+    for d, x in zip(it.get_input_details(), feeds):
+        it.set_tensor(d["index"], x)
+    it.invoke()
+    outs = [it.get_tensor(d["index"]) for d in it.get_output_details()]
+    return outs, [list(o.shape) for o in outs]
+
+
+def make(case: Case) -> dict[str, np.ndarray]:
+    feeds = [np.asarray(t.value) for t in case.inputs if t is not None and not t.const]
+    _, shapes = run_reference(build(case), feeds)
+    model = build(case, shapes)  # same op, with the output shapes LiteRT computed
+    outs, shapes2 = run_reference(model, feeds)
+    assert shapes2 == shapes, (case.name, shapes, shapes2)
+    data = {"model": np.frombuffer(model, np.uint8), "batch": np.array(int(case.batch))}
+    data.update({f"in{k}": x for k, x in enumerate(feeds)})
+    data.update({f"out{k}": y for k, y in enumerate(outs)})
+    return data
+
+
+# -- input helpers ---------------------------------------------------------------------------------
+
+def f32(*shape, lo=-3.0, hi=3.0) -> np.ndarray:
+    return RNG.uniform(lo, hi, shape).astype(np.float32)
+
+
+def ints(dtype, *shape, lo=None, hi=None) -> np.ndarray:
+    info = np.iinfo(dtype)
+    lo = info.min if lo is None else lo
+    hi = info.max if hi is None else hi
+    return RNG.integers(lo, hi, shape, endpoint=True).astype(dtype)
+
+
+def opts(table: str, **kw) -> Any:
+    return new_node(table, **kw)
+
+
+# -- the cases, one function per op (in the order of the issue) --------------------------------------
+
+def cases_shape():
+    yield Case("SHAPE__f32_i32", "SHAPE", [T(f32(2, 3, 5))], [T(type=dtypes.INT32)],
+               opts("ShapeOptions", out_type=dtypes.INT32))
+    yield Case("SHAPE__i8_i64", "SHAPE", [T(ints(np.int8, 1, 4, 4, 2), q=(0.1, 3))], [T(type=dtypes.INT64)],
+               opts("ShapeOptions", out_type=dtypes.INT64))
+
+
+def cases_pack():
+    yield Case("PACK__f32_axis1", "PACK", [T(f32(2, 3)), T(f32(2, 3)), T(f32(2, 3))], [T(type=dtypes.FLOAT32)],
+               opts("PackOptions", values_count=3, axis=1), batch=True)
+    yield Case("PACK__i32_scalars", "PACK", [T(np.array(5, np.int32)), T(np.array(-1, np.int32))],
+               [T(type=dtypes.INT32)], opts("PackOptions", values_count=2, axis=0))
+    q = (0.05, -4)
+    yield Case("PACK__i8_axis0", "PACK", [T(ints(np.int8, 2, 3), q=q), T(ints(np.int8, 2, 3), q=q)],
+               [T(type=dtypes.INT8, q=q)], opts("PackOptions", values_count=2, axis=0), batch=True)
+    yield Case("PACK__i16_axis_neg1", "PACK", [T(ints(np.int16, 2, 3), q=(0.001, 0)),
+                                              T(ints(np.int16, 2, 3), q=(0.001, 0))],
+               [T(type=dtypes.INT16, q=(0.001, 0))], opts("PackOptions", values_count=2, axis=-1), batch=True)
+
+
+CASES = [cases_shape, cases_pack]
+
+
+def all_cases(only: set[str] | None = None):
+    for fn in CASES:
+        for c in fn():
+            if only is None or c.op in only:
+                yield c
+
+
+def main(argv: list[str]) -> int:
+    only = set(argv) or None
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    n = 0
+    for c in all_cases(only):
+        data = make(c)
+        path = OUT_DIR / f"{c.name}.npz"
+        np.savez_compressed(path, **data)
+        n += 1
+        print(f"{c.name}: {', '.join(f'{k}{list(v.shape)}' for k, v in data.items() if k.startswith('out'))}")
+    print(f"{n} cases in {OUT_DIR}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
