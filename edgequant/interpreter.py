@@ -55,7 +55,7 @@ class _CustomKernel(Kernel):
 class _Plan:
     """One prepared subgraph."""
 
-    def __init__(self, model: Model, sg_index: int, custom: Mapping[str, CustomFn]):
+    def __init__(self, model: Model, sg_index: int, custom: Mapping[str, CustomFn], target: str):
         self.model = model
         self.sg_index = sg_index
         self.sg = model.subgraphs[sg_index]
@@ -79,7 +79,7 @@ class _Plan:
                 k = registry.get(name)
                 if k is None:
                     raise UnsupportedError(f"subgraph {sg_index} op {o} ({name}): no kernel for this op")
-            ctx = OpContext(model, self.sg, op, o, name)
+            ctx = OpContext(model, self.sg, op, o, name, target)
             try:
                 params = k.prepare(ctx, op)
             except EdgequantError as e:
@@ -145,9 +145,16 @@ class Interpreter:
     """Run a TFLite model with numpy (see the module docstring).
 
     ``model_or_path``: a path, .tflite bytes or a loaded :class:`edgequant.Model`.
+    ``target``: the runtime to match bit for bit on integer paths. ``"litert"`` (default):
+    ai-edge-litert's reference kernels (OpResolverType.BUILTIN_REF; pinned by the golden cases on
+    2.3.0, whose kernels mix single and double rounding in MultiplyByQuantizedMultiplier);
+    ``"tflm"``: tflite-micro's reference kernels (gemmlowp double rounding throughout).
     """
 
-    def __init__(self, model_or_path: Model | str | os.PathLike | bytes):
+    def __init__(self, model_or_path: Model | str | os.PathLike | bytes, target: str = "litert"):
+        if target not in ("litert", "tflm"):
+            raise EdgequantError(f"target must be 'litert' or 'tflm', not {target!r}")
+        self.target = target
         if isinstance(model_or_path, Model):
             self.model = model_or_path
         elif isinstance(model_or_path, (bytes, bytearray, memoryview)):
@@ -175,7 +182,7 @@ class Interpreter:
         if plan is None:
             if not 0 <= sg_index < len(self.model.subgraphs):
                 raise EdgequantError(f"subgraph {sg_index} does not exist ({len(self.model.subgraphs)} subgraphs)")
-            plan = self._plans[sg_index] = _Plan(self.model, sg_index, self._custom)
+            plan = self._plans[sg_index] = _Plan(self.model, sg_index, self._custom, self.target)
             self._values[sg_index] = self._initial_values(plan)
         return plan
 

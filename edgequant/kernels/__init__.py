@@ -25,7 +25,9 @@ Add ``edgequant/kernels/<op_name_lowercase>.py`` holding one class::
   A kernel whose math mixes samples (e.g. a reduction over axis 0) sets ``batchable = False`` on
   its params; the interpreter then loops over samples for that model.
 * Integer paths are bit-exact with TFLite's reference kernels: use ``edgequant.qmath`` for
-  rounding and requantization, keep TFLite's names (``input_offset`` = -input zero point,
+  rounding and requantization through the ``_common`` helpers that take a rounding variant from
+  ``ctx.rounding_for(litert="single"|"double")`` (tflite-micro always rounds twice; the LiteRT wheel
+  differs per kernel, and the golden cases pin down which), keep TFLite's names (``input_offset`` = -input zero point,
   ``output_offset`` = +output zero point, ``output_multiplier``/``output_shift``,
   ``output_activation_min/max``) and name the C++ reference function in the class docstring.
 * Errors: raise short messages; the interpreter adds "subgraph s, op i (NAME), tensors ..." once.
@@ -77,12 +79,21 @@ def kernel(op_name: str) -> Callable[[type], type]:
 class OpContext:
     """What ``prepare`` sees of the graph around one operator."""
 
-    def __init__(self, model: Any, subgraph: Any, op: Any, op_index: int, op_name: str):
+    def __init__(self, model: Any, subgraph: Any, op: Any, op_index: int, op_name: str, target: str = "litert"):
         self.model = model
+        self.target = target  # "litert" (ai-edge-litert BUILTIN_REF) or "tflm" (tflite-micro)
         self.subgraph = subgraph
         self.op = op
         self.op_index = op_index
         self.op_name = op_name
+
+    def rounding_for(self, litert: str) -> str:
+        """The MultiplyByQuantizedMultiplier variant this kernel must use for the target runtime.
+
+        tflite-micro compiles gemmlowp double rounding everywhere. The ai-edge-litert 2.3.0 wheel is
+        not uniform: some reference kernels round once (e.g. FULLY_CONNECTED), others twice (e.g.
+        CONV_2D); each kernel passes the variant its golden cases pin down."""
+        return "double" if self.target == "tflm" else litert
 
     @property
     def n_inputs(self) -> int:

@@ -158,10 +158,34 @@ def quant_activation_range(act: int, t) -> tuple[int, int]:
     return qmath.calculate_activation_range_quantized(act, s, zp, lo, hi)
 
 
+def quantize_multiplier(real, rounding: str):
+    """tflite::QuantizeMultiplier; single-rounding builds cap the shift at 30."""
+    return qmath.quantize_multiplier(real, single_rounding=rounding == "single")
+
+
+def mul_by_qm(x, multiplier, shift, rounding: str) -> np.ndarray:
+    """MultiplyByQuantizedMultiplier(int32 x, ...), in the build's rounding variant."""
+    return np.asarray(qmath.multiply_by_quantized_multiplier(x, multiplier, shift, rounding=rounding))
+
+
+def mul_by_qm_smaller_than_one_exp(x, multiplier, left_shift, rounding: str) -> np.ndarray:
+    """MultiplyByQuantizedMultiplierSmallerThanOneExp (single-rounding builds route it to MBQM)."""
+    if rounding == "single":
+        return mul_by_qm(x, multiplier, left_shift, rounding)
+    return np.asarray(qmath.multiply_by_quantized_multiplier_smaller_than_one_exp(x, multiplier, left_shift))
+
+
+def mul_by_qm_greater_than_one(x, multiplier, left_shift, rounding: str) -> np.ndarray:
+    """MultiplyByQuantizedMultiplierGreaterThanOne (single-rounding builds route it to MBQM)."""
+    if rounding == "single":
+        return mul_by_qm(x, multiplier, left_shift, rounding)
+    return np.asarray(qmath.multiply_by_quantized_multiplier_greater_than_one(x, multiplier, left_shift))
+
+
 def requantize(acc: np.ndarray, multiplier, shift, output_offset: int, act_min: int, act_max: int,
-               dtype) -> np.ndarray:
-    """MultiplyByQuantizedMultiplier (double rounding) + output_offset, clamp, cast."""
-    y = qmath.multiply_by_quantized_multiplier(acc, multiplier, shift, rounding="double")
+               dtype, rounding: str = "single") -> np.ndarray:
+    """MultiplyByQuantizedMultiplier (the build's rounding) + output_offset, clamp, cast."""
+    y = qmath.multiply_by_quantized_multiplier(acc, multiplier, shift, rounding=rounding)
     y = np.asarray(y) + output_offset
     np.clip(y, act_min, act_max, out=y)
     return y.astype(dtype)

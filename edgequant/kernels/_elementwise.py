@@ -7,9 +7,17 @@ from typing import Any
 
 import numpy as np
 
-from .. import dtypes, qmath
+from .. import dtypes
 from ..errors import UnsupportedError
-from ._common import apply_float_activation, broadcast_shape, float_activation_range, quant_activation_range, scale_zp
+from ._common import (
+    apply_float_activation,
+    broadcast_shape,
+    float_activation_range,
+    mul_by_qm_smaller_than_one_exp,
+    quant_activation_range,
+    quantize_multiplier,
+    scale_zp,
+)
 
 
 def batchable_binary(ctx, out_rank: int) -> bool:
@@ -51,6 +59,7 @@ class QuantAddParams:
     output_multiplier: int
     output_shift: int
     out_dtype: Any
+    rounding: str
 
 
 def prepare_add_sub(ctx, op, sign: int) -> AddSubParams:
@@ -69,7 +78,7 @@ def prepare_add_sub(ctx, op, sign: int) -> AddSubParams:
             lo, hi = _int_activation(act, lo, hi)
         return AddSubParams("int", sign, lo, hi, batchable)
     if a.type in (dtypes.INT8, dtypes.INT16):
-        q = _prepare_quant(a, b, y, sign, op)
+        q = _prepare_quant(a, b, y, sign, op, ctx.rounding_for("double"))
         lo, hi = quant_activation_range(act, y)
         return AddSubParams("q8" if a.type == dtypes.INT8 else "q16", sign, lo, hi, batchable, q)
     raise UnsupportedError(f"input type {dtypes.name(a.type)}")
@@ -85,7 +94,7 @@ def _int_activation(act: int, lo: int, hi: int) -> tuple[int, int]:
     return lo, hi
 
 
-def _prepare_quant(a, b, y, sign: int, op) -> QuantAddParams:
+def _prepare_quant(a, b, y, sign: int, op, rounding: str) -> QuantAddParams:
     """PrepareGeneralSubgraph-style parameters of add.cc / sub.cc (left_shift 20 for int8, 15 for int16)."""
     s1, z1 = scale_zp(a)
     s2, z2 = scale_zp(b)
@@ -97,11 +106,11 @@ def _prepare_quant(a, b, y, sign: int, op) -> QuantAddParams:
     real1 = float(s1) / twice_max
     real2 = float(s2) / twice_max
     real_out = twice_max / ((1 << left_shift) * float(so))
-    m1, sh1 = qmath.quantize_multiplier_smaller_than_one_exp(real1) if real1 < 1 else qmath.quantize_multiplier(real1)
-    m2, sh2 = qmath.quantize_multiplier_smaller_than_one_exp(real2) if real2 < 1 else qmath.quantize_multiplier(real2)
-    mo, sho = qmath.quantize_multiplier(real_out)
+    m1, sh1 = quantize_multiplier(real1, rounding)
+    m2, sh2 = quantize_multiplier(real2, rounding)
+    mo, sho = quantize_multiplier(real_out, rounding)
     return QuantAddParams(-z1, -z2, zo, left_shift, m1, sh1, m2, sh2, mo, sho,
-                          np.int8 if a.type == dtypes.INT8 else np.int16)
+                          np.int8 if a.type == dtypes.INT8 else np.int16, rounding)
 
 
 def eval_add_sub(p: AddSubParams, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -114,10 +123,10 @@ def eval_add_sub(p: AddSubParams, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     q = p.q
     x1 = (a.astype(np.int64) + q.input1_offset) << q.left_shift
     x2 = (b.astype(np.int64) + q.input2_offset) << q.left_shift
-    s1 = qmath.multiply_by_quantized_multiplier_smaller_than_one_exp(x1, q.input1_multiplier, q.input1_shift)
-    s2 = qmath.multiply_by_quantized_multiplier_smaller_than_one_exp(x2, q.input2_multiplier, q.input2_shift)
+    s1 = mul_by_qm_smaller_than_one_exp(x1, q.input1_multiplier, q.input1_shift, q.rounding)
+    s2 = mul_by_qm_smaller_than_one_exp(x2, q.input2_multiplier, q.input2_shift, q.rounding)
     raw = s1 + s2 if p.sign > 0 else s1 - s2
-    out = qmath.multiply_by_quantized_multiplier_smaller_than_one_exp(raw, q.output_multiplier, q.output_shift)
+    out = mul_by_qm_smaller_than_one_exp(raw, q.output_multiplier, q.output_shift, q.rounding)
     out = np.asarray(out) + q.output_offset
     np.clip(out, p.act_min, p.act_max, out=out)
     return out.astype(q.out_dtype)

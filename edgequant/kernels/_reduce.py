@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import dtypes, qmath
+from .. import dtypes
 from ..errors import UnsupportedError
-from ._common import scale_zp
+from ._common import mul_by_qm, quantize_multiplier, scale_zp
 
 
 def reduce_axes(ctx, rank: int) -> tuple:
@@ -36,11 +36,12 @@ class QuantMean:
     multiplier: int
     shift: int
     out_dtype: object
+    rounding: str
 
     def run(self, x: np.ndarray, keep_dims: bool) -> np.ndarray:
         n = int(np.prod([x.shape[a] for a in self.axes])) if self.axes else 1
         acc = (x.astype(np.int64) - self.input_zp).sum(axis=self.axes, keepdims=keep_dims)
-        acc = np.asarray(qmath.multiply_by_quantized_multiplier(acc, self.multiplier, self.shift))
+        acc = mul_by_qm(acc, self.multiplier, self.shift, self.rounding)
         half = n // 2
         num = np.where(acc > 0, acc + half, acc - half)
         avg = np.sign(num) * (np.abs(num) // n) + self.output_zp
@@ -48,10 +49,10 @@ class QuantMean:
         return np.clip(avg, lo, hi).astype(self.out_dtype)
 
 
-def prepare_quant_mean(x, y, axes) -> QuantMean:
+def prepare_quant_mean(x, y, axes, rounding: str) -> QuantMean:
     if x.type not in (dtypes.INT8, dtypes.INT16):
         raise UnsupportedError(f"MEAN on {dtypes.name(x.type)}")
     si, zi = scale_zp(x)
     so, zo = scale_zp(y)
-    m, s = qmath.quantize_multiplier(np.float64(si) / np.float64(so))
-    return QuantMean(axes, zi, zo, m, s, x.dtype)
+    m, s = quantize_multiplier(np.float64(si) / np.float64(so), rounding)
+    return QuantMean(axes, zi, zo, m, s, x.dtype, rounding)

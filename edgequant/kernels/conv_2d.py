@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import dtypes, qmath
+from .. import dtypes
 from ..errors import UnsupportedError
 from . import Kernel, kernel
 from ._common import (
@@ -17,6 +17,7 @@ from ._common import (
     exact_in_float32,
     float_activation_range,
     quant_activation_range,
+    quantize_multiplier,
     requantize,
     requantize_int64,
     scale_zp,
@@ -40,6 +41,7 @@ class ConvParams:
     out_dtype: Any = np.float32
     hybrid: Any = None
     groups: int = 1
+    rounding: str = "single"
 
 
 @kernel("CONV_2D")
@@ -87,7 +89,7 @@ class Conv2D(Kernel):
         if w_s.size not in (1, cout):
             raise UnsupportedError(f"filter has {w_s.size} scales for {cout} output channels")
         eff = np.float64(in_s) * w_s.astype(np.float64) / np.float64(out_s)
-        mult, shift = qmath.quantize_multiplier(np.broadcast_to(eff, (cout,)).copy())
+        mult, shift = quantize_multiplier(np.broadcast_to(eff, (cout,)).copy(), ctx.rounding_for("double"))
         lo, hi = quant_activation_range(act, y)
         bias = None if bv is None else bv.astype(np.int64)
         wi = w2.astype(np.int64)
@@ -95,10 +97,11 @@ class Conv2D(Kernel):
             bound = float(np.abs(wi).sum(axis=0).max(initial=0)) * 255
             gd = np.float32 if exact_in_float32(bound) else np.float64
             return ConvParams("int", win, wi.astype(gd), bias, lo, hi, input_offset=-in_zp, output_offset=out_zp,
-                              output_multiplier=mult, output_shift=shift, gemm_dtype=gd, out_dtype=np.int8)
+                              output_multiplier=mult, output_shift=shift, gemm_dtype=gd, out_dtype=np.int8,
+                              rounding=ctx.rounding_for("double"))
         return ConvParams("int16", win, wi.astype(np.float64), bias, lo, hi, input_offset=-in_zp,
                           output_offset=out_zp, output_multiplier=mult, output_shift=shift, gemm_dtype=np.float64,
-                          out_dtype=np.int16)
+                          out_dtype=np.int16, rounding=ctx.rounding_for("double"))
 
     def eval(self, p: ConvParams, inputs):
         x = inputs[0]
@@ -120,7 +123,8 @@ class Conv2D(Kernel):
         if p.bias is not None:
             acc += p.bias
         if p.kind == "int":
-            y = requantize(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max, np.int8)
+            y = requantize(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max, np.int8,
+                           p.rounding)
         else:
             y = requantize_int64(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max,
                                  np.int16)

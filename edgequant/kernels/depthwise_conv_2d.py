@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import dtypes, qmath
+from .. import dtypes
 from ..errors import UnsupportedError
 from . import Kernel, kernel
 from ._common import (
@@ -16,6 +16,7 @@ from ._common import (
     check_type,
     float_activation_range,
     quant_activation_range,
+    quantize_multiplier,
     requantize,
     requantize_int64,
     scale_zp,
@@ -37,6 +38,7 @@ class DepthwiseParams:
     output_multiplier: Any = None
     output_shift: Any = None
     acc_dtype: Any = np.float32
+    rounding: str = "single"
 
 
 @kernel("DEPTHWISE_CONV_2D")
@@ -80,14 +82,14 @@ class DepthwiseConv2D(Kernel):
         if w_s.size not in (1, cout):
             raise UnsupportedError(f"filter has {w_s.size} scales for {cout} output channels")
         eff = np.float64(in_s) * w_s.astype(np.float64) / np.float64(out_s)
-        m, s = qmath.quantize_multiplier(np.broadcast_to(eff, (cout,)).copy())
+        m, s = quantize_multiplier(np.broadcast_to(eff, (cout,)).copy(), ctx.rounding_for("double"))
         lo, hi = quant_activation_range(act, y)
         bias = None if bv is None else bv.astype(np.int64)
         if x.type == dtypes.INT8:
             return DepthwiseParams("int", win, wk.astype(np.int32), mult, bias, lo, hi, -in_zp, out_zp, m, s,
-                                   np.int32)
+                                   np.int32, ctx.rounding_for("double"))
         return DepthwiseParams("int16", win, wk.astype(np.int64), mult, bias, lo, hi, -in_zp, out_zp, m, s,
-                               np.int64)
+                               np.int64, ctx.rounding_for("double"))
 
     def eval(self, p: DepthwiseParams, inputs):
         x = inputs[0]
@@ -115,6 +117,6 @@ class DepthwiseConv2D(Kernel):
             acc += p.bias
         if p.kind == "int":
             return [requantize(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max,
-                               np.int8)]
+                               np.int8, p.rounding)]
         return [requantize_int64(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max,
                                  np.int16)]

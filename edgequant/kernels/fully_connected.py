@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import dtypes, qmath
+from .. import dtypes
 from ..errors import UnsupportedError
 from . import Kernel, kernel
 from ._common import (
@@ -16,6 +16,7 @@ from ._common import (
     exact_in_float32,
     float_activation_range,
     quant_activation_range,
+    quantize_multiplier,
     requantize,
     requantize_int64,
     scale_zp,
@@ -40,6 +41,7 @@ class FCParams:
     gemm_dtype: Any = np.float32
     out_dtype: Any = np.float32
     hybrid: Any = None
+    rounding: str = "single"
 
 
 @kernel("FULLY_CONNECTED")
@@ -87,11 +89,11 @@ class FullyConnected(Kernel):
         w_s = scales(w)
         w_zp = int(zero_points(w)[0])
         if w_s.size == 1:
-            eff = np.float64(np.float32(in_s) * w_s[0]) / np.float64(out_s)
-            mult, shift = qmath.quantize_multiplier(eff)
+            eff = np.float64(in_s) * np.float64(w_s[0]) / np.float64(out_s)
+            mult, shift = quantize_multiplier(eff, ctx.rounding_for("single"))
         elif w_s.size == units:
             eff = np.float64(in_s) * w_s.astype(np.float64) / np.float64(out_s)
-            mult, shift = qmath.quantize_multiplier(eff)
+            mult, shift = quantize_multiplier(eff, ctx.rounding_for("single"))
         else:
             raise UnsupportedError(f"weights have {w_s.size} scales for {units} units")
         lo, hi = quant_activation_range(act, y)
@@ -101,9 +103,9 @@ class FullyConnected(Kernel):
             bound = float(np.abs(wi).sum(axis=0).max(initial=0)) * 255
             gd = np.float32 if exact_in_float32(bound) else np.float64
             return FCParams("int", wi.astype(gd), bias, lo, hi, keep, -in_zp, -w_zp, out_zp, mult, shift, gd,
-                            np.int8)
+                            np.int8, rounding=ctx.rounding_for("single"))
         return FCParams("int16", wi.astype(np.float64), bias, lo, hi, keep, -in_zp, -w_zp, out_zp, mult, shift,
-                        np.float64, np.int16)
+                        np.float64, np.int16, rounding=ctx.rounding_for("single"))
 
     def eval(self, p: FCParams, inputs):
         x = inputs[0]
@@ -124,7 +126,8 @@ class FullyConnected(Kernel):
         if p.bias is not None:
             acc += p.bias
         if p.kind == "int":
-            y = requantize(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max, np.int8)
+            y = requantize(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max, np.int8,
+                           p.rounding)
         else:
             y = requantize_int64(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max,
                                  np.int16)

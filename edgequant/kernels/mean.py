@@ -34,7 +34,7 @@ class Mean(Kernel):
         if x.type == dtypes.FLOAT32:
             return MeanParams("float", axes, keep, batchable)
         from ._reduce import prepare_quant_mean
-        return MeanParams("int", axes, keep, batchable, prepare_quant_mean(x, y, axes))
+        return MeanParams("int", axes, keep, batchable, prepare_quant_mean(x, y, axes, ctx.rounding_for("double")))
 
     def eval(self, p: MeanParams, inputs):
         x = inputs[0]
