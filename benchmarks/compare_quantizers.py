@@ -22,7 +22,6 @@ import argparse
 import gzip
 import os
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -36,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 warnings.filterwarnings("ignore")
 
-import edgequant as eq  # noqa: E402
-from edgequant.quantize import Recipe, quantize  # noqa: E402
+import edgequant as eq
+from edgequant.quantize import Recipe, quantize
 
 MODES = ("dynamic_int8", "weight_only_int8", "float16", "int8", "int16x8")
 

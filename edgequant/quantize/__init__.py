@@ -53,4 +53,4 @@ def quantize_with_report(model: Model, recipe: Recipe | str, calibration_data: A
     return q, rep
 
 
-__all__ = ["quantize", "quantize_with_report", "Recipe", "MODES", "calibrate", "load_calibration", "Ranges", "Report", "ProgressBar"]
+__all__ = ["MODES", "ProgressBar", "Ranges", "Recipe", "Report", "calibrate", "load_calibration", "quantize", "quantize_with_report"]

@@ -11,8 +11,9 @@ input's type, no NaN or Inf. Each problem is one line naming the input and the s
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -159,7 +160,7 @@ def rebatch(batches: list[dict], size: int) -> list[dict]:
     return [{n: a[i:i + size] for n, a in joined.items()} for i in range(0, total, size)]
 
 
-def split(batches: list[dict], held_out: float | int) -> tuple[list[dict], list[dict]]:
+def split(batches: list[dict], held_out: float) -> tuple[list[dict], list[dict]]:
     """(calibration, held-out) batches: the last ``held_out`` samples (or fraction) are held out."""
     names = list(batches[0])
     joined = {n: np.concatenate([b[n] for b in batches]) for n in names}

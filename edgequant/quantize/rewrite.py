@@ -196,9 +196,7 @@ def _weight_slots(sg: SubGraph, op: Operator, name: str, recipe: Recipe) -> list
         w = _const_float(sg, idx)
         if w is None:
             continue
-        if recipe.mode == "float16":
-            out.append(slot)
-        elif name in rules.WEIGHT_OPS and slot == _weight_input(name) and w.size >= recipe.min_weight_elements:
+        if recipe.mode == "float16" or name in rules.WEIGHT_OPS and slot == _weight_input(name) and w.size >= recipe.min_weight_elements:
             out.append(slot)
     return out
 
@@ -343,7 +341,7 @@ def rewrite_full_integer(model: Model, recipe: Recipe, ranges: dict[int, tuple[f
     members: dict[int, list[int]] = {}
     for i in ranges:
         members.setdefault(groups.find(i), []).append(i)
-    for root, idxs in members.items():
+    for idxs in members.values():
         fx = [fixed[i] for i in idxs if i in fixed]
         if fx:
             scale, zp = fx[0]
@@ -529,9 +527,8 @@ class _Domains:
             self.ops.append(_add_op(self.m, "QUANTIZE", 2 if self.act_type == dtypes.INT8 else 3, [i], [new]))
             self.rep.count("QUANTIZE")
         else:
-            src = i if home != "io" else i  # DEQUANTIZE reads uint8 as well as int8/int16
-            new = _new_tensor(self.sg, t, f"{t.name}_float", FLOAT)
-            self.ops.append(_add_op(self.m, "DEQUANTIZE", 2, [src], [new]))
+            new = _new_tensor(self.sg, t, f"{t.name}_float", FLOAT)  # DEQUANTIZE reads uint8, int8 and int16
+            self.ops.append(_add_op(self.m, "DEQUANTIZE", 2, [i], [new]))
             self.rep.count("DEQUANTIZE")
         self.alt[key] = new
         return new
