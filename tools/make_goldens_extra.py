@@ -160,7 +160,103 @@ def cases_pack():
                [T(type=dtypes.INT16, q=(0.001, 0))], opts("PackOptions", values_count=2, axis=-1), batch=True)
 
 
-CASES = [cases_shape, cases_pack]
+def cases_unpack():
+    yield Case("UNPACK__f32_axis1", "UNPACK", [T(f32(2, 3, 4))], [T(type=dtypes.FLOAT32)] * 3,
+               opts("UnpackOptions", num=3, axis=1), batch=True)
+    yield Case("UNPACK__i8_axis0", "UNPACK", [T(ints(np.int8, 2, 5), q=(0.2, 1))],
+               [T(type=dtypes.INT8, q=(0.2, 1))] * 2, opts("UnpackOptions", num=2, axis=0))
+    yield Case("UNPACK__i32_axis_neg1", "UNPACK", [T(ints(np.int32, 3, 2, lo=-99, hi=99))],
+               [T(type=dtypes.INT32)] * 2, opts("UnpackOptions", num=2, axis=-1), batch=True)
+
+
+def cases_fill():
+    yield Case("FILL__f32", "FILL", [T(np.array([2, 3, 1], np.int32)), T(np.array(1.5, np.float32))],
+               [T(type=dtypes.FLOAT32)])
+    yield Case("FILL__i64_dims_i64_const", "FILL", [T(np.array([4, 2], np.int64), const=True),
+                                                    T(np.array(-7, np.int64))], [T(type=dtypes.INT64)])
+    yield Case("FILL__i8", "FILL", [T(np.array([3, 2], np.int32)), T(np.array(-5, np.int8), q=(0.5, 2))],
+               [T(type=dtypes.INT8, q=(0.5, 2))])
+    yield Case("FILL__bool", "FILL", [T(np.array([2, 2], np.int32)), T(np.array(True))], [T(type=dtypes.BOOL)])
+
+
+def cases_gather():
+    yield Case("GATHER__f32_axis0_const_params", "GATHER", [T(f32(5, 3), const=True),
+                                                            T(np.array([[4, 0], [2, 2]], np.int32))],
+               [T(type=dtypes.FLOAT32)], opts("GatherOptions", axis=0), batch=True)
+    yield Case("GATHER__i8_axis1", "GATHER", [T(ints(np.int8, 2, 6, 3), q=(0.1, -2)),
+                                              T(np.array([5, 1, 1, 0], np.int64), const=True)],
+               [T(type=dtypes.INT8, q=(0.1, -2))], opts("GatherOptions", axis=1), batch=True)
+    yield Case("GATHER__i16_axis_neg1", "GATHER", [T(ints(np.int16, 2, 4), q=(0.01, 0)),
+                                                   T(np.array([3, 0], np.int32))],
+               [T(type=dtypes.INT16, q=(0.01, 0))], opts("GatherOptions", axis=-1))
+    yield Case("GATHER__i32_batch_dims1", "GATHER", [T(ints(np.int32, 2, 5, 2, lo=-50, hi=50)),
+                                                     T(np.array([[0, 4, 4], [3, 2, 1]], np.int32))],
+               [T(type=dtypes.INT32)], opts("GatherOptions", axis=1, batch_dims=1))
+
+
+def cases_squeeze():
+    yield Case("SQUEEZE__f32_all", "SQUEEZE", [T(f32(1, 3, 1, 2))], [T(type=dtypes.FLOAT32)],
+               opts("SqueezeOptions", squeeze_dims=[]))
+    yield Case("SQUEEZE__i8_dims", "SQUEEZE", [T(ints(np.int8, 2, 1, 1, 3), q=(0.3, 0))],
+               [T(type=dtypes.INT8, q=(0.3, 0))], opts("SqueezeOptions", squeeze_dims=[-2, 1]), batch=True)
+
+
+def cases_expand_dims():
+    yield Case("EXPAND_DIMS__f32_neg1", "EXPAND_DIMS", [T(f32(2, 3)), T(np.array([-1], np.int32), const=True)],
+               [T(type=dtypes.FLOAT32)], batch=True)
+    yield Case("EXPAND_DIMS__i16_axis0", "EXPAND_DIMS", [T(ints(np.int16, 3, 2), q=(0.5, 0)),
+                                                         T(np.array(0, np.int64), const=True)],
+               [T(type=dtypes.INT16, q=(0.5, 0))])
+    yield Case("EXPAND_DIMS__i32_axis1_dynamic", "EXPAND_DIMS", [T(ints(np.int32, 2, 2)), T(np.array(1, np.int32))],
+               [T(type=dtypes.INT32)])
+
+
+def cases_split():
+    yield Case("SPLIT__f32_axis1", "SPLIT", [T(np.array(1, np.int32), const=True), T(f32(2, 6, 2))],
+               [T(type=dtypes.FLOAT32)] * 3, opts("SplitOptions", num_splits=3), batch=True)
+    yield Case("SPLIT__i8_axis0", "SPLIT", [T(np.array([0], np.int32), const=True),
+                                            T(ints(np.int8, 4, 3), q=(0.25, 5))],
+               [T(type=dtypes.INT8, q=(0.25, 5))] * 2, opts("SplitOptions", num_splits=2))
+    yield Case("SPLIT__i16_axis_neg1", "SPLIT", [T(np.array(-1, np.int32), const=True),
+                                                 T(ints(np.int16, 2, 4), q=(0.1, 0))],
+               [T(type=dtypes.INT16, q=(0.1, 0))] * 2, opts("SplitOptions", num_splits=2), batch=True)
+
+
+def cases_split_v():
+    yield Case("SPLIT_V__f32_minus1", "SPLIT_V", [T(f32(2, 7)), T(np.array([2, -1, 1], np.int32), const=True),
+                                                  T(np.array(1, np.int32), const=True)],
+               [T(type=dtypes.FLOAT32)] * 3, opts("SplitVOptions", num_splits=3), batch=True)
+    yield Case("SPLIT_V__i8_axis0", "SPLIT_V", [T(ints(np.int8, 5, 2), q=(0.5, -1)),
+                                                T(np.array([3, 2], np.int64), const=True),
+                                                T(np.array([0], np.int32), const=True)],
+               [T(type=dtypes.INT8, q=(0.5, -1))] * 2, opts("SplitVOptions", num_splits=2))
+
+
+def cases_slice():
+    yield Case("SLICE__f32", "SLICE", [T(f32(3, 4, 5)), T(np.array([1, 0, 2], np.int32), const=True),
+                                       T(np.array([2, -1, 3], np.int32), const=True)], [T(type=dtypes.FLOAT32)])
+    yield Case("SLICE__i8_full_batch", "SLICE", [T(ints(np.int8, 2, 6), q=(0.1, 0)),
+                                                 T(np.array([0, 1], np.int64), const=True),
+                                                 T(np.array([-1, 4], np.int64), const=True)],
+               [T(type=dtypes.INT8, q=(0.1, 0))], batch=True)
+    yield Case("SLICE__i32_dynamic", "SLICE", [T(ints(np.int32, 4, 3, lo=-9, hi=9)), T(np.array([1, 1], np.int32)),
+                                               T(np.array([2, 2], np.int32))], [T(type=dtypes.INT32)])
+
+
+def cases_cast():
+    x = np.array([[-2.7, -0.5, 0.0, 0.4, 1.5, 126.9, -127.9, 3.0]], np.float32)
+    yield Case("CAST__f32_i32", "CAST", [T(x)], [T(type=dtypes.INT32)], batch=True)
+    yield Case("CAST__f32_i8", "CAST", [T(x)], [T(type=dtypes.INT8)])
+    yield Case("CAST__i32_f32", "CAST", [T(ints(np.int32, 2, 4))], [T(type=dtypes.FLOAT32)], batch=True)
+    yield Case("CAST__i8_i32", "CAST", [T(ints(np.int8, 2, 4))], [T(type=dtypes.INT32)])
+    yield Case("CAST__i32_bool", "CAST", [T(np.array([[0, 1, -3, 0]], np.int32))], [T(type=dtypes.BOOL)])
+    yield Case("CAST__bool_f32", "CAST", [T(np.array([[True, False, True]]))], [T(type=dtypes.FLOAT32)])
+    yield Case("CAST__i64_i16", "CAST", [T(np.array([[70000, -70000, 5, -1]], np.int64))], [T(type=dtypes.INT16)])
+    yield Case("CAST__u8_i8", "CAST", [T(np.array([[0, 127, 128, 255]], np.uint8))], [T(type=dtypes.INT8)])
+
+
+CASES = [cases_shape, cases_pack, cases_unpack, cases_fill, cases_gather, cases_squeeze, cases_expand_dims,
+         cases_split, cases_split_v, cases_slice, cases_cast]
 
 
 def all_cases(only: set[str] | None = None):

@@ -11,6 +11,19 @@ from ..errors import ModelFormatError, UnsupportedError
 from . import Kernel, kernel
 from ._common import scale_zp
 
+QUANT_TYPES = (dtypes.INT8, dtypes.INT16, dtypes.UINT8)
+
+
+def same_quantization(x, y) -> None:
+    """Data-movement ops copy raw values: a quantized input must carry the output's scale and zero point."""
+    if y.type != x.type:
+        raise UnsupportedError(f"input '{x.name}' is {dtypes.name(x.type)} but output '{y.name}' is "
+                               f"{dtypes.name(y.type)}")
+    if y.type in QUANT_TYPES and x.quantization is not None and x.quantization.scale is not None \
+            and len(x.quantization.scale) and scale_zp(x) != scale_zp(y):
+        raise UnsupportedError(f"input '{x.name}' {scale_zp(x)} and output '{y.name}' {scale_zp(y)} have different "
+                               f"quantization (scale, zero point)")
+
 
 @dataclass(frozen=True)
 class PackParams:
@@ -38,13 +51,10 @@ class Pack(Kernel):
             raise UnsupportedError(f"PACK axis {o.axis} out of range for inputs of rank {rank}")
         for i in range(n):
             t = ctx.input(i)
-            if t.type != y.type:
-                raise UnsupportedError(f"PACK input '{t.name}' is {dtypes.name(t.type)}, output {dtypes.name(y.type)}")
             if list(t.shape or []) != list(x0.shape or []):
                 raise ModelFormatError(f"PACK inputs have different shapes {list(x0.shape or [])} and "
                                        f"{list(t.shape or [])}")
-            if y.type in (dtypes.INT8, dtypes.INT16, dtypes.UINT8) and scale_zp(t) != scale_zp(y):
-                raise UnsupportedError(f"PACK input '{t.name}' and the output have different quantization")
+            same_quantization(t, y)
         # Scalars (e.g. the batch size from SHAPE) carry no batch axis; stacking along axis 0 of
         # batched tensors would move the batch away from the front, so that case runs per sample.
         batchable = rank == 0 or axis > 0
