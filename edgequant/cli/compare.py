@@ -1,0 +1,87 @@
+"""``edgequant compare FLOAT QUANT``: accuracy and per-layer error of a quantized model vs its float original."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import EdgequantError
+from ..graph import Model, load_file
+from ._table import format_table
+
+NAME = "compare"
+HELP = "per-layer error (SQNR, max error, cosine) of a quantized model against its float original"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("float_model", type=Path, help="the float .tflite")
+    p.add_argument("quant_model", type=Path, help="the quantized .tflite made from it")
+    p.add_argument("--data", type=Path, help=".npy or .npz of float inputs ('x', or one array per input name); "
+                   "default: standard-normal random inputs")
+    p.add_argument("-n", "--samples", type=int, default=100, help="samples to use (default 100)")
+    p.add_argument("--plot", type=Path, metavar="PNG", help="write a per-layer SQNR chart")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON")
+
+
+def load_inputs(path: Path | None, model: Model, n: int) -> list[np.ndarray]:
+    """One float array per model input, ``n`` samples each, from a file or random."""
+    sg = model.main
+    tensors = [sg.tensors[i] for i in sg.inputs or []]
+    if path is None:
+        rng = np.random.default_rng(0)
+        return [rng.standard_normal([n] + list(t.shape or [1])[1:]).astype(np.float32) for t in tensors]
+    try:
+        data = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise EdgequantError(f"{path}: no such file") from None
+    except (ValueError, OSError) as e:
+        raise EdgequantError(f"{path}: not a readable .npy/.npz file ({e})") from None
+    if isinstance(data, np.ndarray):
+        arrays = [data]
+    else:
+        with data:
+            names = [t.name for t in tensors]
+            if all(nm in data.files for nm in names):
+                arrays = [data[nm] for nm in names]
+            elif "x" in data.files:
+                arrays = [data["x"]]
+            elif len(data.files) == 1:
+                arrays = [data[data.files[0]]]
+            else:
+                raise EdgequantError(f"{path}: use key 'x' or the input names {names} (file has {data.files})")
+    if len(arrays) != len(tensors):
+        raise EdgequantError(f"{path}: {len(arrays)} input array(s), the model has {len(tensors)} inputs")
+    out = []
+    for a, t in zip(arrays, tensors):
+        want = list(t.shape or [])[1:]
+        if list(a.shape[1:]) != want:
+            raise EdgequantError(f"{path}: input '{t.name}' needs samples of shape {want}, got {list(a.shape[1:])}")
+        if not np.all(np.isfinite(a[:n])):
+            raise EdgequantError(f"{path}: input '{t.name}' holds NaN or Inf")
+        out.append(np.asarray(a[:n], np.float32))
+    return out
+
+
+def run(args) -> int:
+    from ..analysis.layer_error import compare_layers, plot_layer_error
+
+    fm, qm = load_file(args.float_model), load_file(args.quant_model)
+    inputs = load_inputs(args.data, fm, args.samples)
+    rows = compare_layers(fm, qm, inputs)
+    if args.json:
+        json.dump([r.to_dict() for r in rows], sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        src = f"{args.data}" if args.data else "random standard-normal inputs"
+        print(f"{args.quant_model.name} vs {args.float_model.name} on {len(inputs[0])} samples ({src})")
+        print(format_table(("op", "name", "tensor", "dtype", "SQNR dB", "max |err|", "cosine", "float range"),
+                           [(r.op_index, r.op, r.tensor[-40:], r.dtype, f"{r.sqnr_db:.1f}", f"{r.max_abs_error:.4g}",
+                             f"{r.cosine:.5f}", f"[{r.float_range[0]:.3g}, {r.float_range[1]:.3g}]") for r in rows]))
+        worst = min(rows, key=lambda r: r.sqnr_db)
+        print(f"lowest SQNR: op {worst.op_index} {worst.op} ({worst.sqnr_db:.1f} dB)")
+    if args.plot:
+        print(f"wrote {plot_layer_error(rows, args.plot)}", file=sys.stderr if args.json else sys.stdout)
+    return 0

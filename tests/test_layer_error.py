@@ -1,0 +1,67 @@
+"""Per-layer error finds where a quantized model departs from its float original."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import edgequant as eq
+from edgequant import quantization as Q
+from edgequant.analysis.layer_error import compare_layers
+
+DATA = Path(eq.__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def models():
+    fm = eq.load_file(DATA / "digits_cnn.tflite")
+    x = np.load(DATA / "digits_test.npz")["x"]
+    qm = eq.quantize(fm, eq.Recipe.int8(io="float"), calibration_data=x[:100])
+    return fm, qm, x[100:160]
+
+
+def test_every_quantized_layer_is_close_and_the_output_row_matches_a_direct_measurement(models):
+    fm, qm, x = models
+    rows = compare_layers(fm, qm, [x])
+    assert {r.op for r in rows} >= {"CONV_2D", "MAX_POOL_2D", "FULLY_CONNECTED"}
+    assert all(r.sqnr_db > 25 for r in rows), [(r.op, r.sqnr_db) for r in rows]
+    out_name = qm.main.tensors[qm.main.outputs[0]].name
+    direct = Q.sqnr_db(eq.Interpreter(fm).run([x])[0], eq.Interpreter(qm).run([x])[0])
+    row = [r for r in rows if r.tensor == out_name]
+    assert row and abs(row[0].sqnr_db - direct) < 1e-6
+
+
+def test_a_broken_layer_shows_up_where_it_breaks(models):
+    fm, qm, x = models
+    broken = qm.clone()
+    sg = broken.main
+    conv = next(op for op in sg.operators if broken.op_name(op) == "CONV_2D")
+    w = sg.tensors[conv.inputs[1]]
+    w.quantization.scale = np.asarray(w.quantization.scale, np.float32) * 3  # wrong weight scales
+    before = {r.tensor: r.sqnr_db for r in compare_layers(fm, qm, [x])}
+    after = compare_layers(fm, broken, [x])
+    first = after[0]
+    assert first.op == "CONV_2D" and first.sqnr_db < before[first.tensor] - 10
+
+
+def test_cli_compare(models, tmp_path):
+    fm, qm, x = models
+    eq.save_file(fm, tmp_path / "f.tflite")
+    eq.save_file(qm, tmp_path / "q.tflite")
+    np.savez(tmp_path / "x.npz", x=x)
+    r = subprocess.run([sys.executable, "-m", "edgequant", "compare", str(tmp_path / "f.tflite"),
+                        str(tmp_path / "q.tflite"), "--data", str(tmp_path / "x.npz"), "--json"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert rows and all(row["sqnr_db"] > 25 for row in rows)
+    np.savez(tmp_path / "bad.npz", x=x[:, :4])
+    r = subprocess.run([sys.executable, "-m", "edgequant", "compare", str(tmp_path / "f.tflite"),
+                        str(tmp_path / "q.tflite"), "--data", str(tmp_path / "bad.npz")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.startswith("error: ") and "shape" in r.stderr
