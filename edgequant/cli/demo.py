@@ -6,6 +6,7 @@ cost in size and accuracy: each quantized with edgequant, each run with edgequan
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -99,6 +100,7 @@ def run(args) -> int:
     ref = _outputs(model, x_eval)
     float_size = len(save(model))
     rows = [_row("float32", float_size, float_size, ref, ref, y_eval, None, time.perf_counter() - t)]
+    sizes, sqnrs = [float_size], [None]
 
     for mode in MODES:
         steps(f"quantize: {mode}")
@@ -108,6 +110,8 @@ def run(args) -> int:
         data = save(qm)
         write_atomic(out / f"{args.model.stem}_{mode}.tflite", data)
         got = _outputs(qm, x_eval)
+        sizes.append(len(data))
+        sqnrs.append(Q.sqnr_db(ref, got))
         rows.append(_row(mode, len(data), float_size, got, ref, y_eval, rows[0], time.perf_counter() - t))
 
     steps("summary")
@@ -116,7 +120,10 @@ def run(args) -> int:
     print(table)
     summary = _markdown(args, headers, rows, pictures, len(calib), len(x_eval))
     write_atomic(out / "summary.md", summary.encode())
-    print(f"\nwrote {out}/summary.md, the pictures and the four quantized models in {out}/")
+    records = [{"mode": r[0], "bytes": size, "accuracy": r[-1], "sqnr_db": sq}
+               for r, size, sq in zip(rows, sizes, sqnrs)]
+    write_atomic(out / "summary.json", (json.dumps(records, indent=1) + "\n").encode())
+    print(f"\nwrote {out}/summary.md (and .json), the pictures and the four quantized models in {out}/")
     return 0
 
 
