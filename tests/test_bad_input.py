@@ -203,3 +203,32 @@ def test_save_file_is_atomic_and_keeps_usual_permissions(tmp_path, monkeypatch):
         eq.save_file(m, p)
     assert eq.load_file(p).description == "tiny"
     assert sorted(x.name for x in tmp_path.iterdir()) == ["m.tflite"]
+
+
+def test_shared_offsets_cannot_expand_a_small_file():
+    """A 'billion laughs' file: 20k subgraph offsets to one subgraph whose 20k tensor offsets point at
+    one tensor. Decoding naively would build 400M objects; we stop at the tables the file can hold."""
+    import flatbuffers
+
+    b = flatbuffers.Builder(1024)
+    b.StartObject(11)  # Tensor with no fields
+    tensor = b.EndObject()
+    b.StartVector(4, 20000, 4)
+    for _ in range(20000):
+        b.PrependUOffsetTRelative(tensor)
+    tensors = b.EndVector()
+    b.StartObject(6)  # SubGraph.tensors
+    b.PrependUOffsetTRelativeSlot(0, tensors, 0)
+    sub = b.EndObject()
+    b.StartVector(4, 20000, 4)
+    for _ in range(20000):
+        b.PrependUOffsetTRelative(sub)
+    subs = b.EndVector()
+    b.StartObject(10)  # Model.subgraphs
+    b.PrependUOffsetTRelativeSlot(2, subs, 0)
+    b.Finish(b.EndObject(), file_identifier=b"TFL3")
+    data = bytes(b.Output())
+    t0 = time.perf_counter()
+    with pytest.raises(ModelFormatError, match="more tables than"):
+        eq.load(data)
+    assert time.perf_counter() - t0 < 5

@@ -34,6 +34,10 @@ class Reader:
         self.size = len(self.mv)
         self.array = np.frombuffer(self.mv, dtype=np.uint8)
         self.array.flags.writeable = False
+        # Every table needs at least 4 bytes of its own, so a valid file cannot decode into more
+        # tables than size/4. Offsets that all point at one table would otherwise let a small file
+        # expand exponentially ("billion laughs"): count, and stop at the bound.
+        self.table_budget = self.size // 4 + 64
         if self.size < 8:
             raise ModelFormatError(f"file is {self.size} bytes; a .tflite flatbuffer needs at least 8")
         if check_identifier and bytes(self.mv[4:8]) != FILE_IDENTIFIER:
@@ -60,6 +64,10 @@ class Reader:
         if depth > _MAX_DEPTH:
             raise ModelFormatError(f"{t.name} at offset {pos}: tables nested deeper than {_MAX_DEPTH}")
         where = f"{t.name} at offset {pos}"
+        self.table_budget -= 1
+        if self.table_budget < 0:
+            raise ModelFormatError(f"{where}: more tables than a {self.size}-byte file can hold "
+                                   "(offsets point at the same tables over and over)")
         self._need(pos, 4, where)
         vt = pos - _I32.unpack_from(self.mv, pos)[0]
         self._need(vt, 4, f"{where}: vtable")
