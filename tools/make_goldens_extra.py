@@ -255,8 +255,95 @@ def cases_cast():
     yield Case("CAST__u8_i8", "CAST", [T(np.array([[0, 127, 128, 255]], np.uint8))], [T(type=dtypes.INT8)])
 
 
+def cases_arg_max():
+    yield Case("ARG_MAX__f32_axis1_i64", "ARG_MAX", [T(f32(2, 5, 3)), T(np.array([1], np.int32), const=True)],
+               [T(type=dtypes.INT64)], opts("ArgMaxOptions", output_type=dtypes.INT64), batch=True)
+    x = np.array([[3, -1, 3, 2], [-128, -128, 5, 5]], np.int8)  # ties: first index wins
+    yield Case("ARG_MAX__i8_ties_i32", "ARG_MAX", [T(x, q=(0.1, 0)), T(np.array(-1, np.int32), const=True)],
+               [T(type=dtypes.INT32)], opts("ArgMaxOptions", output_type=dtypes.INT32), batch=True)
+
+
+def _binary(op, name, a, b, out_type, q=None, options=None, batch=True, const_b=False):
+    return Case(f"{op}__{name}", op, [T(a, q=q), T(b, q=q, const=const_b)], [T(type=out_type, q=q)], options,
+                batch=batch)
+
+
+def cases_max_min():
+    for op in ("MAXIMUM", "MINIMUM"):
+        yield _binary(op, "f32_broadcast", f32(2, 3, 4), f32(4), dtypes.FLOAT32, batch=False)
+        yield _binary(op, "i8", ints(np.int8, 2, 5), ints(np.int8, 1, 5), dtypes.INT8, q=(0.1, -3), const_b=True)
+        yield _binary(op, "i16", ints(np.int16, 2, 5), ints(np.int16, 2, 5), dtypes.INT16, q=(0.01, 0))
+        yield _binary(op, "i32", ints(np.int32, 3, 1), ints(np.int32, 1, 4), dtypes.INT32, batch=False)
+
+
+def cases_floor_div():
+    b = f32(2, 6)
+    b[np.abs(b) < 0.2] = 0.5
+    yield _binary("FLOOR_DIV", "f32", f32(2, 6, lo=-9, hi=9), b, dtypes.FLOAT32)
+    nz = ints(np.int32, 1, 6, lo=-7, hi=7)
+    nz[nz == 0] = 3
+    yield _binary("FLOOR_DIV", "i32_broadcast", ints(np.int32, 2, 6, lo=-50, hi=50), nz, dtypes.INT32,
+                  const_b=True)
+    d8 = ints(np.int8, 2, 6, lo=-9, hi=9)
+    d8[d8 == 0] = -2
+    yield _binary("FLOOR_DIV", "i8", ints(np.int8, 2, 6), d8, dtypes.INT8)
+    d16 = ints(np.int16, 2, 6, lo=-300, hi=300)
+    d16[d16 == 0] = 7
+    yield _binary("FLOOR_DIV", "i16", ints(np.int16, 2, 6), d16, dtypes.INT16)
+
+
+def cases_select_v2():
+    c = RNG.integers(0, 2, (2, 1, 4)).astype(bool)
+    yield Case("SELECT_V2__f32_broadcast", "SELECT_V2", [T(c), T(f32(2, 3, 4)), T(f32(1, 3, 1))],
+               [T(type=dtypes.FLOAT32)])
+    q = (0.05, 3)
+    yield Case("SELECT_V2__i8", "SELECT_V2", [T(RNG.integers(0, 2, (2, 5)).astype(bool)),
+                                             T(ints(np.int8, 2, 5), q=q), T(ints(np.int8, 2, 5), q=q)],
+               [T(type=dtypes.INT8, q=q)], batch=True)
+    yield Case("SELECT_V2__i32_scalar_else", "SELECT_V2", [T(RNG.integers(0, 2, (3,)).astype(bool)),
+                                                          T(ints(np.int32, 3)), T(np.array(-1, np.int32))],
+               [T(type=dtypes.INT32)])
+
+
+def _unary(op, name, x, out_type=None, qin=None, qout=None, batch=True):
+    return Case(f"{op}__{name}", op, [T(x, q=qin)], [T(type=out_type if out_type is not None else _np_type(x),
+                                                      q=qout)], batch=batch)
+
+
+def cases_unary():
+    pos = f32(2, 8, lo=0.01, hi=9.0)
+    yield _unary("SQRT", "f32", pos)
+    yield _unary("SQRT", "i8", ints(np.int8, 2, 16, lo=-20), qin=(0.1, -20), qout=(0.02, -128))
+    yield _unary("SQRT", "i16", ints(np.int16, 2, 16, lo=0), qin=(0.001, 0), qout=(0.0002, 0))
+    yield _unary("RSQRT", "f32", pos)
+    yield _unary("RSQRT", "i8", np.arange(-128, 128, dtype=np.int8).reshape(2, 128)[:, :] * 0 +
+                 np.clip(np.arange(-128, 128), -30, 127).astype(np.int8).reshape(2, 128), qin=(0.05, -30),
+                 qout=(0.02, -128))
+    yield _unary("RSQRT", "i16", ints(np.int16, 2, 64, lo=0), qin=(0.0005, 0), qout=(0.0003, 0))
+    yield _unary("EXP", "f32", f32(2, 8, lo=-5, hi=3))
+    yield _unary("EXP", "i8", np.arange(-128, 128, dtype=np.int8).reshape(2, 128), qin=(0.05, 10),
+                 qout=(0.1, -128))
+    yield _unary("EXP", "i16", ints(np.int16, 2, 128), qin=(1 / 8192, 0), qout=(20 / 32768, 0))
+    yield _unary("LOG", "f32", pos)
+    yield _unary("LOG", "i8", np.arange(-128, 128, dtype=np.int8).reshape(2, 128), qin=(0.05, -100),
+                 qout=(0.04, 20))
+    yield _unary("LOG", "i16", ints(np.int16, 2, 128), qin=(0.001, 0), qout=(8 / 32768, 0))
+    yield _unary("ABS", "f32", f32(2, 8))
+    yield _unary("ABS", "i32", ints(np.int32, 2, 8, lo=-1000, hi=1000))
+    yield _unary("ABS", "i8_same_scale", ints(np.int8, 2, 16), qin=(0.1, 5), qout=(0.1, -7))
+    yield _unary("ABS", "i8_rescale", ints(np.int8, 2, 16), qin=(0.1, 5), qout=(0.07, -128))
+    yield _unary("ABS", "i16_rescale", ints(np.int16, 2, 16), qin=(0.01, 0), qout=(0.013, 0))
+    yield _unary("ABS", "i16_plain", ints(np.int16, 2, 16, lo=-32767))
+    yield _unary("NEG", "f32", f32(2, 8))
+    yield _unary("NEG", "i32", ints(np.int32, 2, 8, lo=-1000, hi=1000))
+    yield _unary("NEG", "i64", ints(np.int64, 2, 8, lo=-1000, hi=1000))
+    yield _unary("NEG", "i8", ints(np.int8, 2, 8, lo=-127), qin=(0.1, 0), qout=(0.1, 0))
+    yield _unary("SQUARE", "f32", f32(2, 8))
+
+
 CASES = [cases_shape, cases_pack, cases_unpack, cases_fill, cases_gather, cases_squeeze, cases_expand_dims,
-         cases_split, cases_split_v, cases_slice, cases_cast]
+         cases_split, cases_split_v, cases_slice, cases_cast, cases_arg_max, cases_max_min, cases_floor_div,
+         cases_select_v2, cases_unary]
 
 
 def all_cases(only: set[str] | None = None):
