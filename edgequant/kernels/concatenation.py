@@ -55,8 +55,9 @@ class Concatenation(Kernel):
                 si, zi = scale_zp(ctx.input(i))
                 rq.append(None if (si, zi) == (so, zo) else (np.float32(si), zi, np.float32(so), zo))
             if any(r is not None for r in rq):
-                if y.type == dtypes.INT16:
-                    raise UnsupportedError("int16 concatenation with differing input scales")
+                if y.type != dtypes.UINT8:
+                    # LiteRT and tflite-micro reject this in Prepare (concatenation.cc); so do we
+                    raise UnsupportedError(f"{dtypes.name(y.type)} inputs must share the output's scale and zero point")
                 requant = tuple(rq)
                 batchable = batchable and all(ctx.const(i) is None for i in range(ctx.n_inputs))
         return ConcatParams(axis, batchable, lo_hi, requant, y.dtype)

@@ -15,6 +15,7 @@ from ._common import (
     check_type,
     exact_in_float32,
     float_activation_range,
+    mul_by_qm_single_wide,
     quant_activation_range,
     quantize_multiplier,
     requantize,
@@ -47,10 +48,12 @@ class FCParams:
 @kernel("FULLY_CONNECTED")
 class FullyConnected(Kernel):
     """reference_ops::FullyConnected (float), reference_integer_ops::FullyConnected (int8 with int32
-    bias, int16x8 with int64 bias and MultiplyByQuantizedMultiplier(int64)), and the hybrid
+    bias, int16x8 with int64 bias), and the hybrid
     EvalHybrid of lite/kernels/fully_connected.cc (per-row symmetric or asymmetric input quantization).
 
-    int8 requantization: MultiplyByQuantizedMultiplier, double rounding. Per-tensor multiplier as
+    Requantization: LiteRT 2.3.0 rounds once (``(acc * m + 2**(30 - s)) >> (31 - s)``, also on the
+    int64 accumulator of 16x8); tflite-micro rounds twice (int8) and uses the Q15-reduced int64
+    MultiplyByQuantizedMultiplier (16x8). Per-tensor multiplier as
     GetQuantizedConvolutionMultipler: double(float(input_scale * filter_scale)) / double(output_scale);
     per-channel from double(input_scale) * double(filter_scale[c]) / double(output_scale).
     """
@@ -128,6 +131,9 @@ class FullyConnected(Kernel):
         if p.kind == "int":
             y = requantize(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max, np.int8,
                            p.rounding)
+        elif p.rounding == "single":  # LiteRT rounds the int64 accumulator once with the full Q31 multiplier
+            y = mul_by_qm_single_wide(acc, p.output_multiplier, p.output_shift) + p.output_offset
+            y = np.clip(y, p.act_min, p.act_max).astype(np.int16)
         else:
             y = requantize_int64(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max,
                                  np.int16)

@@ -1,0 +1,95 @@
+"""Hybrid (dynamic-range) kernels: int8 weights, float activations quantized on the fly per batch row.
+
+Matches tensor_utils::SymmetricQuantizeFloats / AsymmetricQuantizeFloats and the float epilogues of
+fully_connected.cc EvalHybrid (``bias + float(dotprod) * scale``) and conv.cc EvalHybrid /
+reference_ops::HybridConvPerChannel (``float(acc) * per_channel_scale * scaling_factor + bias``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import qmath
+from ..errors import UnsupportedError
+from ._common import exact_in_float32, scales, zero_points
+
+
+def symmetric_quantize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """SymmetricQuantizeFloats per row of x (rows, n): int values in [-127, 127] and float32 scales."""
+    rng = np.maximum(np.abs(x.min(axis=1)), np.abs(x.max(axis=1))).astype(np.float32)  # (rows,)
+    zero = rng == 0
+    safe = np.where(zero, np.float32(1), rng)
+    scale = np.where(zero, np.float32(1), np.divide(safe, np.float32(127), dtype=np.float32))
+    inv = np.divide(np.float32(127), safe, dtype=np.float32)
+    q = qmath.round_half_away(np.multiply(x, inv[:, None], dtype=np.float32))
+    q = np.clip(q, -127, 127)
+    q[zero] = 0
+    return q, scale.astype(np.float32)
+
+
+def asymmetric_quantize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """AsymmetricQuantizeFloats per row: int values in [-128, 127], float32 scales, int offsets."""
+    rmin = np.minimum(x.min(axis=1), 0).astype(np.float64)
+    rmax = np.maximum(x.max(axis=1), 0).astype(np.float64)
+    same = rmin == rmax
+    scale = np.where(same, 1.0, (rmax - rmin) / 255.0)
+    zp_min = -128.0 - rmin / scale
+    zp_max = 127.0 - rmax / scale
+    err_min = 128.0 + np.abs(rmin / scale)
+    err_max = 127.0 + np.abs(rmax / scale)
+    zpd = np.where(err_min < err_max, zp_min, zp_max)
+    offset = np.where(zpd <= -128, -128, np.where(zpd >= 127, 127, qmath.round_half_away(zpd))).astype(np.int64)
+    offset[same] = 0
+    sf = scale.astype(np.float32)
+    sf[same] = 1
+    inv = (1.0 / sf.astype(np.float64)).astype(np.float32)
+    v = np.multiply(x, inv[:, None], dtype=np.float32) + offset[:, None].astype(np.float32)
+    q = np.clip(qmath.round_half_away(v), -128, 127)
+    q[same] = 0
+    return q, sf, offset
+
+
+@dataclass(frozen=True)
+class HybridFC:
+    """Weights (depth, units) as a float GEMM operand of exact small integers."""
+
+    w_mat: np.ndarray
+    gemm_dtype: Any
+    filter_scale: Any  # float32 scalar (per-tensor) or (units,) per-channel
+    per_channel: bool
+    asymmetric: bool
+    row_sums: np.ndarray  # (units,) sum of weights per output unit
+
+    def run(self, rows: np.ndarray, bias) -> np.ndarray:
+        if self.asymmetric:
+            q, sf, off = asymmetric_quantize_rows(rows)
+        else:
+            q, sf = symmetric_quantize_rows(rows)
+            off = None
+        dot = np.matmul(q.astype(self.gemm_dtype), self.w_mat).astype(np.int64)  # (rows, units) exact
+        if off is not None:
+            dot -= self.row_sums[None, :] * off[:, None]
+        if self.per_channel:
+            scale = np.multiply(sf[:, None], self.filter_scale[None, :], dtype=np.float32)
+        else:
+            scale = np.multiply(sf, np.float32(self.filter_scale), dtype=np.float32)[:, None]
+        y = np.multiply(dot.astype(np.float32), scale, dtype=np.float32)
+        if bias is not None:
+            y = np.add(bias, y, dtype=np.float32)
+        return y
+
+
+def prepare_hybrid_fc(w, wt: np.ndarray, asymmetric: bool) -> HybridFC:
+    s = scales(w)
+    if np.any(zero_points(w) != 0):
+        raise UnsupportedError("hybrid weights must be symmetric (zero point 0)")
+    wi = wt.astype(np.int64)
+    bound = float(np.abs(wi).sum(axis=0).max(initial=0)) * 255
+    gd = np.float32 if exact_in_float32(bound) else np.float64
+    units = wt.shape[1]
+    if s.size not in (1, units):
+        raise UnsupportedError(f"{s.size} weight scales for {units} units")
+    return HybridFC(wi.astype(gd), gd, s if s.size > 1 else s[0], s.size > 1, asymmetric, wi.sum(axis=0))
