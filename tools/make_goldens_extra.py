@@ -341,9 +341,56 @@ def cases_unary():
     yield _unary("SQUARE", "f32", f32(2, 8))
 
 
+def cases_layout():
+    yield Case("TILE__f32", "TILE", [T(f32(2, 3)), T(np.array([1, 2], np.int32), const=True)],
+               [T(type=dtypes.FLOAT32)], batch=True)
+    yield Case("TILE__i8_axis0", "TILE", [T(ints(np.int8, 2, 2), q=(0.1, 1)), T(np.array([3, 1], np.int64), const=True)],
+               [T(type=dtypes.INT8, q=(0.1, 1))])
+    yield Case("TILE__i32_dynamic", "TILE", [T(ints(np.int32, 1, 3)), T(np.array([2, 2], np.int32))],
+               [T(type=dtypes.INT32)])
+    yield Case("GATHER_ND__f32", "GATHER_ND", [T(f32(3, 4, 2)), T(np.array([[0, 1], [2, 3], [1, 0]], np.int32),
+                                                                     const=True)], [T(type=dtypes.FLOAT32)])
+    yield Case("GATHER_ND__i8_const_params", "GATHER_ND",
+               [T(ints(np.int8, 4, 3), q=(0.2, 0), const=True), T(np.array([[[3], [0]], [[1], [1]]], np.int32))],
+               [T(type=dtypes.INT8, q=(0.2, 0))], batch=True)
+    yield Case("GATHER_ND__i32_full", "GATHER_ND", [T(ints(np.int32, 2, 3)), T(np.array([[1, 2], [0, 0]], np.int64))],
+               [T(type=dtypes.INT32)])
+    yield Case("SPACE_TO_DEPTH__f32", "SPACE_TO_DEPTH", [T(f32(2, 4, 6, 3))], [T(type=dtypes.FLOAT32)],
+               opts("SpaceToDepthOptions", block_size=2), batch=True)
+    yield Case("SPACE_TO_DEPTH__i8", "SPACE_TO_DEPTH", [T(ints(np.int8, 1, 6, 3, 2), q=(0.1, 2))],
+               [T(type=dtypes.INT8, q=(0.1, 2))], opts("SpaceToDepthOptions", block_size=3), batch=True)
+    yield Case("DEPTH_TO_SPACE__f32", "DEPTH_TO_SPACE", [T(f32(2, 2, 3, 12))], [T(type=dtypes.FLOAT32)],
+               opts("DepthToSpaceOptions", block_size=2), batch=True)
+    yield Case("DEPTH_TO_SPACE__i8", "DEPTH_TO_SPACE", [T(ints(np.int8, 1, 2, 2, 9), q=(0.1, 2))],
+               [T(type=dtypes.INT8, q=(0.1, 2))], opts("DepthToSpaceOptions", block_size=3), batch=True)
+    for ac, hp in ((False, False), (True, False), (False, True)):
+        tag = "ac" if ac else "hp" if hp else "plain"
+        yield Case(f"RESIZE_NEAREST_NEIGHBOR__f32_up_{tag}", "RESIZE_NEAREST_NEIGHBOR",
+                   [T(f32(2, 3, 5, 2)), T(np.array([7, 4], np.int32), const=True)], [T(type=dtypes.FLOAT32)],
+                   opts("ResizeNearestNeighborOptions", align_corners=ac, half_pixel_centers=hp), batch=True)
+        yield Case(f"RESIZE_NEAREST_NEIGHBOR__i8_down_{tag}", "RESIZE_NEAREST_NEIGHBOR",
+                   [T(ints(np.int8, 1, 7, 6, 2), q=(0.1, 0)), T(np.array([3, 4], np.int32), const=True)],
+                   [T(type=dtypes.INT8, q=(0.1, 0))],
+                   opts("ResizeNearestNeighborOptions", align_corners=ac, half_pixel_centers=hp), batch=True)
+
+
+def cases_relu_max():
+    yield _unary("RELU_N1_TO_1", "f32", f32(2, 8))
+    yield _unary("RELU_N1_TO_1", "i8", ints(np.int8, 2, 32), qin=(0.02, 3), qout=(0.01, -2))
+    yield _unary("RELU_N1_TO_1", "i8_same", ints(np.int8, 2, 32), qin=(0.02, 3), qout=(0.02, 3))
+    yield Case("REDUCE_MAX__f32_axes12", "REDUCE_MAX", [T(f32(2, 3, 4)), T(np.array([1, -1], np.int32), const=True)],
+               [T(type=dtypes.FLOAT32)], opts("ReducerOptions", keep_dims=False), batch=True)
+    yield Case("REDUCE_MAX__i8_keep", "REDUCE_MAX", [T(ints(np.int8, 2, 3, 4), q=(0.1, 0)),
+                                                    T(np.array([2], np.int32), const=True)],
+               [T(type=dtypes.INT8, q=(0.1, 0))], opts("ReducerOptions", keep_dims=True), batch=True)
+    yield Case("REDUCE_MAX__i32_axis0", "REDUCE_MAX", [T(ints(np.int32, 3, 2)), T(np.array([0], np.int32),
+                                                                                  const=True)],
+               [T(type=dtypes.INT32)], opts("ReducerOptions", keep_dims=False))
+
+
 CASES = [cases_shape, cases_pack, cases_unpack, cases_fill, cases_gather, cases_squeeze, cases_expand_dims,
          cases_split, cases_split_v, cases_slice, cases_cast, cases_arg_max, cases_max_min, cases_floor_div,
-         cases_select_v2, cases_unary]
+         cases_select_v2, cases_unary, cases_layout, cases_relu_max]
 
 
 def all_cases(only: set[str] | None = None):

@@ -40,7 +40,7 @@ class ReluN1To1(Kernel):
             return ReluXParams("float")
         si, zi = scale_zp(x)
         so, zo = scale_zp(y)
-        m, s = qmath.quantize_multiplier(np.float64(si) / np.float64(so))
+        m, s = qmath.quantize_multiplier(np.float64(np.float32(si) / np.float32(so)))
         lo, hi = dtypes.integer_range(x.type)
         q = np.float32(so)
         act_min = max(lo, zo + int(qmath.round_half_away(np.float32(-1.0) / q)))
