@@ -388,9 +388,46 @@ def cases_relu_max():
                [T(type=dtypes.INT32)], opts("ReducerOptions", keep_dims=False))
 
 
+def cases_arith():
+    b = f32(2, 6)
+    b[np.abs(b) < 0.2] = 0.7
+    yield _binary("DIV", "f32", f32(2, 6), b, dtypes.FLOAT32)
+    yield _binary("DIV", "f32_relu6", f32(2, 6, lo=-20, hi=20), b, dtypes.FLOAT32,
+                  options=opts("DivOptions", fused_activation_function=3))
+    d = ints(np.int32, 1, 6, lo=-9, hi=9)
+    d[d == 0] = -4
+    yield _binary("DIV", "i32_broadcast", ints(np.int32, 2, 6, lo=-100, hi=100), d, dtypes.INT32, const_b=True)
+    yield _binary("SQUARED_DIFFERENCE", "f32", f32(2, 6), f32(2, 6), dtypes.FLOAT32)
+    yield _binary("SQUARED_DIFFERENCE", "i32", ints(np.int32, 2, 6, lo=-3000, hi=3000),
+                  ints(np.int32, 1, 6, lo=-3000, hi=3000), dtypes.INT32, const_b=True)
+    yield Case("SUM__f32_axes", "SUM", [T(f32(2, 3, 4)), T(np.array([1, 2], np.int32), const=True)],
+               [T(type=dtypes.FLOAT32)], opts("ReducerOptions", keep_dims=False), batch=True)
+    yield Case("SUM__i32_keep", "SUM", [T(ints(np.int32, 2, 5, lo=-99, hi=99)), T(np.array([-1], np.int32),
+                                                                                  const=True)],
+               [T(type=dtypes.INT32)], opts("ReducerOptions", keep_dims=True), batch=True)
+
+
+def cases_activations():
+    x = f32(2, 16, lo=-6, hi=6)
+    yield Case("LEAKY_RELU__f32", "LEAKY_RELU", [T(x)], [T(type=dtypes.FLOAT32)], opts("LeakyReluOptions", alpha=0.2),
+               batch=True)
+    yield Case("LEAKY_RELU__i8", "LEAKY_RELU", [T(ints(np.int8, 2, 32), q=(0.05, 10))],
+               [T(type=dtypes.INT8, q=(0.04, -20))], opts("LeakyReluOptions", alpha=0.3), batch=True)
+    yield Case("LEAKY_RELU__i16", "LEAKY_RELU", [T(ints(np.int16, 2, 32), q=(0.001, 0))],
+               [T(type=dtypes.INT16, q=(0.0009, 0))], opts("LeakyReluOptions", alpha=0.1), batch=True)
+    yield Case("PRELU__f32", "PRELU", [T(f32(2, 3, 4)), T(f32(1, 4, lo=0, hi=1), const=True)],
+               [T(type=dtypes.FLOAT32)], batch=True)
+    yield Case("PRELU__i8", "PRELU", [T(ints(np.int8, 2, 3, 4), q=(0.05, 5)),
+                                      T(ints(np.int8, 1, 1, 4), q=(0.01, -10), const=True)],
+               [T(type=dtypes.INT8, q=(0.03, -3))], batch=True)
+    yield _unary("HARD_SWISH", "f32", f32(2, 16, lo=-5, hi=5))
+    yield _unary("L2_NORMALIZATION", "f32", f32(2, 3, 8))
+
+
 CASES = [cases_shape, cases_pack, cases_unpack, cases_fill, cases_gather, cases_squeeze, cases_expand_dims,
          cases_split, cases_split_v, cases_slice, cases_cast, cases_arg_max, cases_max_min, cases_floor_div,
-         cases_select_v2, cases_unary, cases_layout, cases_relu_max]
+         cases_select_v2, cases_unary, cases_layout, cases_relu_max,
+         cases_arith, cases_activations]
 
 
 def all_cases(only: set[str] | None = None):
