@@ -86,8 +86,9 @@ class Recipe:
 
     @classmethod
     def weight_only_int8(cls, **kw: Any) -> Recipe:
-        """int8 weights, DEQUANTIZE at load, float kernels."""
-        return cls(mode="weight_only_int8", io="float", **{"min_weight_elements": 1024, **kw})
+        """int8 weights, DEQUANTIZE at load, float kernels. Every constant weight of a weight op is compressed:
+        DEQUANTIZE runs once at load, so small weights cost nothing at run time (unlike hybrid kernels)."""
+        return cls(mode="weight_only_int8", io="float", **kw)
 
     @classmethod
     def float16(cls, **kw: Any) -> Recipe:

@@ -66,7 +66,8 @@ def _qparams_node(qp: QuantParams) -> QuantizationParameters:
 def _new_tensor(sg: SubGraph, like: Tensor, name: str, ttype: int, buffer: int = 0,
                 quant: QuantizationParameters | None = None) -> int:
     t = Tensor(name=name, type=ttype, shape=list(like.shape or []), buffer=buffer, quantization=quant,
-               shape_signature=list(like.shape_signature) if like.shape_signature is not None else None)
+               shape_signature=list(like.shape_signature) if like.shape_signature is not None else None,
+               has_rank=like.has_rank)
     return sg.add_tensor(t)
 
 
@@ -113,6 +114,11 @@ def compact(m: Model) -> None:
             if sd.subgraph_index == s:
                 for tm in (sd.inputs or []) + (sd.outputs or []):
                     tm.tensor_index = new_index[tm.tensor_index]
+    for sg in m.subgraphs or []:
+        for t in sg.tensors or []:
+            # activations point at the empty sentinel rather than each at an empty buffer of its own
+            if t.buffer and not t.is_variable and _empty(m.buffers[t.buffer]):
+                t.buffer = 0
     live = sorted({t.buffer for sg in m.subgraphs or [] for t in sg.tensors or [] if t.buffer} |
                   {md.buffer for md in m.metadata or []})
     new_buf = {0: 0, **{old: k + 1 for k, old in enumerate(live)}}
@@ -125,9 +131,14 @@ def compact(m: Model) -> None:
     m.bind()
 
 
+def _empty(buf: Buffer) -> bool:
+    return buf.nbytes == 0 and not (buf.offset or 0) > 1
+
+
 def _drop_dead_buffers(m: Model) -> None:
-    """Empty every buffer that no tensor used by an op or a subgraph's inputs/outputs points at."""
-    live: set[int] = set()
+    """Empty every buffer that no tensor used by an op or a subgraph's inputs/outputs points at
+    (metadata buffers stay: they belong to the model, not to a tensor)."""
+    live: set[int] = {md.buffer for md in m.metadata or []}
     for sg in m.subgraphs or []:
         used = set(sg.inputs or []) | set(sg.outputs or [])
         for op in sg.operators or []:
@@ -158,6 +169,7 @@ def rewrite_weights(model: Model, recipe: Recipe) -> tuple[Model, Report]:
     rep = Report(recipe.mode)
     for s, sg in enumerate(m.subgraphs or []):
         consumers = sg.consumers()
+        sole = {i for i, c in consumers.items() if len(c) == 1 and i not in (sg.outputs or [])}
         new_ops: list[Operator] = []
         converted: dict[int, int] = {}  # original constant tensor -> float tensor produced by DEQUANTIZE
         for o, op in enumerate(sg.operators or []):
@@ -177,7 +189,8 @@ def rewrite_weights(model: Model, recipe: Recipe) -> tuple[Model, Report]:
             for slot in slots:
                 idx = op.inputs[slot]
                 if idx not in converted:
-                    converted[idx] = _dequantized_const(m, sg, idx, name, slot, recipe, per_channel, new_ops, rep)
+                    converted[idx] = _dequantized_const(m, sg, idx, name, slot, recipe, per_channel, new_ops, rep,
+                                                        sole)
                 op.inputs = list(op.inputs)
                 op.inputs[slot] = converted[idx]
             if slots:
@@ -206,20 +219,18 @@ def _weight_input(name: str) -> int:
 
 
 def _dequantized_const(m: Model, sg: SubGraph, idx: int, op_name: str, slot: int, recipe: Recipe,
-                       per_channel: bool, new_ops: list[Operator], rep: Report) -> int:
+                       per_channel: bool, new_ops: list[Operator], rep: Report, sole: set[int]) -> int:
     """Store constant ``idx`` compressed (float16 or int8) and emit a DEQUANTIZE back to float32."""
     t = sg.tensors[idx]
     w = t.numpy()
     if recipe.mode == "float16":
-        buf = m.add_buffer(w.astype(np.float16))
-        src = _new_tensor(sg, t, t.name + "_fp16", dtypes.FLOAT16, buf)
+        src = _const_tensor_raw(m, sg, idx, w.astype(np.float16), dtypes.FLOAT16, None, "_fp16", sole)
         version = 3
     else:
         rule = rules.RULES.get(op_name)
         axis = rule.weights.get(slot) if (rule is not None and per_channel and w.ndim > 1) else None
         qp = _weight_params(w, axis)
-        buf = m.add_buffer(_quantize_const(w, qp))
-        src = _new_tensor(sg, t, t.name + "_int8", dtypes.INT8, buf, _qparams_node(qp))
+        src = _const_tensor_raw(m, sg, idx, _quantize_const(w, qp), dtypes.INT8, _qparams_node(qp), "_int8", sole)
         version = 2 if axis is None else 4
     rep.quantized_weights.append(t.name)
     dst = _new_tensor(sg, t, t.name + "_dequantized", FLOAT)
@@ -412,7 +423,7 @@ def _quantize_op(m: Model, sg: SubGraph, op: Operator, o: int, name: str, rule: 
         if slot in rule.weights:
             axis = rule.weights[slot] if per_channel else None
             qp = _weight_params(w, axis)
-            inputs[slot] = _const_tensor(m, sg, idx, _quantize_const(w, qp), dtypes.INT8, qp, "_int8")
+            inputs[slot] = _const_tensor(m, sg, idx, _quantize_const(w, qp), dtypes.INT8, qp, "_int8", conv.sole)
             w_scale = qp.scale
             rep.quantized_weights.append(tensors[idx].name)
         elif w is not None:  # a constant used as an activation (ADD's other operand, ...)
@@ -423,7 +434,7 @@ def _quantize_op(m: Model, sg: SubGraph, op: Operator, o: int, name: str, rule: 
             else:
                 qp = choose_qparams(w, bits=8)
             params[idx] = qp
-            inputs[slot] = _const_tensor(m, sg, idx, _quantize_const(w, qp), conv.act_type, qp, "_q")
+            inputs[slot] = _const_tensor(m, sg, idx, _quantize_const(w, qp), conv.act_type, qp, "_q", conv.sole)
         else:
             inputs[slot] = conv.get(idx, "q")
     if rule.bias is not None and rule.bias < len(inputs) and inputs[rule.bias] >= 0:
@@ -443,7 +454,7 @@ def _quantize_op(m: Model, sg: SubGraph, op: Operator, o: int, name: str, rule: 
                                            quantized_dimension=0)
             ttype = dtypes.INT64 if bits == 64 else dtypes.INT32
             data = q.astype(np.int64 if bits == 64 else np.int32)
-            inputs[rule.bias] = _const_tensor_raw(m, sg, idx, data, ttype, quant, "_bias")
+            inputs[rule.bias] = _const_tensor_raw(m, sg, idx, data, ttype, quant, "_bias", conv.sole)
     for idx in op.outputs or []:
         if idx >= 0 and tensors[idx].type == FLOAT:
             t = tensors[idx]
@@ -465,14 +476,20 @@ def _round_away(v: np.ndarray) -> np.ndarray:
     return np.trunc(v + np.copysign(np.nextafter(0.5, 0.0), v))
 
 
-def _const_tensor(m: Model, sg: SubGraph, idx: int, q: np.ndarray, ttype: int, qp: QuantParams, suffix: str) -> int:
-    return _const_tensor_raw(m, sg, idx, q, ttype, _qparams_node(qp), suffix)
+def _const_tensor(m: Model, sg: SubGraph, idx: int, q: np.ndarray, ttype: int, qp: QuantParams, suffix: str,
+                  sole: set[int]) -> int:
+    return _const_tensor_raw(m, sg, idx, q, ttype, _qparams_node(qp), suffix, sole)
 
 
 def _const_tensor_raw(m: Model, sg: SubGraph, idx: int, data: np.ndarray, ttype: int,
-                      quant: QuantizationParameters, suffix: str) -> int:
-    """A new constant tensor beside ``idx`` (the float original may still feed float ops)."""
+                      quant: QuantizationParameters, suffix: str, sole: set[int]) -> int:
+    """The quantized form of constant ``idx``: the tensor itself when this op is its only reader (it keeps its
+    name and place), else a new tensor beside it (the float original still feeds float ops)."""
     t = sg.tensors[idx]
+    if idx in sole:
+        sole.discard(idx)
+        t.type, t.buffer, t.quantization = ttype, m.add_buffer(data), quant
+        return idx
     return _new_tensor(sg, t, t.name + suffix, ttype, m.add_buffer(data), quant)
 
 
@@ -485,6 +502,9 @@ class _Domains:
         self.home: dict[int, str] = {}
         self.alt: dict[tuple[int, str], int] = {}
         self.ops: list[Operator] = []
+        consumers = sg.consumers()
+        # constants read by exactly one op: quantized in place
+        self.sole = {i for i, c in consumers.items() if len(c) == 1 and i not in (sg.outputs or [])}
 
     def emit(self, op: Operator) -> None:
         self.ops.append(op)
