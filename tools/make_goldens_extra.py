@@ -424,10 +424,28 @@ def cases_activations():
     yield _unary("L2_NORMALIZATION", "f32", f32(2, 3, 8))
 
 
+def cases_resize_bilinear():
+    for ac, hp in ((False, False), (True, False), (False, True)):
+        tag = "ac" if ac else "hp" if hp else "plain"
+        o = opts("ResizeBilinearOptions", align_corners=ac, half_pixel_centers=hp)
+        yield Case(f"RESIZE_BILINEAR__f32_up_{tag}", "RESIZE_BILINEAR",
+                   [T(f32(2, 3, 4, 2)), T(np.array([7, 5], np.int32), const=True)], [T(type=dtypes.FLOAT32)], o,
+                   batch=True)
+        yield Case(f"RESIZE_BILINEAR__i8_up_{tag}", "RESIZE_BILINEAR",
+                   [T(ints(np.int8, 1, 3, 5, 2), q=(0.1, 3)), T(np.array([8, 7], np.int32), const=True)],
+                   [T(type=dtypes.INT8, q=(0.1, 3))], o, batch=True)
+        yield Case(f"RESIZE_BILINEAR__i8_down_{tag}", "RESIZE_BILINEAR",
+                   [T(ints(np.int8, 1, 9, 7, 1), q=(0.1, 3)), T(np.array([4, 3], np.int32), const=True)],
+                   [T(type=dtypes.INT8, q=(0.1, 3))], o, batch=True)
+        yield Case(f"RESIZE_BILINEAR__i16_up_{tag}", "RESIZE_BILINEAR",
+                   [T(ints(np.int16, 1, 3, 3, 2), q=(0.001, 0)), T(np.array([5, 6], np.int32), const=True)],
+                   [T(type=dtypes.INT16, q=(0.001, 0))], o, batch=True)
+
+
 CASES = [cases_shape, cases_pack, cases_unpack, cases_fill, cases_gather, cases_squeeze, cases_expand_dims,
          cases_split, cases_split_v, cases_slice, cases_cast, cases_arg_max, cases_max_min, cases_floor_div,
          cases_select_v2, cases_unary, cases_layout, cases_relu_max,
-         cases_arith, cases_activations]
+         cases_arith, cases_activations, cases_resize_bilinear]
 
 
 def all_cases(only: set[str] | None = None):
