@@ -72,3 +72,55 @@ def test_golden_run_batched(path):
         n = want.shape[0]
         _check(got[k][:n], want, f"{path.stem} batched output {k} (first copy)")
         _check(got[k][n:], it2.get_tensor(d["index"]), f"{path.stem} batched output {k} (reversed copy)")
+
+
+def test_keras_flatten_pattern_under_batched_run():
+    """SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE in digits_cnn: a batch of 16 through run() matches LiteRT's
+    reference kernels sample by sample (SHAPE must report the real batch)."""
+    from edgequant.kernels import load_all
+
+    if "STRIDED_SLICE" not in load_all():
+        pytest.skip("STRIDED_SLICE kernel (K1's) not registered yet")
+    li = pytest.importorskip("ai_edge_litert.interpreter")
+    root = Path(__file__).resolve().parents[1] / "edgequant" / "data"
+    x = np.load(root / "digits_test.npz")["x"][:16].astype(np.float32).reshape(16, 8, 8, 1)
+    got = Interpreter(root / "digits_cnn.tflite").run([x])[0]
+    ref = li.Interpreter(model_path=str(root / "digits_cnn.tflite"),
+                         experimental_op_resolver_type=li.OpResolverType.BUILTIN_REF)
+    ref.allocate_tensors()
+    want = []
+    for k in range(16):
+        ref.set_tensor(ref.get_input_details()[0]["index"], x[k:k + 1])
+        ref.invoke()
+        want.append(ref.get_tensor(ref.get_output_details()[0]["index"]))
+    np.testing.assert_allclose(got, np.concatenate(want), rtol=1e-5, atol=1e-4)
+
+
+def _single_op(op: str, in_type: int, options=None):
+    from edgequant import dtypes
+    from edgequant.graph import Buffer, Model, Operator, QuantizationParameters, SubGraph, Tensor
+
+    q = QuantizationParameters(scale=np.array([0.1], np.float32), zero_point=np.array([0], np.int64))
+    m = Model(version=3, operator_codes=[], subgraphs=[], buffers=[Buffer()])
+    sg = SubGraph(tensors=[Tensor(name="x", type=in_type, shape=[1, 4], buffer=0, quantization=q),
+                           Tensor(name="y", type=in_type, shape=[1, 4], buffer=0, quantization=q)],
+                  operators=[], inputs=[0], outputs=[1])
+    ins = [0]
+    if op in ("SUM", "DIV", "SQUARED_DIFFERENCE"):
+        extra = np.array([1], np.int32) if op == "SUM" else np.ones((1, 4), np.int8)
+        sg.tensors.append(Tensor(name="k", type=dtypes.from_numpy(extra.dtype), shape=list(extra.shape),
+                                 buffer=m.add_buffer(extra), quantization=None if op == "SUM" else q))
+        ins.append(2)
+    m.subgraphs.append(sg)
+    sg.operators.append(Operator(opcode_index=m.op_code_index(op), inputs=ins, outputs=[1],
+                                 builtin_options=options))
+    return m.bind()
+
+
+@pytest.mark.parametrize("op", ["SUM", "DIV", "SQUARED_DIFFERENCE", "HARD_SWISH", "L2_NORMALIZATION"])
+def test_unimplemented_int8_paths_are_refused_in_prepare(op):
+    from edgequant import dtypes
+    from edgequant.errors import UnsupportedError
+
+    with pytest.raises(UnsupportedError, match=rf"(?i)op 0 \({op};.*int8"):
+        Interpreter(_single_op(op, dtypes.INT8)).allocate_tensors()
