@@ -16,6 +16,11 @@ INT32_MIN = -(1 << 31)
 INT32_MAX = (1 << 31) - 1
 
 
+def wrap32(x) -> np.ndarray:
+    """Two's-complement wrap to int32 (what an overflowing int32 addition does on every target)."""
+    return ((np.asarray(x, np.int64) + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+
+
 def mul(a, b) -> np.ndarray:
     """FixedPoint * FixedPoint: integer bits add; raw = SaturatingRoundingDoublingHighMul."""
     return np.asarray(qmath.saturating_rounding_doubling_high_mul(a, b))
@@ -117,3 +122,33 @@ def get_reciprocal(x, x_integer_digits: int):
     shifted = ((x << headroom_plus_one) & 0xFFFFFFFF) - (1 << 31)
     shifted = ((shifted + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)  # as int32
     return one_over_one_plus_x_for_x_in_0_1(shifted), num_bits_over_unit
+
+
+def logistic(a, int_bits: int) -> np.ndarray:
+    """gemmlowp::logistic: FixedPoint<int32, int_bits> -> F0."""
+    a = np.asarray(a, np.int64)
+    positive = a > 0
+    abs_a = np.where(positive, a, -a)
+    pos = one_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(-abs_a, int_bits))
+    neg = INT32_MAX - pos
+    return np.where(a == 0, 1 << 30, np.where(positive, pos, neg))
+
+
+def one_minus_x_over_one_plus_x_for_x_in_0_1(a) -> np.ndarray:
+    """F0 -> F0: (1 - a) / (1 + a) by Newton-Raphson (three iterations)."""
+    half_denominator = rounding_half_sum(a, INT32_MAX)
+    x = 1515870810 + mul(half_denominator, -1010580540)  # F2
+    for _ in range(3):
+        one_minus = (1 << 29) - mul(half_denominator, x)
+        x = x + rescale(mul(x, one_minus), 4, 2)
+    return rescale(x - (1 << 29), 2, 0)
+
+
+def tanh(a, int_bits: int) -> np.ndarray:
+    """gemmlowp::tanh: FixedPoint<int32, int_bits> -> F0."""
+    a = np.asarray(a, np.int64)
+    negative = a < 0
+    n = np.where(negative, a, -a)  # -|a|
+    t = exp_on_negative_values(n, int_bits + 1)  # ExactMulByPot<1>: same raw, one more integer bit
+    pos = one_minus_x_over_one_plus_x_for_x_in_0_1(t)
+    return np.where(a == 0, 0, np.where(negative, -pos, pos))
