@@ -75,7 +75,7 @@ class _FloatRunner:
         names = [sg.tensors[i].name for i in sg.inputs]
         if self.it is not None:
             try:
-                _, inter = self.it.run([batch[n] for n in names], keep_intermediates=True)
+                inter = self._run_ours(batch, names)
             except UnsupportedError as e:  # an op our interpreter has no kernel for (yet)
                 self.it, self.reason, self.backend = None, str(e), "litert"
                 self._litert()
@@ -84,6 +84,25 @@ class _FloatRunner:
                 out.update(inter)
                 return out
         return self._run_litert(batch, names)
+
+    def _run_ours(self, batch: dict[str, np.ndarray], names: list[str]) -> dict[int, np.ndarray]:
+        """Float intermediates from our interpreter. When the plan cannot batch (an op mixes samples, e.g. the
+        Keras Flatten's STRIDED_SLICE of a shape), the interpreter runs one model batch at a time anyway; we do
+        that loop here and stack only the float activations, because its own stacking of every intermediate
+        fails on 0-d ones (the sliced batch size)."""
+        assert self.it is not None
+        arrays = [batch[n] for n in names]
+        if getattr(self.it._plan(0), "batchable", True):
+            return self.it.run(arrays, keep_intermediates=True)[1]
+        sg = self.model.main
+        step = max((sg.tensors[sg.inputs[0]].shape or [1])[0], 1)
+        pieces: dict[int, list[np.ndarray]] = {}
+        for k in range(0, arrays[0].shape[0], step):
+            _, inter = self.it.run([a[k:k + step] for a in arrays], keep_intermediates=True)
+            for i, v in inter.items():
+                if sg.tensors[i].type == dtypes.FLOAT32:
+                    pieces.setdefault(i, []).append(v)
+        return {i: np.concatenate(v) for i, v in pieces.items()}
 
     def _run_litert(self, batch: dict[str, np.ndarray], names: list[str]) -> dict[int, np.ndarray]:
         sg = self.model.main

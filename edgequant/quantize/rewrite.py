@@ -71,8 +71,9 @@ def _new_tensor(sg: SubGraph, like: Tensor, name: str, ttype: int, buffer: int =
     return sg.add_tensor(t)
 
 
-def _add_op(m: Model, name: str, version: int, inputs: list[int], outputs: list[int]) -> Operator:
-    return Operator(opcode_index=m.op_code_index(name, version), inputs=inputs, outputs=outputs)
+def _add_op(m: Model, name: str, inputs: list[int], outputs: list[int]) -> Operator:
+    """A new operator; its version is set at the end by :func:`set_versions`."""
+    return Operator(opcode_index=m.op_code_index(name), inputs=inputs, outputs=outputs)
 
 
 def _weight_params(w: np.ndarray, axis: int | None, bits: int = 8) -> QuantParams:
@@ -199,6 +200,7 @@ def rewrite_weights(model: Model, recipe: Recipe) -> tuple[Model, Report]:
         sg.operators = new_ops
     _drop_dead_buffers(m)
     compact(m)
+    set_versions(m, model)
     return m.bind(), rep
 
 
@@ -225,16 +227,14 @@ def _dequantized_const(m: Model, sg: SubGraph, idx: int, op_name: str, slot: int
     w = t.numpy()
     if recipe.mode == "float16":
         src = _const_tensor_raw(m, sg, idx, w.astype(np.float16), dtypes.FLOAT16, None, "_fp16", sole)
-        version = 3
     else:
         rule = rules.RULES.get(op_name)
         axis = rule.weights.get(slot) if (rule is not None and per_channel and w.ndim > 1) else None
         qp = _weight_params(w, axis)
         src = _const_tensor_raw(m, sg, idx, _quantize_const(w, qp), dtypes.INT8, _qparams_node(qp), "_int8", sole)
-        version = 2 if axis is None else 4
     rep.quantized_weights.append(t.name)
     dst = _new_tensor(sg, t, t.name + "_dequantized", FLOAT)
-    new_ops.append(_add_op(m, "DEQUANTIZE", version, [src], [dst]))
+    new_ops.append(_add_op(m, "DEQUANTIZE", [src], [dst]))
     rep.count("DEQUANTIZE")
     return dst
 
@@ -259,14 +259,10 @@ def _hybrid(m: Model, sg: SubGraph, op: Operator, name: str, recipe: Recipe, per
         op.inputs = list(op.inputs)
         op.inputs[1] = new
     rep.quantized_weights.append(t.name)
-    r = rules.RULES[name]
-    version = r.versions["hybrid"]
     if name == "FULLY_CONNECTED":
         if op.builtin_options is None:
             op.builtin_options = new_node("FullyConnectedOptions")
         op.builtin_options.asymmetric_quantize_inputs = True
-        version = r.versions["hybrid_per_channel"] if axis is not None else version
-    op.opcode_index = m.op_code_index(name, version)
     return True
 
 
@@ -391,6 +387,7 @@ def rewrite_full_integer(model: Model, recipe: Recipe, ranges: dict[int, tuple[f
     sg.operators = conv.ops
     _drop_dead_buffers(m)
     compact(m)
+    set_versions(m, model)
     return m.bind(), rep
 
 
@@ -461,11 +458,45 @@ def _quantize_op(m: Model, sg: SubGraph, op: Operator, o: int, name: str, rule: 
             t.type = conv.act_type
             t.quantization = _qparams_node(params[idx])
     op.inputs = inputs
-    versions = rule.versions
-    key = act
-    if name == "FULLY_CONNECTED" and act == "int8" and per_channel:
-        key = "int8_per_channel"
-    op.opcode_index = m.op_code_index(name, versions.get(key, versions.get(act, 1)))
+    if act == "int16":
+        _int16_options(m, op, name)
+
+
+def _int16_options(m: Model, op: Operator, name: str) -> None:
+    """16x8 options TFLiteConverter also writes: the int64 bias type on conv/FC/transpose-conv, and the
+    general-scale int16 ADD/SUB kernel (the power-of-two one needs power-of-two scales)."""
+    kind = {"CONV_2D": "Conv2DOptions", "FULLY_CONNECTED": "FullyConnectedOptions",
+            "TRANSPOSE_CONV": "TransposeConvOptions", "ADD": "AddOptions", "SUB": "SubOptions"}.get(name)
+    if kind is None:
+        return
+    if op.builtin_options is None:
+        op.builtin_options = new_node(kind)
+    if name in ("ADD", "SUB"):
+        op.builtin_options.pot_scale_int16 = False
+    elif rules.RULES[name].bias is not None and len(op.inputs or []) > rules.RULES[name].bias \
+            and op.inputs[rules.RULES[name].bias] >= 0:
+        op.builtin_options.quantized_bias_type = dtypes.INT64
+
+
+def set_versions(m: Model, original: Model) -> None:
+    """Give every operator code the version LiteRT's versioning rules require of the ops using it (never below
+    the version the float model had), and drop operator codes no op uses any more."""
+    before = {(oc.code, oc.custom_code): oc.version or 1 for oc in original.operator_codes or []}
+    need: dict[int, int] = {}
+    for sg in m.subgraphs or []:
+        for op in sg.operators or []:
+            oc = m.operator_codes[op.opcode_index]
+            v = max(rules.op_version(m.op_name(op), sg, op) or 1, before.get((oc.code, oc.custom_code), 1))
+            need[op.opcode_index] = max(need.get(op.opcode_index, 1), v)
+    used = sorted(need)
+    renumber = {old: k for k, old in enumerate(used)}
+    codes = [m.operator_codes[old] for old in used]
+    for old, oc in zip(used, codes):
+        oc.version = need[old]
+    m.operator_codes = codes
+    for sg in m.subgraphs or []:
+        for op in sg.operators or []:
+            op.opcode_index = renumber[op.opcode_index]
 
 
 def _act_slot(rule: rules.Rule) -> int:
@@ -544,11 +575,11 @@ class _Domains:
                 raise EdgequantError(f"tensor {i} '{t.name}' has no calibrated range")
             new = _new_tensor(self.sg, t, f"{t.name}_{dtypes.name(self.act_type)}", self.act_type,
                               quant=_qparams_node(self.params[i]))
-            self.ops.append(_add_op(self.m, "QUANTIZE", 2 if self.act_type == dtypes.INT8 else 3, [i], [new]))
+            self.ops.append(_add_op(self.m, "QUANTIZE", [i], [new]))
             self.rep.count("QUANTIZE")
         else:
             new = _new_tensor(self.sg, t, f"{t.name}_float", FLOAT)  # DEQUANTIZE reads uint8, int8 and int16
-            self.ops.append(_add_op(self.m, "DEQUANTIZE", 2, [i], [new]))
+            self.ops.append(_add_op(self.m, "DEQUANTIZE", [i], [new]))
             self.rep.count("DEQUANTIZE")
         self.alt[key] = new
         return new
@@ -573,7 +604,7 @@ class _Domains:
                 qp = self.params[outs[k]]
                 new = _new_tensor(self.sg, t, t.name, dtypes.UINT8, quant=QuantizationParameters(
                     scale=np.atleast_1d(qp.scale).astype(np.float32), zero_point=np.atleast_1d(qp.zero_point) + 128))
-                self.ops.append(_add_op(self.m, "QUANTIZE", 2, [i], [new]))
+                self.ops.append(_add_op(self.m, "QUANTIZE", [i], [new]))
                 self.rep.count("QUANTIZE")
             else:
                 new = self.get(i, want)
