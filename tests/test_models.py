@@ -1,0 +1,188 @@
+"""Whole shared models: our interpreter against LiteRT's reference kernels (BUILTIN_REF) and, for
+full-integer models, against tflite-micro. Integer outputs bit for bit; float outputs within 1e-5
+relative (of the largest reference magnitude). Random inputs, seeded per model."""
+
+from __future__ import annotations
+
+import warnings
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgequant.errors import EdgequantError
+from edgequant.interpreter import Interpreter
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+MODELS = SHARED / "models"
+
+# Samples per model: >= 100 for the small ones; the large image models get fewer (LiteRT's reference
+# kernels take ~0.1-1 s per sample there) to keep the suite fast.
+FEW = {"mlperf_tiny_vww_96_float.tflite": 12, "mlperf_tiny_vww_96_int8.tflite": 12,
+       "mlperf_tiny_ic_resnet_large_float.tflite": 12, "mlperf_tiny_ic_resnet_large_int8.tflite": 12,
+       "mlperf_tiny_ic_resnet8_float.tflite": 40, "mlperf_tiny_ic_resnet8_int8.tflite": 40}
+DEFAULT_SAMPLES = 100
+
+# Models we cannot compare against LiteRT, with the reason (none of these count as a pass).
+NOT_IN_LITERT = {
+    "litert_blockwise_quantized.tflite": "aborts LiteRT 2.3.0 (SIGABRT): never loaded in-process",
+    "tflm_person_detect_int8.tflite": "LiteRT rejects bias quantized_dimension=3 on rank-1 tensors "
+                                      "(checked against tflite-micro below)",
+    "tflm_person_detect_vela.tflite": "ethos-u custom op (NPU command stream): no CPU reference",
+    "tflm_audio_preprocessor_float.tflite": "TFLM signal custom ops (SignalWindow, ...): LiteRT has no kernels",
+    "tflm_audio_preprocessor_int8.tflite": "TFLM signal custom ops (SignalWindow, ...): LiteRT has no kernels",
+}
+# Known gaps on our side: model -> reason. Kept visible; each is a missing kernel or type.
+KNOWN_GAPS: dict[str, str] = {
+    "litert_matmul_quant.tflite": "BATCH_MATMUL kernel missing",
+    "litert_static_w8_a16_attn_vec_einsum.tflite": "BATCH_MATMUL kernel missing",
+    "mlperf_tiny_kws_dscnn_float32.tflite": "hybrid (int8-weight, float-activation) CONV_2D missing",
+    "tflm_keyword_scrambled.tflite": "SVDF kernel missing",
+    "tflm_keyword_scrambled_8bit.tflite": "SVDF kernel missing",
+    "tflm_mnist_lstm_float.tflite": "UNIDIRECTIONAL_SEQUENCE_LSTM kernel missing",
+    "tflm_seanet_transpose_conv0_16x8.tflite": "TRANSPOSE_CONV kernel missing",
+}
+
+
+def _models() -> list[str]:
+    if not MODELS.is_dir():
+        return []
+    return sorted(p.name for p in MODELS.glob("*.tflite"))
+
+
+def _path(name: str) -> Path:
+    if not MODELS.is_dir():
+        pytest.skip(f"{MODELS} not available")
+    return MODELS / name
+
+
+def _random_inputs(details: list[dict], n: int, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    xs = []
+    for d in details:
+        shape = [int(s) for s in d["shape"]]
+        full = [max(shape[0], 1) * n] + shape[1:]
+        dt = np.dtype(d["dtype"])
+        if dt.kind in "iu":
+            info = np.iinfo(dt)
+            xs.append(rng.integers(max(info.min, -32768), min(info.max, 32767) + 1, full).astype(dt))
+        else:
+            xs.append(rng.standard_normal(full).astype(dt))
+    return xs
+
+
+def _compare(got: np.ndarray, want: np.ndarray, what: str) -> None:
+    assert got.shape == want.shape and got.dtype == want.dtype, f"{what}: {got.shape} {got.dtype} vs {want.shape} " \
+                                                                 f"{want.dtype}"
+    if want.dtype.kind in "iub":
+        np.testing.assert_array_equal(got, want, err_msg=what)
+    else:
+        scale = max(float(np.abs(want).max(initial=0.0)), 1e-30)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * scale, err_msg=what)
+
+
+def _litert(model: bytes):
+    from ai_edge_litert.interpreter import Interpreter as LiteRT
+    from ai_edge_litert.interpreter import OpResolverType
+
+    it = LiteRT(model_content=model, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    it.allocate_tensors()
+    return it
+
+
+@pytest.mark.parametrize("name", [m for m in _models() if m not in NOT_IN_LITERT])
+def test_model_matches_litert_reference(name: str):
+    if name in KNOWN_GAPS:
+        pytest.skip(f"known gap: {KNOWN_GAPS[name]}")
+    pytest.importorskip("ai_edge_litert")
+    model = _path(name).read_bytes()
+    ref = _litert(model)
+    ours = Interpreter(model)
+    n = FEW.get(name, DEFAULT_SAMPLES)
+    if ours.model.signature_defs and len(ours.model.subgraphs) > 1:
+        _compare_signatures(ours, ref, n, name)
+        return
+    ind = ref.get_input_details()
+    xs = _random_inputs(ind, n, zlib.crc32(name.encode()))
+    got = ours.run(xs)  # batched: all n samples in one call
+    outs = ref.get_output_details()
+    wants: list[list[np.ndarray]] = [[] for _ in outs]
+    for k in range(n):
+        for d, x in zip(ind, xs):
+            b0 = max(int(d["shape"][0]), 1)
+            ref.set_tensor(d["index"], x[k * b0:(k + 1) * b0])
+        ref.invoke()
+        for j, d in enumerate(outs):
+            wants[j].append(ref.get_tensor(d["index"]))
+    for j, w in enumerate(wants):
+        _compare(got[j], np.concatenate(w), f"{name} output {j} ({n} samples)")
+
+
+def _compare_signatures(ours: Interpreter, ref, n: int, name: str) -> None:
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    for key in ref.get_signature_list():
+        r = ref.get_signature_runner(key)
+        o = ours.get_signature_runner(key)
+        for _ in range(n):
+            feeds = {k: rng.standard_normal(tuple(d["shape"])).astype(d["dtype"])
+                     for k, d in r.get_input_details().items()}
+            want = r(**feeds)
+            got = o(**feeds)
+            assert set(got) == set(want)
+            for k in want:
+                _compare(got[k], want[k], f"{name} signature {key} output {k}")
+
+
+def _tflm_models() -> list[str]:
+    """Full-integer models tflite-micro can run (no custom ops, no float in/out, no hybrid).
+
+    tflm_simple_add.tflite is left out: tflite-micro fails to allocate its tensors."""
+    out = []
+    for m in _models():
+        if m in ("litert_blockwise_quantized.tflite",) or "vela" in m or "audio" in m:
+            continue
+        if "int8" in m or m in ("litert_single_add_a8w8.tflite",
+                                "tflm_keyword_scrambled.tflite", "tflm_keyword_scrambled_8bit.tflite",
+                                "tflm_seanet_conv0_16x8.tflite"):
+            out.append(m)
+    return out
+
+
+@pytest.mark.parametrize("name", _tflm_models())
+def test_int_model_matches_tflite_micro(name: str):
+    if name in KNOWN_GAPS:
+        pytest.skip(f"known gap: {KNOWN_GAPS[name]}")
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
+    model = _path(name).read_bytes()
+    tm = runtime.Interpreter.from_bytes(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = Interpreter(model, target="tflm")
+    ind = ours.get_input_details()
+    n = min(FEW.get(name, DEFAULT_SAMPLES), 20)
+    xs = _random_inputs(ind, n, zlib.crc32(name.encode()) + 1)
+    got = ours.run(xs)
+    wants: list[list[np.ndarray]] = [[] for _ in got]
+    for k in range(n):
+        for i, (d, x) in enumerate(zip(ind, xs)):
+            b0 = max(int(d["shape"][0]), 1)
+            tm.set_input(x[k * b0:(k + 1) * b0], i)
+        tm.invoke()
+        for j in range(len(got)):
+            wants[j].append(tm.get_output(j).copy())
+    for j, w in enumerate(wants):
+        _compare(got[j], np.concatenate(w), f"{name} output {j} vs tflite-micro ({n} samples)")
+
+
+def test_person_detect_runs_with_a_warning_naming_the_nonstandard_bias():
+    p = _path("tflm_person_detect_int8.tflite")
+    with pytest.warns(UserWarning, match=r"quantized_dimension 3 is out of range for shape \[\d+\].*LiteRT rejects"):
+        it = Interpreter(p, target="tflm")
+    x = np.zeros([1] + [int(s) for s in it.get_input_details()[0]["shape"][1:]], np.int8)
+    assert it.run([x])[0].dtype == np.int8
+
+
+def test_custom_op_models_name_the_op():
+    with pytest.raises(EdgequantError, match="custom op 'ethos-u'"):
+        Interpreter(_path("tflm_person_detect_vela.tflite")).allocate_tensors()
