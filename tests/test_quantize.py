@@ -133,15 +133,11 @@ def test_full_integer_runs_in_tflite_micro_like_litert_reference(model, split, r
         np.testing.assert_array_equal(got, ref)
 
 
-def _interp_or_skip():
-    mod = pytest.importorskip("edgequant.interpreter")
-    return mod.Interpreter
-
-
-@pytest.mark.parametrize("recipe", [Recipe.int8(), Recipe.int8(io="float"), Recipe.int16x8()],
-                         ids=lambda r: f"{r.mode}-{r.io}")
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda r: f"{r.mode}-{r.io}-{'pc' if r.per_channel else 'pt'}")
 def test_edgequant_interpreter_matches_litert_reference(model, split, recipe):
-    Interpreter = _interp_or_skip()
+    """Integer outputs bit for bit; float outputs of the weight modes to float32 rounding (summation order)."""
+    from edgequant.interpreter import Interpreter
+
     name, m = model
     q, _ = _quantized(name, m, recipe, split["x_calib"])
     blob = eq.save(q)
@@ -153,7 +149,12 @@ def test_edgequant_interpreter_matches_litert_reference(model, split, recipe):
         ours = Interpreter(q).run([xs])[0]
     except UnsupportedError as e:
         pytest.skip(f"edgequant interpreter lacks a kernel: {e}")
-    np.testing.assert_array_equal(ours, run_litert(blob, x, ref=True))
+    ref = run_litert(blob, x, ref=True)
+    assert ours.dtype == ref.dtype
+    if recipe.full_integer:
+        np.testing.assert_array_equal(ours, ref)  # float io too: DEQUANTIZE of identical integers
+    else:
+        np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-6)
 
 
 # -- the spec, checked in the written file ------------------------------------------------------------------
@@ -227,11 +228,11 @@ def test_keep_float_override_wraps_the_op_in_dequantize_quantize(split):
 def test_dynamic_range_marks_hybrid_fully_connected(split):
     m = eq.load_file(FIX / "digits_cnn.tflite")
     q = eq.load(eq.save(quantize(m, Recipe.dynamic_int8())))
-    fc = [op for op in q.main.operators if q.op_name(op) == "FULLY_CONNECTED"][0]
+    fc = next(op for op in q.main.operators if q.op_name(op) == "FULLY_CONNECTED")
     assert fc.options.asymmetric_quantize_inputs
     assert q.main.tensors[fc.inputs[1]].type == dtypes.INT8
     assert q.main.tensors[fc.inputs[0]].type == dtypes.FLOAT32
-    conv = [op for op in q.main.operators if q.op_name(op) == "CONV_2D"][0]
+    conv = next(op for op in q.main.operators if q.op_name(op) == "CONV_2D")
     assert q.main.tensors[conv.inputs[1]].type == dtypes.FLOAT32  # 576 weights < 1024: stays float
 
 
@@ -301,3 +302,113 @@ def test_cli_bad_input_writes_nothing(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith("error: ") and err.count("\n") == 1
     assert not out.exists() and not list(tmp_path.glob(".q.tflite*"))
+
+
+# -- operator versions, from LiteRT's rules (tensorflow/lite/tools/versioning/op_version.cc) --------------------
+
+def _versions(q):
+    return {oc.name: oc.version for oc in q.operator_codes}
+
+
+@pytest.mark.parametrize("recipe, want", [
+    # int8 in/out conv/depthwise 3, int8 FC 4 whatever its weight granularity, int8 ADD/CONCATENATION/pools/SOFTMAX 2,
+    # QUANTIZE to int8 1, DEQUANTIZE from int8 2
+    (Recipe.int8(io="float"), {"CONV_2D": 3, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 4, "ADD": 2,
+                               "CONCATENATION": 2, "AVERAGE_POOL_2D": 2, "SOFTMAX": 2, "QUANTIZE": 1, "DEQUANTIZE": 2}),
+    # 16x8: conv with quantized_bias_type 8, FC with it 11, ADD without pot_scale_int16 3, int16 CONCATENATION/pool/
+    # SOFTMAX 3, QUANTIZE to int16 2, DEQUANTIZE from int16 3
+    (Recipe.int16x8(io="float"), {"CONV_2D": 8, "FULLY_CONNECTED": 11, "ADD": 3, "CONCATENATION": 3,
+                                  "AVERAGE_POOL_2D": 3, "SOFTMAX": 3, "QUANTIZE": 2, "DEQUANTIZE": 3}),
+    # hybrid: per-channel FC 12, per-tensor FC with asymmetric inputs 9; per-channel conv 5, per-tensor 2;
+    # depthwise per-channel 6, per-tensor 4
+    (Recipe.dynamic_int8(min_weight_elements=0), {"FULLY_CONNECTED": 12, "CONV_2D": 5, "DEPTHWISE_CONV_2D": 6}),
+    (Recipe.dynamic_int8(min_weight_elements=0, per_channel=False),
+     {"FULLY_CONNECTED": 9, "CONV_2D": 2, "DEPTHWISE_CONV_2D": 4}),
+    # DEQUANTIZE: per-channel int8 5, per-tensor int8 2, float16 3; float ops stay 1
+    (Recipe.weight_only_int8(), {"DEQUANTIZE": 5, "CONV_2D": 1, "FULLY_CONNECTED": 1}),
+    (Recipe.weight_only_int8(per_channel=False), {"DEQUANTIZE": 2}),
+    (Recipe.float16(), {"DEQUANTIZE": 3, "CONV_2D": 1}),
+], ids=["int8", "int16x8", "hybrid-pc", "hybrid-pt", "weight-only-pc", "weight-only-pt", "float16"])
+def test_operator_versions_follow_litert_versioning_rules(split, recipe, want):
+    m = eq.load_file(FIX / "digits_resnet.tflite")
+    q = eq.load(eq.save(quantize(m, recipe, split["x_calib"] if recipe.full_integer else None)))
+    got = _versions(q)
+    assert {k: got.get(k) for k in want} == want
+    codes = [(oc.code, oc.custom_code) for oc in q.operator_codes]
+    assert len(codes) == len(set(codes))  # one code per op type, none unused
+    assert {op.opcode_index for op in q.main.operators} == set(range(len(codes)))
+    if recipe.mode == "int16x8":
+        for op in q.main.operators:
+            name = q.op_name(op)
+            if name in ("CONV_2D", "FULLY_CONNECTED"):
+                assert op.options.quantized_bias_type == dtypes.INT64
+            if name == "ADD":
+                assert op.options.pot_scale_int16 is False
+
+
+def test_written_file_keeps_metadata_and_points_activations_at_the_empty_buffer(split):
+    m = eq.load_file(FIX / "digits_resnet.tflite")
+    q = eq.load(eq.save(quantize(m, Recipe.int8(), split["x_calib"])))
+    before = {md.name: bytes(m.buffers[md.buffer].data) for md in m.metadata}
+    after = {md.name: bytes(q.buffers[md.buffer].data) for md in q.metadata}
+    assert before and after == before
+    for t in q.main.tensors:
+        assert t.is_constant or t.buffer == 0
+    used = {t.buffer for t in q.main.tensors} | {md.buffer for md in q.metadata}
+    assert used | {0} == set(range(len(q.buffers)))  # no orphan buffers
+
+
+# -- core edgequant without LiteRT ---------------------------------------------------------------------------------
+
+def test_calibration_runs_in_our_interpreter_without_litert(monkeypatch, split):
+    import sys
+
+    for mod in [k for k in sys.modules if k == "ai_edge_litert" or k.startswith("ai_edge_litert.")]:
+        monkeypatch.setitem(sys.modules, mod, None)
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
+    from edgequant.quantize import calibrate, load_calibration
+
+    m = eq.load_file(FIX / "digits_resnet.tflite")
+    ranges = calibrate(m, load_calibration(split["x_calib"], m), "minmax")
+    assert ranges.backend == "edgequant" and ranges.samples == len(split["x_calib"])
+    # every float activation observed, and the input's range is the data's
+    acts = {t.index for t in m.main.tensors if t.type == dtypes.FLOAT32 and not t.is_constant}
+    assert set(ranges.ranges) == acts
+    x = split["x_calib"]
+    assert ranges.ranges[m.main.inputs[0]] == (float(x.min()), float(x.max()))
+    q = quantize(m, Recipe.int8(), ranges=ranges)
+    assert q.main.tensors[q.main.inputs[0]].type == dtypes.INT8
+
+
+def test_cli_output_has_no_litert_banner_and_measures_sqnr_in_our_interpreter(tmp_path, capfd):
+    from edgequant.cli import main
+
+    np.savez(tmp_path / "c.npz", x=np.load(FIX / "digits_split.npz")["x_calib"])
+    out = tmp_path / "q.tflite"
+    rc = main(["quantize", str(FIX / "digits_cnn.tflite"), "-o", str(out), "--mode", "int8",
+               "--calib", str(tmp_path / "c.npz")])
+    captured = capfd.readouterr()  # file-descriptor level: catches LiteRT's C++ stderr too
+    assert rc == 0
+    assert "XNNPACK" not in captured.out + captured.err and "INFO:" not in captured.out + captured.err
+    assert "(edgequant)" in captured.out  # calibration backend
+    assert "output SQNR vs float" in captured.out and " dB" in captured.out
+
+
+def test_multi_subgraph_model_gets_one_line_error_in_full_integer_mode(tmp_path, capsys):
+    path = SHARED / "models" / "litert_multi_signature_model.tflite"
+    if not path.exists():
+        pytest.skip("shared models not available")
+    m = eq.load_file(path)
+    x = {m.main.tensors[i].name: np.ones(m.main.tensors[i].shape, np.float32) for i in m.main.inputs}
+    with pytest.raises(UnsupportedError, match="one subgraph") as e:
+        quantize(m, Recipe.int8(), x)
+    assert "\n" not in str(e.value)
+    from edgequant.cli import main
+
+    out = tmp_path / "q.tflite"
+    assert main(["quantize", str(path), "-o", str(out), "--mode", "int16x8", "--calib", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: full-integer quantization handles models with one subgraph") and err.count("\n") == 1
+    assert not out.exists()
+    assert len(quantize(m, Recipe.float16()).subgraphs) == 3  # weight modes handle every subgraph

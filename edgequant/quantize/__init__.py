@@ -20,7 +20,7 @@ from ..graph import Model
 from .calibrate import ProgressBar, Ranges, calibrate
 from .data import load_calibration
 from .recipe import MODES, Recipe
-from .rewrite import Report, check_float_model, rewrite_full_integer, rewrite_weights
+from .rewrite import Report, check_float_model, check_one_subgraph, rewrite_full_integer, rewrite_weights
 
 
 def quantize(model: Model, recipe: Recipe | str, calibration_data: Any = None, *,
@@ -42,6 +42,7 @@ def quantize_with_report(model: Model, recipe: Recipe | str, calibration_data: A
     if not recipe.full_integer:
         q, rep = rewrite_weights(model, recipe)
     else:
+        check_one_subgraph(model)
         if ranges is None:
             if calibration_data is None:
                 raise EdgequantError(f"mode {recipe.mode} needs calibration data")

@@ -67,7 +67,9 @@ class _FloatRunner:
 
         with warnings.catch_warnings():  # "preserve_all_tensors is for debugging": that is what we need
             warnings.simplefilter("ignore")
-            self.lt = litert.Interpreter(model_content=save(self.model), experimental_preserve_all_tensors=True)
+            # reference kernels: float results like our interpreter's, and no XNNPACK delegate banner on stderr
+            self.lt = litert.Interpreter(model_content=save(self.model), experimental_preserve_all_tensors=True,
+                                         experimental_op_resolver_type=litert.OpResolverType.BUILTIN_REF)
         self.lt_shape: tuple | None = None
 
     def run(self, batch: dict[str, np.ndarray]) -> dict[int, np.ndarray]:

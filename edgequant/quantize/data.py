@@ -80,7 +80,7 @@ def load_calibration(data: Any, model: Model, *, key: str | None = None, limit: 
     if isinstance(data, (str, os.PathLike)):
         where = str(data)
         data = _load_file(Path(data), key)
-    if isinstance(data, np.ndarray) or isinstance(data, dict):
+    if isinstance(data, (np.ndarray, dict)):
         items: Iterable = [data]
         batched = True
     else:
@@ -165,7 +165,7 @@ def split(batches: list[dict], held_out: float) -> tuple[list[dict], list[dict]]
     names = list(batches[0])
     joined = {n: np.concatenate([b[n] for b in batches]) for n in names}
     total = joined[names[0]].shape[0]
-    k = int(round(total * held_out)) if isinstance(held_out, float) else int(held_out)
+    k = round(total * held_out) if isinstance(held_out, float) else int(held_out)
     k = min(max(k, 0), total - 1)
     first = {n: a[:total - k] for n, a in joined.items()}
     last = {n: a[total - k:] for n, a in joined.items()}

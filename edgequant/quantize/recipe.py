@@ -34,9 +34,7 @@ class Override:
     def matches(self, op_name: str, tensor_names: list[str]) -> bool:
         if self.op is not None and self.op.upper() != op_name:
             return False
-        if self.name is not None and not any(re.search(self.name, n) for n in tensor_names):
-            return False
-        return True
+        return not (self.name is not None and not any(re.search(self.name, n) for n in tensor_names))
 
 
 @dataclass(frozen=True)

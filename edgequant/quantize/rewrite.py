@@ -57,6 +57,15 @@ def check_float_model(model: Model) -> None:
                                        f"is {t.type_name}")
 
 
+def check_one_subgraph(model: Model) -> None:
+    """Full-integer modes rewrite the main subgraph only: refuse others in one line, before any calibration."""
+    n = len(model.subgraphs or [])
+    if n != 1:
+        raise UnsupportedError(f"full-integer quantization handles models with one subgraph; this one has {n} "
+                               f"(control flow or several signatures): use a weight mode (dynamic_int8, "
+                               f"weight_only_int8, float16)")
+
+
 def _qparams_node(qp: QuantParams) -> QuantizationParameters:
     scale = np.atleast_1d(np.asarray(qp.scale, np.float32))
     zp = np.atleast_1d(np.asarray(qp.zero_point, np.int64))
@@ -289,9 +298,7 @@ class _Groups:
 
 def rewrite_full_integer(model: Model, recipe: Recipe, ranges: dict[int, tuple[float, float]]) -> tuple[Model, Report]:
     """int8 / int16x8 with calibrated ranges {tensor index: (lo, hi)} of the main subgraph's float tensors."""
-    if len(model.subgraphs or []) != 1:
-        raise UnsupportedError(f"full-integer quantization handles one subgraph; this model has "
-                               f"{len(model.subgraphs)} (control flow or several signatures)")
+    check_one_subgraph(model)
     m = model.clone()
     sg = m.main
     act = "int16" if recipe.mode == "int16x8" else "int8"
