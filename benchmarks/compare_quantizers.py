@@ -89,6 +89,8 @@ def tf_converter(keras_model, mode: str, calib: np.ndarray) -> bytes | None:
         ops = (tf.lite.OpsSet.TFLITE_BUILTINS_INT8 if mode == "int8" else
                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8)
         conv.target_spec.supported_ops = [ops]
+        # integer model inputs/outputs, as ai-edge-quantizer's static recipes write them
+        conv.inference_input_type = conv.inference_output_type = tf.int8 if mode == "int8" else tf.int16
     return conv.convert()
 
 
@@ -108,7 +110,7 @@ def ai_edge(blob: bytes, mode: str, calib: np.ndarray, input_name: str, sig: str
 
 
 def edgequant(blob: bytes, mode: str, calib: np.ndarray) -> bytes:
-    r = Recipe.preset(mode, io="float") if mode in ("int8", "int16x8") else Recipe.preset(mode)
+    r = Recipe.preset(mode)  # full-integer presets: int8 / int16 model inputs and outputs
     return eq.save(quantize(eq.load(blob), r, calib))
 
 

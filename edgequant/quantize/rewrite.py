@@ -242,7 +242,7 @@ def _dequantized_const(m: Model, sg: SubGraph, idx: int, op_name: str, slot: int
         qp = _weight_params(w, axis)
         src = _const_tensor_raw(m, sg, idx, _quantize_const(w, qp), dtypes.INT8, _qparams_node(qp), "_int8", sole)
     rep.quantized_weights.append(t.name)
-    dst = _new_tensor(sg, t, t.name + "_dequantized", FLOAT)
+    dst = _new_tensor(sg, t, t.name + "_dequant", FLOAT)
     new_ops.append(_add_op(m, "DEQUANTIZE", [src], [dst]))
     rep.count("DEQUANTIZE")
     return dst
