@@ -132,7 +132,7 @@ def run_tflm(model: bytes, inputs: list) -> list | None:
             it.set_input(x, i)
         it.invoke()
         return [it.get_output(i) for i in range(_n_outputs(model))]
-    except Exception as e:  # tflite-micro lacks some kernels/types; the case then has no tflm outputs
+    except Exception as e:  # noqa: BLE001 - tflite-micro lacks some kernels/types: no tflm outputs then
         print(f"    (tflite-micro: {str(e).splitlines()[0][:100]})")
         return None
 
@@ -289,7 +289,7 @@ def pool_cases() -> list[Case]:
                             fused_activation_function=act)
             oh = (h + sh - 1) // sh if pad == 0 else (h - fh + sh) // sh
             ow = (w + sw - 1) // sw if pad == 0 else (w - fw + sw) // sw
-            q = {} if itype == F32 else dict(scale=0.05 if itype == I8 else 0.001, zp=3 if itype == I8 else 0)
+            q = {} if itype == F32 else {"scale": 0.05 if itype == I8 else 0.001, "zp": 3 if itype == I8 else 0}
             cases.append(Case(f"{short}_{name}", op, [T([1, h, w, c], itype, **q)], [T([1, oh, ow, c], itype, **q)], opts,
                               version=2 if itype == I8 else (3 if itype == I16 else 1)))
     return cases
@@ -388,7 +388,44 @@ def shape_cases() -> list[Case]:
     return cases
 
 
-ALL = [conv_cases, depthwise_cases, fc_cases, pool_cases, elementwise_cases, misc_cases, shape_cases]
+def matmul_cases() -> list[Case]:
+    cases = []
+    r = rng_for("bmm")
+    bo = "BatchMatMulOptions"
+    cases.append(Case("bmm_f32_3d", "BATCH_MATMUL", [T([2, 3, 5]), T([2, 5, 4])], [T([2, 3, 4])], new_node(bo)))
+    cases.append(Case("bmm_f32_adj_const", "BATCH_MATMUL", [T([1, 4, 6]), T([3, 6], data=r.normal(0, 1, (3, 6)))],
+                      [T([1, 4, 3])], new_node(bo, adj_y=True)))
+    cases.append(Case("bmm_i8", "BATCH_MATMUL", [T([2, 3, 16], I8, 0.05, 3), T([2, 16, 5], I8, 0.04, -2)],
+                      [T([2, 3, 5], I8, 0.6, 1)], new_node(bo), version=2))
+    cases.append(Case("bmm_i8_adjx", "BATCH_MATMUL", [T([1, 16, 3], I8, 0.05, 0), T([1, 16, 5], I8, 0.04, 0)],
+                      [T([1, 3, 5], I8, 0.5, -4)], new_node(bo, adj_x=True), version=2))
+    cases.append(Case("bmm_i16", "BATCH_MATMUL", [T([2, 3, 12], I16, 0.001, 0), T([2, 12, 4], I16, 0.002, 0)],
+                      [T([2, 3, 4], I16, 0.002, 0)], new_node(bo), version=3))
+    w, ws = qweights(r, (12, 4), None)
+    cases.append(Case("bmm_i16_w8_const", "BATCH_MATMUL", [T([1, 3, 12], I16, 0.001, 0), T([12, 4], I8, ws, 0, 0, w)],
+                      [T([1, 3, 4], I16, 0.0005, 0)], new_node(bo), version=4))
+    w, ws = qweights(r, (10, 6), None)
+    cases.append(Case("bmm_hybrid", "BATCH_MATMUL", [T([1, 3, 10]), T([10, 6], I8, ws, 0, 0, w)], [T([1, 3, 6])],
+                      new_node(bo), version=4, tflm=False))
+    return cases
+
+
+def hybrid_conv_cases() -> list[Case]:
+    cases = []
+    for name, (per_ch, pad, sh) in {"conv_hybrid_pt_same": (False, 0, 1), "conv_hybrid_pc_same_s2": (True, 0, 2),
+                                    "conv_hybrid_pc_valid": (True, 1, 1)}.items():
+        r = rng_for(name)
+        wq, ws = qweights(r, (4, 3, 3, 3), 0 if per_ch else None)
+        opts = new_node("Conv2DOptions", padding=pad, stride_w=sh, stride_h=sh, fused_activation_function=1,
+                        dilation_w_factor=1, dilation_h_factor=1)
+        h = w = 7
+        oh = (h + sh - 1) // sh if pad == 0 else (h - 3 + sh) // sh
+        cases.append(Case(name, "CONV_2D", [T([2, h, w, 3]), T([4, 3, 3, 3], I8, ws, 0, 0, wq), T([4], data=r.normal(0, .5, 4))],
+                          [T([2, oh, oh, 4])], opts, version=2, tflm=False))
+    return cases
+
+
+ALL = [matmul_cases, hybrid_conv_cases, conv_cases, depthwise_cases, fc_cases, pool_cases, elementwise_cases, misc_cases, shape_cases]
 
 
 def main(argv: list[str]) -> int:

@@ -22,7 +22,9 @@ from ._common import (
     requantize_int64,
     scale_zp,
     scales,
+    zero_points,
 )
+from ._hybrid import asymmetric_quantize_rows, symmetric_quantize_rows
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,43 @@ class Conv2D(Kernel):
         return [y.reshape(n, win.out_h, win.out_w, -1)]
 
     def _prepare_hybrid(self, ctx, op, win, w2, bv, act):
-        raise UnsupportedError("hybrid (int8 weights, float activations) CONV_2D is not implemented yet")
+        """conv.cc Prepare: per-channel hybrid only when the filter has several *different* scales."""
+        w = ctx.input(1)
+        if np.any(zero_points(w) != 0):
+            raise UnsupportedError("hybrid filter must be symmetric (zero point 0)")
+        o = op.options
+        # the hybrid kernels run with dilation 1 whatever the options say (conv.cc EvalHybrid*)
+        win = Window.make(o.padding, win.in_h, win.in_w, win.kh, win.kw, o.stride_h, o.stride_w, 1, 1)
+        s = scales(w)
+        per_channel = s.size > 1 and bool(np.any(s != s[0]))
+        wi = w2.astype(np.int64)
+        bound = float(np.abs(wi).sum(axis=0).max(initial=0)) * 255
+        gd = np.float32 if exact_in_float32(bound) else np.float64
+        lo, hi = float_activation_range(act)
+        bias = None if bv is None else bv.astype(np.float32)
+        hybrid = (per_channel, s if per_channel else np.float32(s[0]))
+        return ConvParams("hybrid", win, wi.astype(gd), bias, lo, hi, hybrid=hybrid, gemm_dtype=gd)
 
-    def _hybrid(self, p, x):  # pragma: no cover - filled in with the hybrid path
-        raise UnsupportedError("hybrid CONV_2D")
+    def _hybrid(self, p: ConvParams, x: np.ndarray) -> np.ndarray:
+        n = x.shape[0]
+        win = p.win
+        per_channel, fscale = p.hybrid
+        rows = x.reshape(n, -1)
+        if per_channel:  # reference_ops::HybridConvPerChannel: taps outside the input are skipped
+            q, sf, off = asymmetric_quantize_rows(rows)
+            centered = (q - off[:, None]).reshape(x.shape).astype(p.gemm_dtype)
+            cols = win.im2col(win.padded(centered, 0)).reshape(n, win.out_h * win.out_w, -1)
+            acc = np.matmul(cols, p.w_mat)  # (N, OH*OW, Cout) exact ints
+            y = np.multiply(np.multiply(acc.astype(np.float32), fscale, dtype=np.float32), sf[:, None, None],
+                            dtype=np.float32)
+        else:  # optimized_ops::HybridConv (the only hybrid implementation): symmetric, zero padding
+            q, sf = symmetric_quantize_rows(rows)
+            scale = np.multiply(sf, fscale, dtype=np.float32)  # scaling_factors[b] *= filter scale
+            cols = win.im2col(win.padded(q.reshape(x.shape).astype(p.gemm_dtype), 0)).reshape(
+                n, win.out_h * win.out_w, -1)
+            acc = np.matmul(cols, p.w_mat)
+            y = np.multiply(acc.astype(np.float32), scale[:, None, None], dtype=np.float32)
+        if p.bias is not None:
+            y = np.add(y, p.bias, dtype=np.float32)
+        y = apply_float_activation(y, p.act_min, p.act_max)
+        return y.reshape(n, win.out_h, win.out_w, -1)
