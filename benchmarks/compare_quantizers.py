@@ -24,6 +24,7 @@ import os
 import sys
 import time
 import warnings
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -187,15 +188,15 @@ def main() -> int:
         acc_f = f"{np.mean(ref.argmax(1) == y_te):.4f}" if y_te is not None else "-"
         rows.append((name, "float", "-", len(blob), acc_f, "-", "-"))
         for mode in MODES:
-            tools = [("edgequant", lambda: edgequant(blob, mode, calib)),
-                     ("ai-edge-quantizer", lambda: ai_edge(blob, mode, calib, input_name, sig))]
+            tools = [("edgequant", partial(edgequant, blob, mode, calib)),
+                     ("ai-edge-quantizer", partial(ai_edge, blob, mode, calib, input_name, sig))]
             if keras_model is not None:
-                tools.insert(0, ("TFLiteConverter", lambda: tf_converter(keras_model, mode, calib)))
+                tools.insert(0, ("TFLiteConverter", partial(tf_converter, keras_model, mode, calib)))
             for tool, fn in tools:
                 t0 = time.perf_counter()
                 try:
                     out = fn()
-                except Exception as e:  # a peer failing on a model is a result, not a crash
+                except Exception as e:  # noqa: BLE001 - a peer failing on a model is a result, not a crash
                     rows.append((name, mode, tool, "error", str(e).splitlines()[0][:60], "-", "-"))
                     continue
                 dt = time.perf_counter() - t0
