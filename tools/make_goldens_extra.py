@@ -3,8 +3,10 @@
 Each case is one single-op model built with edgequant's writer, run by LiteRT with
 ``OpResolverType.BUILTIN_REF``; inputs and outputs are stored beside the model in
 ``tests/data/kernels_extra/<op>__<variant>.npz`` (keys: ``model`` (uint8 .tflite bytes), ``in0``..,
-``out0``.., ``batch`` (1 when run() may stack the case twice along axis 0)).
-``tests/test_kernels_extra.py`` runs every case through edgequant's interpreter.
+``out0``.., ``batch`` (1 when run() may stack the case twice along axis 0), ``target`` (the runtime whose
+outputs are stored: ``litert``, or ``tflm`` where LiteRT 2.3.0's reference kernel is known to be wrong)).
+``tests/test_kernels_extra.py`` runs every case through edgequant's interpreter with that target.
+An existing file whose arrays are unchanged is left alone, so regenerating does not churn the data.
 
     .venv/bin/python tools/make_goldens_extra.py            # all cases
     .venv/bin/python tools/make_goldens_extra.py GATHER DIV  # only these ops
@@ -48,6 +50,7 @@ class Case:
     batch: bool = False
     version: int = 1
     extra: dict = field(default_factory=dict)
+    ref: str = "litert"  # "tflm": outputs from tflite-micro (LiteRT's reference kernel is wrong for this case)
 
 
 def _np_type(a: np.ndarray) -> int:
@@ -109,13 +112,27 @@ def run_reference(model: bytes, feeds: list[np.ndarray]) -> tuple[list[np.ndarra
     return outs, [list(o.shape) for o in outs]
 
 
+def run_tflm(model: bytes, feeds: list[np.ndarray], n_out: int) -> list[np.ndarray]:
+    from tflite_micro.python.tflite_micro import runtime
+
+    it = runtime.Interpreter.from_bytes(model)
+    for k, x in enumerate(feeds):
+        it.set_input(x, k)
+    it.invoke()
+    return [np.asarray(it.get_output(k)) for k in range(n_out)]
+
+
 def make(case: Case) -> dict[str, np.ndarray]:
     feeds = [np.asarray(t.value) for t in case.inputs if t is not None and not t.const]
     _, shapes = run_reference(build(case), feeds)
     model = build(case, shapes)  # same op, with the output shapes LiteRT computed
     outs, shapes2 = run_reference(model, feeds)
     assert shapes2 == shapes, (case.name, shapes, shapes2)
-    data = {"model": np.frombuffer(model, np.uint8), "batch": np.array(int(case.batch))}
+    if case.ref == "tflm":
+        outs = run_tflm(model, feeds, len(outs))
+        assert [list(o.shape) for o in outs] == shapes, (case.name, "tflite-micro output shapes differ")
+    data = {"model": np.frombuffer(model, np.uint8), "batch": np.array(int(case.batch)),
+            "target": np.array(case.ref)}
     data.update({f"in{k}": x for k, x in enumerate(feeds)})
     data.update({f"out{k}": y for k, y in enumerate(outs)})
     return data
@@ -442,10 +459,52 @@ def cases_resize_bilinear():
                    [T(type=dtypes.INT16, q=(0.001, 0))], o, batch=True)
 
 
+def cases_quantized_gaps():
+    """Integer paths added after the first batch; a separate generator keeps the earlier cases' values."""
+    rng = np.random.default_rng(20240715)
+
+    def q8(*shape, lo=-128, hi=127):
+        return rng.integers(lo, hi, shape, endpoint=True).astype(np.int8)
+
+    every_int8 = np.arange(-128, 128, dtype=np.int8).reshape(2, 128)
+    # MobileNetV3-like scales (reluish exponent < 0), then a wide input range (reluish exponent > 0, the
+    # saturating left shift), then output scale = input scale
+    for name, qi, qo in (("i8_mbv3", (0.0235, -3), (0.0137, -108)), ("i8_wide", (1.7, 4), (1.1, -110)),
+                         ("i8_same_scale", (0.05, 10), (0.05, 10))):
+        yield Case(f"HARD_SWISH__{name}", "HARD_SWISH", [T(every_int8, q=qi)], [T(type=dtypes.INT8, q=qo)],
+                   batch=True)
+    # LiteRT 2.3.0's BUILTIN_REF SUM reads int8/int16 data as uint8 (garbage), so quantized SUM is pinned by
+    # tflite-micro, which runs reference_ops::QuantizedMeanOrSum on the real types
+    yield Case("SUM__i8_axes12", "SUM", [T(q8(2, 3, 5), q=(0.05, 3)), T(np.array([1, 2], np.int32), const=True)],
+               [T(type=dtypes.INT8, q=(0.3, -2))], opts("ReducerOptions", keep_dims=False), batch=True, ref="tflm")
+    yield Case("SUM__i8_keep_last", "SUM", [T(q8(2, 4, 16), q=(0.02, -7)), T(np.array([-1], np.int32), const=True)],
+               [T(type=dtypes.INT8, q=(0.11, 5))], opts("ReducerOptions", keep_dims=True), batch=True, ref="tflm")
+    yield Case("SUM__i16", "SUM", [T(rng.integers(-3000, 3000, (2, 3, 4)).astype(np.int16), q=(0.0005, 0)),
+                                   T(np.array([1], np.int32), const=True)],
+               [T(type=dtypes.INT16, q=(0.0011, 0))], opts("ReducerOptions", keep_dims=False), batch=True, ref="tflm")
+    x = q8(2, 4, 16)
+    x[0, 0] = 5  # a row equal to the zero point: sum of squares 0
+    x[0, 1] = 4  # sum of squares 16 (tiny)
+    yield Case("L2_NORMALIZATION__i8", "L2_NORMALIZATION", [T(x, q=(0.05, 5))], [T(type=dtypes.INT8, q=(1 / 128, 0))],
+               batch=True)
+    yield Case("L2_NORMALIZATION__i8_wide", "L2_NORMALIZATION", [T(q8(1, 300), q=(0.1, -1))],
+               [T(type=dtypes.INT8, q=(1 / 128, 0))])
+    yield Case("SQUARED_DIFFERENCE__i8", "SQUARED_DIFFERENCE", [T(q8(2, 64), q=(0.05, 3)), T(q8(2, 64), q=(0.07, -2))],
+               [T(type=dtypes.INT8, q=(0.2, -128))], batch=True)
+    yield Case("SQUARED_DIFFERENCE__i8_broadcast_const", "SQUARED_DIFFERENCE",
+               [T(q8(2, 3, 8), q=(0.1, -100)), T(q8(1, 8), q=(0.3, 50), const=True)],
+               [T(type=dtypes.INT8, q=(2.0, -120))], batch=True)
+    # int16 activations, int8 alpha (the 16x8 scheme; LiteRT reads the alpha as int8 whatever its type says)
+    yield Case("PRELU__i16_alpha_i8", "PRELU", [T(rng.integers(-32768, 32767, (2, 3, 4)).astype(np.int16),
+                                                  q=(0.0005, 0)),
+                                                T(q8(1, 1, 4), q=(0.004, 0), const=True)],
+               [T(type=dtypes.INT16, q=(0.0004, 0))], batch=True)
+
+
 CASES = [cases_shape, cases_pack, cases_unpack, cases_fill, cases_gather, cases_squeeze, cases_expand_dims,
          cases_split, cases_split_v, cases_slice, cases_cast, cases_arg_max, cases_max_min, cases_floor_div,
          cases_select_v2, cases_unary, cases_layout, cases_relu_max,
-         cases_arith, cases_activations, cases_resize_bilinear]
+         cases_arith, cases_activations, cases_resize_bilinear, cases_quantized_gaps]
 
 
 def all_cases(only: set[str] | None = None):
@@ -455,6 +514,15 @@ def all_cases(only: set[str] | None = None):
                 yield c
 
 
+def _same(path: Path, data: dict[str, np.ndarray]) -> bool:
+    with np.load(path) as old:
+        old_target = str(old["target"]) if "target" in old.files else "litert"  # older files: LiteRT cases
+        keys = set(old.files) - {"target"}
+        if keys != set(data) - {"target"} or old_target != str(data["target"]):
+            return False
+        return all(old[k].dtype == data[k].dtype and np.array_equal(old[k], data[k]) for k in keys)
+
+
 def main(argv: list[str]) -> int:
     only = set(argv) or None
     OUT_DIR.mkdir(parents=True, exist_ok=True)
@@ -462,8 +530,10 @@ def main(argv: list[str]) -> int:
     for c in all_cases(only):
         data = make(c)
         path = OUT_DIR / f"{c.name}.npz"
-        np.savez_compressed(path, **data)
         n += 1
+        if path.exists() and _same(path, data):
+            continue
+        np.savez_compressed(path, **data)
         print(f"{c.name}: {', '.join(f'{k}{list(v.shape)}' for k, v in data.items() if k.startswith('out'))}")
     print(f"{n} cases in {OUT_DIR}")
     return 0

@@ -35,12 +35,16 @@ class Prelu(Kernel):
     """reference: lite/kernels/prelu.cc / reference_ops::BroadcastPrelu4DSlow: ``v = q + input_offset``;
     ``v >= 0``: ``MultiplyByQuantizedMultiplier(v, m1, s1)``, else ``MultiplyByQuantizedMultiplier(v *
     (alpha + alpha_offset), m2, s2)``; ``+ output_offset``, clamp. ``m1 = s_in / s_out``,
-    ``m2 = s_in * s_alpha / s_out`` (float32 arithmetic, then QuantizeMultiplier)."""
+    ``m2 = s_in * s_alpha / s_out`` (float32 arithmetic, then QuantizeMultiplier). int16 activations take an
+    int8 alpha (BroadcastPrelu4DSlow<int16_t, int8_t>; LiteRT 2.3.0 reads any int16 alpha as int8 bytes, so an
+    int16 alpha is refused rather than reproduced); the int32 product ``v * alpha`` cannot overflow then."""
 
     def prepare(self, ctx, op):
         x, a, y = ctx.input(0), ctx.input(1), ctx.output(0)
-        if x.type != y.type or a.type != x.type or x.type not in (dtypes.FLOAT32, dtypes.INT8, dtypes.INT16):
-            raise UnsupportedError(f"PRELU of {dtypes.name(x.type)} with alpha {dtypes.name(a.type)}")
+        alpha_type = dtypes.INT8 if x.type == dtypes.INT16 else x.type
+        if x.type != y.type or a.type != alpha_type or x.type not in (dtypes.FLOAT32, dtypes.INT8, dtypes.INT16):
+            raise UnsupportedError(f"PRELU of {dtypes.name(x.type)} with alpha {dtypes.name(a.type)}; supported: "
+                                   f"FLOAT32 with FLOAT32 alpha, INT8 with INT8 alpha, INT16 with INT8 alpha")
         broadcast_shape(x.shape or [], a.shape or [])
         batchable = batchable_binary(ctx, len(y.shape or []))
         if x.type == dtypes.FLOAT32:
