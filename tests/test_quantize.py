@@ -78,16 +78,21 @@ def sqnr(ref, y):
 
 
 RECIPES = [
-    Recipe.float16(), Recipe.weight_only_int8(), Recipe.dynamic_int8(),
+    Recipe.float16(), Recipe.weight_only_int8(), Recipe.weight_only_int8(min_weight_elements=1024), Recipe.dynamic_int8(),
     Recipe.int8(), Recipe.int8(io="uint8"), Recipe.int8(io="float"), Recipe.int8(per_channel=False),
     Recipe.int16x8(), Recipe.int16x8(io="float"),
 ]
+def _rid(r: Recipe) -> str:
+    return f"{r.mode}-{r.io}-{'pc' if r.per_channel else 'pt'}" + (f"-min{r.min_weight_elements}"
+                                                                    if r.min_weight_elements else "")
+
+
 # Floor on output SQNR vs the float model (dB) by mode: weight compression loses little, 8-bit
 # activations more. Measured values are ~10 dB above these.
 MIN_SQNR = {"float16": 60, "weight_only_int8": 35, "dynamic_int8": 35, "int8": 30, "int16x8": 35}
 
 
-@pytest.mark.parametrize("recipe", RECIPES, ids=lambda r: f"{r.mode}-{r.io}-{'pc' if r.per_channel else 'pt'}")
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda r: _rid(r))
 def test_every_mode_runs_in_litert_and_keeps_accuracy(model, split, recipe):
     name, m = model
     q, rep = _quantized(name, m, recipe, split["x_calib"])
@@ -133,7 +138,7 @@ def test_full_integer_runs_in_tflite_micro_like_litert_reference(model, split, r
         np.testing.assert_array_equal(got, ref)
 
 
-@pytest.mark.parametrize("recipe", RECIPES, ids=lambda r: f"{r.mode}-{r.io}-{'pc' if r.per_channel else 'pt'}")
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda r: _rid(r))
 def test_edgequant_interpreter_matches_litert_reference(model, split, recipe):
     """Integer outputs bit for bit; float outputs of the weight modes to float32 rounding (summation order)."""
     from edgequant.interpreter import Interpreter
