@@ -154,3 +154,47 @@ def test_quantized_sum_cases_are_pinned_by_tflite_micro_because_litert_ref_is_wr
         ref.set_tensor(ref.get_input_details()[0]["index"], ins[0])
         ref.invoke()
         assert not np.array_equal(ref.get_tensor(ref.get_output_details()[0]["index"]), outs[0]), p.stem
+
+
+def _densify_model(case: str):
+    import edgequant
+
+    return edgequant.load(bytes(np.load(CASES / f"DENSIFY__{case}.npz")["model"]))
+
+
+@pytest.mark.parametrize("corrupt,words", [
+    ("index", "outside"), ("segments", "array_segments"), ("count", "buffer holds"), ("order", "traversal_order")])
+def test_densify_rejects_malformed_sparsity(corrupt, words):
+    """Metadata that the C++ would skip over or read out of bounds with is a ModelFormatError naming the op."""
+    from edgequant.errors import ModelFormatError
+    from edgequant.graph import Buffer, new_node
+
+    m = _densify_model("f32_csr")
+    t = m.subgraphs[0].tensors[0]
+    level = t.sparsity.dim_metadata[1]
+    if corrupt == "index":
+        bad = np.asarray(level.array_indices.values).copy()
+        bad[0] = 10  # the dense dimension has 10 columns: 0..9
+        level.array_indices = new_node("Int32Vector", values=bad)
+    elif corrupt == "segments":
+        level.array_segments = new_node("Int32Vector", values=np.array([0, 3, 1, 2, 2, 2, 2], np.int32))
+    elif corrupt == "count":
+        m.buffers.append(Buffer(data=np.frombuffer(t.numpy()[:-1].tobytes(), np.uint8)))
+        t.buffer = len(m.buffers) - 1
+    else:
+        t.sparsity.traversal_order = [0, 0]
+    with pytest.raises(ModelFormatError, match=rf"op 0 \(DENSIFY.*{words}"):
+        Interpreter(m.bind()).allocate_tensors()
+
+
+def test_densify_of_a_dense_tensor_is_refused():
+    from edgequant.errors import ModelFormatError
+    from edgequant.graph import Buffer
+
+    m = _densify_model("f32_csr")
+    t = m.subgraphs[0].tensors[0]
+    t.sparsity = None
+    m.buffers.append(Buffer(data=np.zeros(6 * 10 * 4, np.uint8)))  # a well-formed dense [6, 10] float32
+    t.buffer = len(m.buffers) - 1
+    with pytest.raises(ModelFormatError, match=r"op 0 \(DENSIFY.*no sparsity"):
+        Interpreter(m.bind()).allocate_tensors()

@@ -37,7 +37,8 @@ class T:
     type: int | None = None  # TensorType; derived from value when None
     const: bool = False
     q: tuple | None = None  # (scale, zero_point) or (scales array, zero_points array, axis)
-    shape: list | None = None  # outputs: model shape (LiteRT recomputes it anyway)
+    shape: list | None = None  # outputs: model shape (LiteRT recomputes it anyway); sparse inputs: the dense shape
+    sparsity: Any = None  # SparsityParameters node of a sparse constant (value then holds the stored values)
 
 
 @dataclass
@@ -81,7 +82,8 @@ def build(case: Case, out_shapes: list | None = None) -> bytes:
         a = np.asarray(t.value)
         buf = m.add_buffer(a) if t.const else 0
         sg.tensors.append(Tensor(name=f"in{k}", type=t.type if t.type is not None else _np_type(a),
-                                 shape=list(a.shape), buffer=buf, quantization=_qparams(t.q)))
+                                 shape=list(t.shape if t.shape is not None else a.shape), buffer=buf,
+                                 quantization=_qparams(t.q), sparsity=t.sparsity))
         in_idx.append(len(sg.tensors) - 1)
         if not t.const:
             sg.inputs.append(len(sg.tensors) - 1)
@@ -128,6 +130,8 @@ def make(case: Case) -> dict[str, np.ndarray]:
     model = build(case, shapes)  # same op, with the output shapes LiteRT computed
     outs, shapes2 = run_reference(model, feeds)
     assert shapes2 == shapes, (case.name, shapes, shapes2)
+    if "expect" in case.extra:  # the reference must give back what was encoded
+        assert np.array_equal(outs[0], case.extra["expect"]), (case.name, "reference disagrees with the input")
     if case.ref == "tflm":
         outs = run_tflm(model, feeds, len(outs))
         assert [list(o.shape) for o in outs] == shapes, (case.name, "tflite-micro output shapes differ")
@@ -501,10 +505,88 @@ def cases_quantized_gaps():
                [T(type=dtypes.INT16, q=(0.0004, 0))], batch=True)
 
 
+def sparsify(dense: np.ndarray, traversal_order: list, formats: list, block_map: list, block_size: list,
+             index_type: str = "Int32Vector") -> tuple[np.ndarray, Any]:
+    """Dense array -> (stored values, SparsityParameters), written independently of the kernel's decoder.
+
+    The array is split into blocks (dimension ``block_map[k]`` into ``(n / block_size[k], block_size[k])``),
+    the block axes go after the original ones and everything is transposed to the traversal order. Each level
+    is then DENSE (every index) or SPARSE_CSR (only indices whose sub-tree holds a nonzero, with segments per
+    parent); the stored values are the leaves of the kept paths, in order."""
+    rank = dense.ndim
+    split, axes_orig, axes_block = [], [], []
+    for d in range(rank):
+        if d in block_map:
+            b = block_size[block_map.index(d)]
+            split += [dense.shape[d] // b, b]
+            axes_orig.append(len(split) - 2)
+            axes_block.append((block_map.index(d), len(split) - 1))
+        else:
+            split.append(dense.shape[d])
+            axes_orig.append(len(split) - 1)
+    expanded_axes = axes_orig + [a for _, a in sorted(axes_block)]  # expanded dim e -> axis of `split`
+    e = dense.reshape(split).transpose(expanded_axes).transpose(traversal_order)
+    paths = np.zeros((1, 0), np.int64)
+    metadata = []
+    for level, fmt in enumerate(formats):
+        size = e.shape[level]
+        if fmt == 0:
+            metadata.append(new_node("DimensionMetadata", format=0, dense_size=size))
+            paths = np.concatenate([np.repeat(paths, size, 0), np.tile(np.arange(size), len(paths))[:, None]], 1)
+            continue
+        nonzero = (e != 0).any(axis=tuple(range(level + 1, e.ndim))) if level + 1 < e.ndim else e != 0
+        kept = nonzero[tuple(paths.T)] if level else nonzero[None]  # (paths, size)
+        rows, cols = np.nonzero(kept)
+        vec = {"Int32Vector": np.int32, "Uint16Vector": np.uint16, "Uint8Vector": np.uint8}[index_type]
+        segments = np.concatenate([[0], np.cumsum(kept.sum(1))]).astype(vec)
+        metadata.append(new_node("DimensionMetadata", format=1, dense_size=0,
+                                 array_segments=new_node(index_type, values=segments),
+                                 array_indices=new_node(index_type, values=cols.astype(vec))))
+        paths = np.concatenate([paths[rows], cols[:, None]], 1)
+    values = e[tuple(paths.T)]
+    return values, new_node("SparsityParameters", traversal_order=list(traversal_order), block_map=list(block_map),
+                            dim_metadata=metadata)
+
+
+def _sparse_case(name: str, dense: np.ndarray, order, formats, block_map=(), block_size=(), index_type="Int32Vector",
+                 q=None, out_type=None) -> Case:
+    values, sp = sparsify(dense, list(order), list(formats), list(block_map), list(block_size), index_type)
+    t = dtypes.from_numpy(dense.dtype) if out_type is None else out_type
+    return Case(f"DENSIFY__{name}", "DENSIFY", [T(values, type=t, const=True, q=q, shape=list(dense.shape),
+                                                  sparsity=sp)], [T(type=t, q=q, shape=list(dense.shape))],
+                extra={"expect": dense})
+
+
+def cases_densify():
+    rng = np.random.default_rng(20240716)
+
+    def sparse(dtype, *shape, density=0.3):
+        v = rng.uniform(-3, 3, shape) if np.dtype(dtype).kind == "f" else rng.integers(-128, 127, shape)
+        keep = rng.uniform(0, 1, shape) < density
+        return np.where(keep, v, 0).astype(dtype)
+
+    yield _sparse_case("f32_csr", sparse(np.float32, 6, 10), [0, 1], [0, 1])
+    w = sparse(np.float32, 4, 12)
+    w[1] = 0  # an empty row
+    yield _sparse_case("f32_both_sparse_uint8_idx", w, [0, 1], [1, 1], index_type="Uint8Vector")
+    yield _sparse_case("f32_col_major_uint16_idx", sparse(np.float32, 5, 7), [1, 0], [0, 1], index_type="Uint16Vector")
+    # the converter's block-sparse FULLY_CONNECTED weights: 1x4 blocks along the input dimension
+    b = np.zeros((4, 16), np.int8)
+    b[0, 4:8] = rng.integers(-128, 127, 4)
+    b[2, 0:4] = rng.integers(-128, 127, 4)
+    b[2, 12:16] = [0, 5, 0, -7]  # zeros inside a kept block stay stored
+    b[3, 8:12] = rng.integers(-128, 127, 4)
+    yield _sparse_case("i8_block_1x4", b, [0, 1, 2], [0, 1, 0], block_map=[1], block_size=[4], q=(0.02, 0))
+    yield _sparse_case("f32_3d_blocks_2x2", sparse(np.float32, 2, 4, 6, density=0.2), [0, 2, 1, 3, 4],
+                       [0, 1, 1, 0, 0], block_map=[1, 2], block_size=[2, 2])
+    yield _sparse_case("f16_csr", sparse(np.float16, 3, 8), [0, 1], [0, 1])
+
+
 CASES = [cases_shape, cases_pack, cases_unpack, cases_fill, cases_gather, cases_squeeze, cases_expand_dims,
          cases_split, cases_split_v, cases_slice, cases_cast, cases_arg_max, cases_max_min, cases_floor_div,
          cases_select_v2, cases_unary, cases_layout, cases_relu_max,
-         cases_arith, cases_activations, cases_resize_bilinear, cases_quantized_gaps]
+         cases_arith, cases_activations, cases_resize_bilinear, cases_quantized_gaps,
+         cases_densify]
 
 
 def all_cases(only: set[str] | None = None):
