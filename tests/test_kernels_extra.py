@@ -56,6 +56,22 @@ def test_golden_invoke(path):
         _check(it.get_tensor(d["index"]), want, f"{path.stem} output {k}")
 
 
+TFLM = [p for p in FILES if "tflm_out0" in np.load(p).files]
+
+
+@pytest.mark.parametrize("path", TFLM, ids=[p.stem for p in TFLM])
+def test_golden_tflm(path):
+    """Cases that also carry tflite-micro's outputs: the interpreter with target="tflm" matches them bit for bit
+    (and they equal LiteRT's, so both runtimes agree on these integer paths)."""
+    model, ins, outs, _ = _load(path)
+    d = np.load(path)
+    want = [d[f"tflm_out{k}"] for k in range(len(outs))]
+    got = Interpreter(model, target="tflm").run(ins)
+    for k, (g, w) in enumerate(zip(got, want)):
+        _check(g, w, f"{path.stem} tflm output {k}")
+        np.testing.assert_array_equal(w, outs[k], err_msg=f"{path.stem}: tflite-micro and LiteRT disagree")
+
+
 BATCHED = [p for p in FILES if bool(np.load(p)["batch"])]
 
 

@@ -3,7 +3,7 @@
 Each case is one single-op model built with edgequant's writer, run by LiteRT with
 ``OpResolverType.BUILTIN_REF``; inputs and outputs are stored beside the model in
 ``tests/data/kernels_extra/<op>__<variant>.npz`` (keys: ``model`` (uint8 .tflite bytes), ``in0``..,
-``out0``.., ``batch`` (1 when run() may stack the case twice along axis 0), ``target`` (the runtime whose
+``out0``.., optionally ``tflm_out0``.. (tflite-micro's outputs as a second reference), ``batch`` (1 when run() may stack the case twice along axis 0), ``target`` (the runtime whose
 outputs are stored: ``litert``, or ``tflm`` where LiteRT 2.3.0's reference kernel is known to be wrong)).
 ``tests/test_kernels_extra.py`` runs every case through edgequant's interpreter with that target.
 An existing file whose arrays are unchanged is left alone, so regenerating does not churn the data.
@@ -52,6 +52,7 @@ class Case:
     version: int = 1
     extra: dict = field(default_factory=dict)
     ref: str = "litert"  # "tflm": outputs from tflite-micro (LiteRT's reference kernel is wrong for this case)
+    tflm: bool = False  # also store tflite-micro's outputs as tflm_out0.. (a second bit-exact reference)
 
 
 def _np_type(a: np.ndarray) -> int:
@@ -139,6 +140,8 @@ def make(case: Case) -> dict[str, np.ndarray]:
             "target": np.array(case.ref)}
     data.update({f"in{k}": x for k, x in enumerate(feeds)})
     data.update({f"out{k}": y for k, y in enumerate(outs)})
+    if case.tflm and case.ref != "tflm":
+        data.update({f"tflm_out{k}": y for k, y in enumerate(run_tflm(model, feeds, len(outs)))})
     return data
 
 
@@ -476,7 +479,7 @@ def cases_quantized_gaps():
     for name, qi, qo in (("i8_mbv3", (0.0235, -3), (0.0137, -108)), ("i8_wide", (1.7, 4), (1.1, -110)),
                          ("i8_same_scale", (0.05, 10), (0.05, 10))):
         yield Case(f"HARD_SWISH__{name}", "HARD_SWISH", [T(every_int8, q=qi)], [T(type=dtypes.INT8, q=qo)],
-                   batch=True)
+                   batch=True, tflm=True)
     # LiteRT 2.3.0's BUILTIN_REF SUM reads int8/int16 data as uint8 (garbage), so quantized SUM is pinned by
     # tflite-micro, which runs reference_ops::QuantizedMeanOrSum on the real types
     yield Case("SUM__i8_axes12", "SUM", [T(q8(2, 3, 5), q=(0.05, 3)), T(np.array([1, 2], np.int32), const=True)],
@@ -490,19 +493,19 @@ def cases_quantized_gaps():
     x[0, 0] = 5  # a row equal to the zero point: sum of squares 0
     x[0, 1] = 4  # sum of squares 16 (tiny)
     yield Case("L2_NORMALIZATION__i8", "L2_NORMALIZATION", [T(x, q=(0.05, 5))], [T(type=dtypes.INT8, q=(1 / 128, 0))],
-               batch=True)
+               batch=True, tflm=True)
     yield Case("L2_NORMALIZATION__i8_wide", "L2_NORMALIZATION", [T(q8(1, 300), q=(0.1, -1))],
-               [T(type=dtypes.INT8, q=(1 / 128, 0))])
+               [T(type=dtypes.INT8, q=(1 / 128, 0))], tflm=True)
     yield Case("SQUARED_DIFFERENCE__i8", "SQUARED_DIFFERENCE", [T(q8(2, 64), q=(0.05, 3)), T(q8(2, 64), q=(0.07, -2))],
-               [T(type=dtypes.INT8, q=(0.2, -128))], batch=True)
+               [T(type=dtypes.INT8, q=(0.2, -128))], batch=True, tflm=True)
     yield Case("SQUARED_DIFFERENCE__i8_broadcast_const", "SQUARED_DIFFERENCE",
                [T(q8(2, 3, 8), q=(0.1, -100)), T(q8(1, 8), q=(0.3, 50), const=True)],
-               [T(type=dtypes.INT8, q=(2.0, -120))], batch=True)
+               [T(type=dtypes.INT8, q=(2.0, -120))], batch=True, tflm=True)
     # int16 activations, int8 alpha (the 16x8 scheme; LiteRT reads the alpha as int8 whatever its type says)
     yield Case("PRELU__i16_alpha_i8", "PRELU", [T(rng.integers(-32768, 32767, (2, 3, 4)).astype(np.int16),
                                                   q=(0.0005, 0)),
                                                 T(q8(1, 1, 4), q=(0.004, 0), const=True)],
-               [T(type=dtypes.INT16, q=(0.0004, 0))], batch=True)
+               [T(type=dtypes.INT16, q=(0.0004, 0))], batch=True, tflm=True)
 
 
 def sparsify(dense: np.ndarray, traversal_order: list, formats: list, block_map: list, block_size: list,
