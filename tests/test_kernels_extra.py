@@ -214,3 +214,16 @@ def test_densify_of_a_dense_tensor_is_refused():
     t.buffer = len(m.buffers) - 1
     with pytest.raises(ModelFormatError, match=r"op 0 \(DENSIFY.*no sparsity"):
         Interpreter(m.bind()).allocate_tensors()
+
+
+def test_int8_hard_swish_with_a_tiny_output_scale_is_refused():
+    """HardSwishPrepare requires output_multiplier_exponent <= 0, i.e. s_in / 128 / s_out < 1."""
+    from edgequant import dtypes
+    from edgequant.errors import UnsupportedError
+    from edgequant.graph import QuantizationParameters
+
+    m = _single_op("HARD_SWISH", dtypes.INT8, scale=1.0)
+    m.subgraphs[0].tensors[1].quantization = QuantizationParameters(scale=np.array([0.001], np.float32),
+                                                                    zero_point=np.array([0], np.int64))
+    with pytest.raises(UnsupportedError, match=r"op 0 \(HARD_SWISH.*exponent 3 > 0"):
+        Interpreter(m.bind()).allocate_tensors()
