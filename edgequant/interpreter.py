@@ -88,6 +88,15 @@ class _Plan:
             self.steps.append(_Step(o, name, k, params, list(op.inputs or []), list(op.outputs or []),
                                     [op.inputs[s] for s in state]))
         self.batchable = all(getattr(s.params, "batchable", True) for s in self.steps)
+        # Samples per kernel call in run(): big batches thrash the caches (a 250-sample VWW activation is
+        # 18 MB), so keep the largest activation of a chunk near 1 MB.
+        biggest = 1
+        for i, t in enumerate(tensors):
+            if i not in self.constants and t.shape:
+                per = int(np.prod(t.shape[1:], dtype=np.int64)) * dtypes.to_numpy(t.type).itemsize \
+                    if t.type != dtypes.STRING else 1
+                biggest = max(biggest, per)
+        self.chunk = int(min(max((1 << 20) // biggest, 1), 512))
 
     def where(self, o: int, name: str, op: Any) -> str:
         tensors = self.sg.tensors or []
@@ -313,13 +322,27 @@ class Interpreter:
         if n == 0:
             raise EdgequantError("run() needs at least one sample")
         if (plan.batchable and not plan.variables) or n == 1:
-            vals = dict(values)
-            vals.update(zip(order, arrays))
-            plan.execute(vals)
-            for i in plan.variables:
-                values[i] = vals[i]
-            outs = [vals[i] for i in sg.outputs or []]
-            inter = {i: vals[i] for s in plan.steps for i in s.outputs if i >= 0} if keep_intermediates else None
+            step = max(plan.chunk, 1) * per_call
+            parts_out: list[list[np.ndarray]] = []
+            parts_inter: dict[int, list[np.ndarray]] = {}
+            for k in range(0, n * per_call, step):
+                vals = dict(values)
+                vals.update((i, a[k:k + step]) for i, a in zip(order, arrays))
+                plan.execute(vals)
+                for i in plan.variables:
+                    values[i] = vals[i]
+                parts_out.append([vals[i] for i in sg.outputs or []])
+                if keep_intermediates:
+                    for s in plan.steps:
+                        for i in s.outputs:
+                            if i >= 0:
+                                parts_inter.setdefault(i, []).append(vals[i])
+            if len(parts_out) == 1:
+                outs = parts_out[0]
+                inter = {i: v[0] for i, v in parts_inter.items()} if keep_intermediates else None
+            else:
+                outs = [np.concatenate([c[j] for c in parts_out]) for j in range(len(sg.outputs or []))]
+                inter = {i: np.concatenate(v) for i, v in parts_inter.items()} if keep_intermediates else None
         else:
             chunks_out: list[list[np.ndarray]] = []
             chunks_inter: dict[int, list[np.ndarray]] = {}

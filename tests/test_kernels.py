@@ -78,3 +78,28 @@ def test_golden_tflm(name: str):
     got = Interpreter(model, target="tflm").run(ins)
     for g, want in zip(got, tflm):
         _compare(g, want, f"{name} ({op}) vs tflite-micro")
+
+
+@pytest.mark.parametrize("rounding", ["single", "double"])
+def test_fast_requantize_equals_qmath(rounding):
+    """The in-place few-pass MultiplyByQuantizedMultiplier of kernels/_common equals qmath's transliteration."""
+    from edgequant import qmath
+    from edgequant.kernels._common import mbqm_inplace
+
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.integers(-(1 << 31), 1 << 31, 200000), rng.integers(-5000, 5000, 200000),
+                        np.array([0, 1, -1, (1 << 31) - 1, -(1 << 31)])]).astype(np.int64)
+    lo_shift = -31 if rounding == "double" else -31
+    hi_shift = 8 if rounding == "double" else 30
+    for _ in range(20):
+        m = int(rng.integers(1 << 30, 1 << 31))
+        s = int(rng.integers(lo_shift, hi_shift))
+        xs = x if rounding == "double" or s <= 0 else x >> s  # single rounding needs an in-range result
+        want = qmath.multiply_by_quantized_multiplier(xs, m, s, rounding=rounding)
+        np.testing.assert_array_equal(mbqm_inplace(xs.copy(), m, s, rounding), want)
+    # per-channel: arrays of multipliers and shifts along the last axis, including shift 0 and positive
+    xc = rng.integers(-(1 << 24), 1 << 24, (1000, 6)).astype(np.int64)
+    m = rng.integers(1 << 30, 1 << 31, 6)
+    s = np.array([-9, 0, 1, -1, -20, 2]) if rounding == "double" else np.array([-9, 0, 1, -1, -20, 2])
+    want = qmath.multiply_by_quantized_multiplier(xc, m, s, rounding=rounding)
+    np.testing.assert_array_equal(mbqm_inplace(xc.copy(), m, s, rounding), want)

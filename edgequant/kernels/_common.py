@@ -76,7 +76,29 @@ class Window:
         right = max(need_w - self.in_w - self.pad_left, 0)
         if self.pad_top == bottom == self.pad_left == right == 0:
             return np.ascontiguousarray(x)
-        return np.pad(x, ((0, 0), (self.pad_top, bottom), (self.pad_left, right), (0, 0)), constant_values=value)
+        n, h, w, c = x.shape
+        out = np.empty((n, h + self.pad_top + bottom, w + self.pad_left + right, c), x.dtype)
+        out.fill(value)  # one fill + one copy: cheaper than np.pad
+        out[:, self.pad_top:self.pad_top + h, self.pad_left:self.pad_left + w, :] = x
+        return out
+
+    @property
+    def is_pointwise(self) -> bool:
+        """1x1 window, stride 1, no padding: the input itself is the im2col matrix."""
+        return (self.kh == self.kw == self.sh == self.sw == 1 and self.pad_top == self.pad_left == 0
+                and self.out_h == self.in_h and self.out_w == self.in_w)
+
+    def accumulate_taps(self, xp: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """sum over taps of tap(N, OH, OW, C) * w[i, j] (C,): depthwise accumulation, in place."""
+        acc = tmp = None
+        for i, j, tap in self.taps(xp):
+            if acc is None:
+                acc = np.multiply(tap, w[i, j])
+                tmp = np.empty_like(acc)
+            else:
+                np.multiply(tap, w[i, j], out=tmp)
+                acc += tmp
+        return acc
 
     def taps(self, xp: np.ndarray):
         """Yield (i, j, view) for each filter tap: view (N, OH, OW, C) of the padded input."""
@@ -164,8 +186,8 @@ def quantize_multiplier(real, rounding: str):
 
 
 def mul_by_qm(x, multiplier, shift, rounding: str) -> np.ndarray:
-    """MultiplyByQuantizedMultiplier(int32 x, ...), in the build's rounding variant."""
-    return np.asarray(qmath.multiply_by_quantized_multiplier(x, multiplier, shift, rounding=rounding))
+    """MultiplyByQuantizedMultiplier(int32 x, ...), in the kernel's rounding variant (new int64 array)."""
+    return mbqm_inplace(np.array(x, dtype=np.int64, copy=True), multiplier, shift, rounding)
 
 
 def mul_by_qm_smaller_than_one_exp(x, multiplier, left_shift, rounding: str) -> np.ndarray:
@@ -182,13 +204,53 @@ def mul_by_qm_greater_than_one(x, multiplier, left_shift, rounding: str) -> np.n
     return np.asarray(qmath.multiply_by_quantized_multiplier_greater_than_one(x, multiplier, left_shift))
 
 
+def mbqm_inplace(x: np.ndarray, multiplier, shift, rounding: str) -> np.ndarray:
+    """MultiplyByQuantizedMultiplier on an int64 array, in place, in few passes (the hot path).
+
+    Exact rewrites of the C++ (tests/test_kernels.py checks them against ``qmath`` on random data):
+    * SaturatingRoundingDoublingHighMul(a, m) == (a * m + 2**30) >> 31 (floor shift) for m > INT32_MIN:
+      the nudge ``ab >= 0 ? 2**30 : 1 - 2**30`` followed by truncating division rounds halves up in
+      both signs, which is what the floor of ``ab + 2**30`` does.
+    * RoundingDivideByPOT(x, e) == (x + 2**(e-1) - (x < 0)) >> e for e >= 1 (halves away from zero).
+    * single rounding: (x * m + 2**(30 - s)) >> (31 - s).
+    """
+    m = np.asarray(multiplier, np.int64)
+    s = np.asarray(shift, np.int64)
+    if rounding == "single":
+        total = 31 - s
+        x *= m
+        x += np.int64(1) << (total - 1)
+        x >>= total
+        return x
+    left = np.maximum(s, 0)
+    right = np.maximum(-s, 0)
+    if np.any(left > 0):
+        x <<= left
+        x += 1 << 31
+        x &= 0xFFFFFFFF
+        x -= 1 << 31  # the int32 product x * (1 << left) wraps like the compiled C++
+    x *= m
+    x += 1 << 30
+    x >>= 31
+    if np.any(right > 0):
+        neg = x < 0
+        if right.ndim and np.any(right == 0):
+            neg &= right > 0
+        x += (np.int64(1) << right) >> 1
+        x -= neg
+        x >>= right
+    return x
+
+
 def requantize(acc: np.ndarray, multiplier, shift, output_offset: int, act_min: int, act_max: int,
-               dtype, rounding: str = "single") -> np.ndarray:
-    """MultiplyByQuantizedMultiplier (the build's rounding) + output_offset, clamp, cast."""
-    y = qmath.multiply_by_quantized_multiplier(acc, multiplier, shift, rounding=rounding)
-    y = np.asarray(y) + output_offset
-    np.clip(y, act_min, act_max, out=y)
-    return y.astype(dtype)
+               dtype, rounding: str = "double") -> np.ndarray:
+    """MultiplyByQuantizedMultiplier (the kernel's rounding variant) + output_offset, clamp, cast."""
+    x = np.array(acc, dtype=np.int64, copy=True) if not (isinstance(acc, np.ndarray) and acc.dtype == np.int64
+                                                        and acc.flags.writeable and acc.flags.owndata) else acc
+    mbqm_inplace(x, multiplier, shift, rounding)
+    x += output_offset
+    np.clip(x, act_min, act_max, out=x)
+    return x.astype(dtype)
 
 
 def requantize_int64(acc: np.ndarray, multiplier, shift, output_offset: int, act_min: int, act_max: int,

@@ -110,7 +110,8 @@ class Conv2D(Kernel):
         n = x.shape[0]
         win = p.win
         if p.kind == "float":
-            cols = win.im2col(win.padded(x, 0)).reshape(n * win.out_h * win.out_w, -1)
+            cols = x.reshape(-1, x.shape[3]) if win.is_pointwise else \
+                win.im2col(win.padded(x, 0)).reshape(n * win.out_h * win.out_w, -1)
             y = cols @ p.w_mat  # (N*OH*OW, Cout) float32
             if p.bias is not None:
                 y += p.bias
@@ -118,7 +119,8 @@ class Conv2D(Kernel):
         if p.kind == "hybrid":
             return [self._hybrid(p, x)]
         # int: pad with the zero point so padded taps contribute (x + input_offset) == 0
-        cols = win.im2col(win.padded(x, -p.input_offset)).reshape(n * win.out_h * win.out_w, -1)
+        cols = x.reshape(-1, x.shape[3]) if win.is_pointwise else \
+            win.im2col(win.padded(x, -p.input_offset)).reshape(n * win.out_h * win.out_w, -1)
         xs = cols.astype(p.gemm_dtype)
         xs += p.gemm_dtype(p.input_offset)
         acc = np.matmul(xs, p.w_mat).astype(np.int64)  # (N*OH*OW, Cout) exact int

@@ -101,13 +101,7 @@ class DepthwiseConv2D(Kernel):
             xp += p.input_offset
         if p.depth_multiplier > 1:
             xp = np.repeat(xp, p.depth_multiplier, axis=3)
-        acc = None
-        for i, j, tap in win.taps(xp):
-            term = tap * p.w[i, j]  # (N, OH, OW, Cout)
-            if acc is None:
-                acc = term
-            else:
-                acc += term
+        acc = win.accumulate_taps(xp, p.w)  # (N, OH, OW, Cout)
         if p.kind == "float":
             if p.bias is not None:
                 acc += p.bias

@@ -1,0 +1,158 @@
+"""Interpreter throughput on the MLPerf Tiny models: edgequant (batch 1 and batched) vs LiteRT (default
+XNNPACK resolver and BUILTIN_REF reference kernels) vs tflite-micro. Inputs/second and ratios.
+
+    .venv/bin/python benchmarks/bench_interpreter.py                 # 1000 inputs per runtime, table to stdout
+    .venv/bin/python benchmarks/bench_interpreter.py --n 200 --budget 20 --markdown
+
+Per-sample runtimes (LiteRT, tflite-micro, edgequant at batch 1) stop early when ``--budget`` seconds
+are spent; the table says how many inputs were actually timed. Batched edgequant runs all ``--n``
+inputs in chunks of ``--batch``. Single-threaded comparisons: LiteRT uses num_threads=1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+# Single-threaded BLAS, like LiteRT's num_threads=1 below; threads also fight other jobs on small machines.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+
+MODELS = Path(__file__).resolve().parents[2] / "shared" / "models"
+CASES = [
+    ("kws", "mlperf_tiny_kws_dscnn_float32.tflite", "mlperf_tiny_kws_dscnn_int8.tflite"),
+    ("vww", "mlperf_tiny_vww_96_float.tflite", "mlperf_tiny_vww_96_int8.tflite"),
+    ("resnet8", "mlperf_tiny_ic_resnet8_float.tflite", "mlperf_tiny_ic_resnet8_int8.tflite"),
+    ("ad", "mlperf_tiny_ad01_fc_autoencoder_fp32.tflite", "mlperf_tiny_ad01_fc_autoencoder_int8.tflite"),
+]
+
+
+def inputs_for(model: bytes, n: int) -> np.ndarray:
+    from edgequant.interpreter import Interpreter
+
+    d = Interpreter(model).get_input_details()[0]
+    shape = [n] + [int(s) for s in d["shape"][1:]]
+    rng = np.random.default_rng(0)
+    if np.dtype(d["dtype"]).kind == "f":
+        return rng.standard_normal(shape).astype(d["dtype"])
+    return rng.integers(-128, 128, shape).astype(d["dtype"])
+
+
+def per_sample(fn, xs: np.ndarray, budget: float) -> tuple[float, int]:
+    """Run fn on single samples until all are done or the budget is spent: (inputs/s, count)."""
+    fn(xs[:1])  # warm-up
+    t0 = time.perf_counter()
+    k = 0
+    while k < len(xs):
+        fn(xs[k:k + 1])
+        k += 1
+        if time.perf_counter() - t0 > budget:
+            break
+    return k / (time.perf_counter() - t0), k
+
+
+def litert_fn(model: bytes, ref: bool):
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    kw = {"experimental_op_resolver_type": OpResolverType.BUILTIN_REF} if ref else {}
+    it = Interpreter(model_content=model, num_threads=1, **kw)
+    it.allocate_tensors()
+    i = it.get_input_details()[0]["index"]
+    o = it.get_output_details()[0]["index"]
+
+    def run(x):
+        it.set_tensor(i, x)
+        it.invoke()
+        return it.get_tensor(o)
+
+    return run
+
+
+def tflm_fn(model: bytes):
+    from tflite_micro.python.tflite_micro import runtime
+
+    it = runtime.Interpreter.from_bytes(model)
+
+    def run(x):
+        it.set_input(x, 0)
+        it.invoke()
+        return it.get_output(0)
+
+    return run
+
+
+def bench_one(name: str, path: Path, n: int, batch: int, budget: float, kind: str) -> dict:
+    from edgequant.interpreter import Interpreter
+
+    model = path.read_bytes()
+    xs = inputs_for(model, n)
+    row: dict = {"model": f"{name} {kind}", "file": path.name}
+    it = Interpreter(model, target="litert")
+    it.run(xs[:batch])  # warm-up / prepare
+    t0 = time.perf_counter()
+    for k in range(0, n, batch):
+        it.run(xs[k:k + batch])
+    row["eq_batched"] = (n / (time.perf_counter() - t0), n)
+    row["eq_b1"] = per_sample(lambda x: it.run(x), xs, budget)
+    row["litert"] = per_sample(litert_fn(model, ref=False), xs, budget)
+    row["litert_ref"] = per_sample(litert_fn(model, ref=True), xs, budget)
+    if kind == "int8":
+        row["tflm"] = per_sample(tflm_fn(model), xs, budget)
+    return row
+
+
+def fmt(v) -> str:
+    if v is None:
+        return "-"
+    rate, count = v
+    return f"{rate:,.0f} ({count})"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=1000, help="inputs per runtime (default 1000)")
+    ap.add_argument("--batch", type=int, default=250, help="edgequant batched chunk size (default 250)")
+    ap.add_argument("--budget", type=float, default=30.0, help="seconds per per-sample runtime (default 30)")
+    ap.add_argument("--markdown", action="store_true", help="print a markdown table")
+    ap.add_argument("--only", default="", help="comma-separated subset of: kws,vww,resnet8,ad")
+    args = ap.parse_args(argv)
+    if not MODELS.is_dir():
+        print(f"{MODELS} not found", file=sys.stderr)
+        return 2
+    only = set(filter(None, args.only.split(",")))
+    rows = []
+    for name, f_float, f_int8 in CASES:
+        if only and name not in only:
+            continue
+        for kind, fname in (("float", f_float), ("int8", f_int8)):
+            r = bench_one(name, MODELS / fname, args.n, args.batch, args.budget, kind)
+            rows.append(r)
+            print(f"{r['model']:>14}: eq batched {fmt(r['eq_batched'])}, eq b1 {fmt(r['eq_b1'])}, "
+                  f"litert {fmt(r['litert'])}, litert ref {fmt(r['litert_ref'])}, tflm {fmt(r.get('tflm'))}",
+                  file=sys.stderr, flush=True)
+    cpu = platform.processor() or platform.machine()
+    print(f"\nMachine: {platform.platform()}, {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"numpy {np.__version__}")
+    print(f"Command: .venv/bin/python benchmarks/bench_interpreter.py --n {args.n} --batch {args.batch} "
+          f"--budget {args.budget}{' --markdown' if args.markdown else ''}\n")
+    head = ["model", "edgequant batched", "edgequant batch 1", "LiteRT default", "LiteRT BUILTIN_REF", "tflite-micro",
+            "batched / REF", "batched / default"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for r in rows:
+        eb = r["eq_batched"][0]
+        print("| " + " | ".join([r["model"], fmt(r["eq_batched"]), fmt(r["eq_b1"]), fmt(r["litert"]),
+                                 fmt(r["litert_ref"]), fmt(r.get("tflm")), f"{eb / r['litert_ref'][0]:.2f}x",
+                                 f"{eb / r['litert'][0]:.2f}x"]) + " |")
+    print("\nCells: inputs/second (inputs actually timed). Ratios: edgequant batched throughput divided by the peer's.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
