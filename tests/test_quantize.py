@@ -79,6 +79,7 @@ def sqnr(ref, y):
 
 RECIPES = [
     Recipe.float16(), Recipe.weight_only_int8(), Recipe.weight_only_int8(min_weight_elements=1024), Recipe.dynamic_int8(),
+    Recipe.dynamic_int8(min_weight_elements=0),
     Recipe.int8(), Recipe.int8(io="uint8"), Recipe.int8(io="float"), Recipe.int8(per_channel=False),
     Recipe.int16x8(), Recipe.int16x8(io="float"),
 ]
