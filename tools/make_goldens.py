@@ -425,7 +425,41 @@ def hybrid_conv_cases() -> list[Case]:
     return cases
 
 
-ALL = [matmul_cases, hybrid_conv_cases, conv_cases, depthwise_cases, fc_cases, pool_cases, elementwise_cases, misc_cases, shape_cases]
+def transpose_conv_cases() -> list[Case]:
+    cases = []
+    for name, (h, w, cin, cout, kh, kw, sh, sw, pad, itype) in {
+        "tconv_f32_same_s2": (4, 5, 3, 2, 3, 3, 2, 2, 0, F32),
+        "tconv_f32_valid_s1x2": (3, 4, 2, 3, 2, 3, 1, 2, 1, F32),
+        "tconv_i8_pc_same_s2": (4, 4, 3, 4, 3, 3, 2, 2, 0, I8),
+        "tconv_i8_pc_valid": (3, 5, 4, 2, 2, 2, 1, 2, 1, I8),
+        "tconv_i16x8_pc_valid": (1, 5, 8, 4, 3, 4, 1, 2, 1, I16),
+    }.items():
+        r = rng_for(name)
+        oh = h * sh if pad == 0 else (h - 1) * sh + kh
+        ow = w * sw if pad == 0 else (w - 1) * sw + kw
+        opts = new_node("TransposeConvOptions", padding=pad, stride_w=sw, stride_h=sh)
+        shape_in = T([4], I32, data=[1, oh, ow, cout])
+        if itype == F32:
+            ins = [shape_in, T([cout, kh, kw, cin], data=r.normal(0, .5, (cout, kh, kw, cin))), T([1, h, w, cin]),
+                   T([cout], data=r.normal(0, .5, cout))]
+            cases.append(Case(name, "TRANSPOSE_CONV", ins, [T([1, oh, ow, cout])], opts, version=3))
+            continue
+        wq, ws = qweights(r, (cout, kh, kw, cin), 0)
+        k = kh * kw * cin
+        if itype == I8:
+            in_s, in_zp = 0.05, int(r.integers(-10, 10))
+            bias = T([cout], I32, scale=in_s * ws, data=r.integers(-2000, 2000, cout))
+            out_s, out_zp = act_out_scale(in_s, ws, k) / 2, int(r.integers(-10, 10))
+        else:
+            in_s, in_zp = 0.0005, 0
+            bias = T([cout], I64, scale=in_s * ws, data=r.integers(-200000, 200000, cout))
+            out_s, out_zp = act_out_scale(in_s, ws, k) * 256 / 65536 * 25, 0
+        ins = [shape_in, T([cout, kh, kw, cin], I8, ws, 0, 0, wq), T([1, h, w, cin], itype, in_s, in_zp), bias]
+        cases.append(Case(name, "TRANSPOSE_CONV", ins, [T([1, oh, ow, cout], itype, out_s, out_zp)], opts, version=3))
+    return cases
+
+
+ALL = [transpose_conv_cases, matmul_cases, hybrid_conv_cases, conv_cases, depthwise_cases, fc_cases, pool_cases, elementwise_cases, misc_cases, shape_cases]
 
 
 def main(argv: list[str]) -> int:
