@@ -38,7 +38,6 @@ NOT_IN_LITERT = {
 # Known gaps on our side: model -> reason. Kept visible; each is a missing kernel or type.
 KNOWN_GAPS: dict[str, str] = {
     "litert_static_w8_a16_attn_vec_einsum.tflite": "LiteRT outputs all zeros (per-channel rhs); see the test below",
-    "tflm_mnist_lstm_float.tflite": "UNIDIRECTIONAL_SEQUENCE_LSTM kernel missing",
     "tflm_seanet_transpose_conv0_16x8.tflite": "its output_shape is a model input: tested with invoke() below",
 }
 
