@@ -89,7 +89,25 @@ class Window:
                 and self.out_h == self.in_h and self.out_w == self.in_w)
 
     def accumulate_taps(self, xp: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """sum over taps of tap(N, OH, OW, C) * w[i, j] (C,): depthwise accumulation, in place."""
+        """sum over taps of tap(N, OH, OW, C) * w[i, j] (C,): depthwise accumulation, in place.
+
+        With few channels at stride 1 the NHWC inner loops are only C long; a channel-major copy makes
+        them OW long, about twice as fast for C <= 8 (same products and sums, so the same result)."""
+        if xp.shape[3] <= 8 and self.sh == self.sw == 1:
+            xt = np.ascontiguousarray(xp.transpose(0, 3, 1, 2))  # (N, C, H, W)
+            acc = tmp = None
+            for i in range(self.kh):
+                for j in range(self.kw):
+                    y0, x0 = i * self.dh, j * self.dw
+                    tap = xt[:, :, y0:y0 + self.out_h, x0:x0 + self.out_w]
+                    wv = w[i, j][:, None, None]
+                    if acc is None:
+                        acc = np.multiply(tap, wv)
+                        tmp = np.empty_like(acc)
+                    else:
+                        np.multiply(tap, wv, out=tmp)
+                        acc += tmp
+            return np.ascontiguousarray(acc.transpose(0, 2, 3, 1))
         acc = tmp = None
         for i, j, tap in self.taps(xp):
             if acc is None:
