@@ -32,7 +32,7 @@ class Logistic(Kernel):
         if x.type == dtypes.FLOAT32:
             return Params("float")
         if x.type == dtypes.INT16:
-            raise UnsupportedError("int16 LOGISTIC is not implemented (LiteRT and tflite-micro use int16 LUTs)")
+            raise UnsupportedError("int16 LOGISTIC is not implemented (needs the reference 256-entry sigmoid table)")
         check_int8(x, y, 1.0 / 256, -128, "LOGISTIC")
         if ctx.target == "tflm":
             return Params("fixed", fixed=prepare_fixed_point("logistic", x))

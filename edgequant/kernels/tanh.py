@@ -32,7 +32,7 @@ class Tanh(Kernel):
         if x.type == dtypes.FLOAT32:
             return Params("float")
         if x.type == dtypes.INT16:
-            raise UnsupportedError("int16 TANH is not implemented (LiteRT and tflite-micro use int16 LUTs)")
+            raise UnsupportedError("int16 TANH is not implemented (needs the reference 256-entry sigmoid table)")
         check_int8(x, y, 1.0 / 128, 0, "TANH")
         if ctx.target == "tflm":
             return Params("fixed", fixed=prepare_fixed_point("tanh", x))
