@@ -125,3 +125,53 @@ def test_float_model_intermediates_cover_every_op_output():
     assert set(inter) == produced
     assert all(v.shape[0] == 3 for v in inter.values())
     np.testing.assert_array_equal(outs[0], inter[sg.outputs[0]])
+
+
+@pytest.mark.parametrize("name", ["mlperf_tiny_kws_dscnn_int8.tflite", "tflm_keyword_scrambled.tflite",
+                                  "mlperf_tiny_vww_96_float.tflite"])
+def test_details_equal_litert(name: str):
+    """get_input/output/tensor_details: same keys, names, indices, shapes, dtypes and quantization as LiteRT."""
+    lite = pytest.importorskip("ai_edge_litert.interpreter")
+    model = _shared(name).read_bytes()
+    ref = lite.Interpreter(model_content=model, experimental_op_resolver_type=lite.OpResolverType.BUILTIN_REF)
+    ref.allocate_tensors()
+    ours = Interpreter(model)
+
+    def same(a: dict, b: dict) -> None:
+        assert a["name"] == b["name"] and a["index"] == b["index"], (a["name"], b["name"])
+        assert a["dtype"] == b["dtype"], a["name"]
+        np.testing.assert_array_equal(a["shape"], b["shape"])
+        np.testing.assert_array_equal(a["shape_signature"], b["shape_signature"])
+        assert a["quantization"][1] == b["quantization"][1]
+        np.testing.assert_allclose(a["quantization"][0], b["quantization"][0], rtol=1e-7)
+        qa, qb = a["quantization_parameters"], b["quantization_parameters"]
+        np.testing.assert_array_equal(qa["scales"], qb["scales"])
+        np.testing.assert_array_equal(qa["zero_points"], qb["zero_points"])
+        assert qa["quantized_dimension"] == qb["quantized_dimension"]
+
+    for a, b in zip(ours.get_input_details(), ref.get_input_details()):
+        same(a, b)
+    for a, b in zip(ours.get_output_details(), ref.get_output_details()):
+        same(a, b)
+    theirs = {d["index"]: d for d in ref.get_tensor_details()}
+    checked = 0
+    for d in ours.get_tensor_details():
+        if d["index"] in theirs:  # LiteRT adds scratch tensors of its own; compare the model's
+            same(d, theirs[d["index"]])
+            checked += 1
+    assert checked == len(ours.model.main.tensors)
+
+
+def test_signature_runner_and_errors():
+    it = Interpreter(_shared("litert_multi_signature_model.tflite"))
+    assert set(it.get_signature_list()) == {"add", "mul", "sub"}
+    runner = it.get_signature_runner("sub")
+    feeds = {k: np.full(tuple(d["shape"]), 3.0 if i == 0 else 1.25, np.float32)
+             for i, (k, d) in enumerate(sorted(runner.get_input_details().items()))}
+    out = runner(**feeds)
+    a, b = (feeds[k] for k in sorted(feeds))
+    np.testing.assert_allclose(next(iter(out.values())), a - b)  # 3 - 1.25, by hand: 1.75
+    with pytest.raises(EdgequantError, match="no signature 'div'"):
+        it.get_signature_runner("div")
+    with pytest.raises(EdgequantError, match="takes inputs"):
+        runner(nope=np.zeros(1, np.float32))
