@@ -325,3 +325,12 @@ def test_mnist_lstm_on_real_digits_matches_litert_and_classifies():
         want.append(ref.get_tensor(o["index"]))
     _compare(got, np.concatenate(want), "mnist lstm, 200 real digits")
     assert (got.argmax(axis=1) == labels[:n]).mean() > 0.85  # the MANIFEST reports 0.92 on 2000 digits
+
+
+def test_blockwise_model_fails_with_a_clear_error():
+    """litert_blockwise_quantized.tflite aborts LiteRT (never loaded there). Its int8 ADD inputs carry no
+    per-tensor scale (only a blockwise description on the constant), so we refuse it in prepare with one
+    line naming the op and the tensor."""
+    it = Interpreter(_path("litert_blockwise_quantized.tflite"))
+    with pytest.raises(EdgequantError, match=r"op 0 \(ADD; .*'input_tensor' \(int8\) has no quantization scale"):
+        it.allocate_tensors()
