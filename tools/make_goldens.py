@@ -412,6 +412,17 @@ def matmul_cases() -> list[Case]:
 
 def hybrid_conv_cases() -> list[Case]:
     cases = []
+    for name, (mult, pad, st) in {"dw_hybrid_pc_same_m1": (1, 0, 1), "dw_hybrid_pc_valid_m2_s2": (2, 1, 2)}.items():
+        r = rng_for(name)
+        cin, h = 3, 7
+        cout = cin * mult
+        wq, ws = qweights(r, (1, 3, 3, cout), 3)
+        opts = new_node("DepthwiseConv2DOptions", padding=pad, stride_w=st, stride_h=st, depth_multiplier=mult,
+                        fused_activation_function=1, dilation_w_factor=1, dilation_h_factor=1)
+        oh = (h + st - 1) // st if pad == 0 else (h - 3 + st) // st
+        cases.append(Case(name, "DEPTHWISE_CONV_2D", [T([2, h, h, cin]), T([1, 3, 3, cout], I8, ws, 0, 3, wq),
+                                                       T([cout], data=r.normal(0, .5, cout))],
+                          [T([2, oh, oh, cout])], opts, version=6, tflm=False))
     for name, (per_ch, pad, sh) in {"conv_hybrid_pt_same": (False, 0, 1), "conv_hybrid_pc_same_s2": (True, 0, 2),
                                     "conv_hybrid_pc_valid": (True, 1, 1)}.items():
         r = rng_for(name)

@@ -1,4 +1,4 @@
-"""DEPTHWISE_CONV_2D: float32, int8 (per-tensor / per-channel), int16x8."""
+"""DEPTHWISE_CONV_2D: float32, int8 (per-tensor / per-channel), int16x8, hybrid (int8 weights, float input)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from ._common import (
     scale_zp,
     scales,
 )
+from ._hybrid import asymmetric_quantize_rows
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,13 @@ class DepthwiseConv2D(Kernel):
             lo, hi = float_activation_range(act)
             bias = None if bv is None else bv.astype(np.float32)
             return DepthwiseParams("float", win, wk.astype(np.float32), mult, bias, lo, hi)
+        if x.type == dtypes.FLOAT32 and w.type == dtypes.INT8:
+            # hybrid: reference_integer_ops::DepthwiseConvHybridPerChannel (per-sample asymmetric input)
+            lo, hi = float_activation_range(act)
+            bias = None if bv is None else bv.astype(np.float32)
+            ws = np.broadcast_to(scales(w), (cout,)).astype(np.float32)
+            return DepthwiseParams("hybrid", win, wk.astype(np.float32), mult, bias, lo, hi, output_multiplier=ws,
+                                   acc_dtype=np.float32)
         check_type(x, (dtypes.INT8, dtypes.INT16), "input")
         check_type(w, (dtypes.INT8,), "filter")
         in_s, in_zp = scale_zp(x)
@@ -94,6 +102,8 @@ class DepthwiseConv2D(Kernel):
     def eval(self, p: DepthwiseParams, inputs):
         x = inputs[0]
         win = p.win
+        if p.kind == "hybrid":
+            return [self._hybrid(p, x)]
         if p.kind == "float":
             xp = win.padded(x, 0)
         else:
@@ -114,3 +124,19 @@ class DepthwiseConv2D(Kernel):
                                np.int8, p.rounding)]
         return [requantize_int64(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max,
                                  np.int16)]
+
+    def _hybrid(self, p: DepthwiseParams, x: np.ndarray) -> np.ndarray:
+        """acc = sum over in-bounds taps of w * (q - offset[b]) (exact in float32: 9 taps of 255 * 127);
+        out = float(acc) * (per_channel_scale[c] * scaling_factor[b]) + bias, then the activation clamp."""
+        n = x.shape[0]
+        q, sf, off = asymmetric_quantize_rows(x.reshape(n, -1))
+        centered = (q - off[:, None]).astype(np.float32).reshape(x.shape)  # out-of-range taps pad with 0
+        xp = p.win.padded(centered, 0)
+        if p.depth_multiplier > 1:
+            xp = np.repeat(xp, p.depth_multiplier, axis=3)
+        acc = p.win.accumulate_taps(xp, p.w)  # (N, OH, OW, Cout) exact integers in float32
+        scale = np.multiply(p.output_multiplier[None, :], sf[:, None], dtype=np.float32)  # (N, Cout)
+        y = np.multiply(acc, scale[:, None, None, :], dtype=np.float32)
+        if p.bias is not None:
+            y = np.add(y, p.bias, dtype=np.float32)
+        return apply_float_activation(y, p.act_min, p.act_max)
