@@ -63,10 +63,12 @@ class _Plan:
         registry = load_all()
         tensors = self.sg.tensors or []
         self.constants: dict[int, np.ndarray] = {}
+        graph_inputs = set(self.sg.inputs or [])
         for i, t in enumerate(tensors):
-            if not t.is_variable and t.is_constant:
+            if not t.is_variable and t.is_constant and i not in graph_inputs:
                 self.constants[i] = t.numpy()
         self.variables = [i for i, t in enumerate(tensors) if t.is_variable]
+        self.folded: list[int] = []  # outputs of ops computed at prepare time (all inputs constant)
         for o, op in enumerate(self.sg.operators or []):
             name = model.op_name(op)
             if name.startswith("CUSTOM:"):
@@ -79,14 +81,25 @@ class _Plan:
                 k = registry.get(name)
                 if k is None:
                     raise UnsupportedError(f"subgraph {sg_index} op {o} ({name}): no kernel for this op")
-            ctx = OpContext(model, self.sg, op, o, name, target)
+            ctx = OpContext(model, self.sg, op, o, name, target, self.constants)
             try:
                 params = k.prepare(ctx, op)
             except EdgequantError as e:
                 raise type(e)(f"{self.where(o, name, op)}: {e}") from None
             state = list(getattr(params, "state_inputs", ()) or ())
-            self.steps.append(_Step(o, name, k, params, list(op.inputs or []), list(op.outputs or []),
-                                    [op.inputs[s] for s in state]))
+            step = _Step(o, name, k, params, list(op.inputs or []), list(op.outputs or []),
+                         [op.inputs[s] for s in state])
+            ins = [i for i in op.inputs or [] if i >= 0]
+            if ins and not state and all(i in self.constants for i in ins) and not name.startswith("CUSTOM:"):
+                # every input is constant: compute once now (e.g. float16 weights -> DEQUANTIZE)
+                tmp = dict(self.constants)
+                self._run_step(step, tmp)
+                for i in step.outputs:
+                    if i >= 0:
+                        self.constants[i] = tmp[i]
+                        self.folded.append(i)
+                continue
+            self.steps.append(step)
         self.batchable = all(getattr(s.params, "batchable", True) for s in self.steps)
         # Samples per kernel call in run(): big batches thrash the caches (a 250-sample VWW activation is
         # 18 MB), so keep the largest activation of a chunk near 1 MB.
@@ -107,25 +120,28 @@ class _Plan:
     def execute(self, values: dict[int, np.ndarray], keep: bool = False) -> None:
         """Run every step, reading and writing ``values`` (tensor index -> array)."""
         for step in self.steps:
-            try:
-                ins = [None if i < 0 else values[i] for i in step.inputs]
-            except KeyError as e:
-                t = self.sg.tensors[e.args[0]]
-                raise EdgequantError(f"{self.where(step.index, step.name, self.sg.operators[step.index])}: "
-                                     f"input tensor {e.args[0]} '{t.name}' has no value (not set?)") from None
-            try:
-                outs = step.kernel.eval(step.params, ins)
-            except EdgequantError as e:
-                raise type(e)(f"{self.where(step.index, step.name, self.sg.operators[step.index])}: {e}") from None
-            except (ValueError, IndexError, TypeError, FloatingPointError) as e:
-                raise EdgequantError(f"{self.where(step.index, step.name, self.sg.operators[step.index])}: "
-                                     f"{type(e).__name__}: {e}") from None
-            n = len(step.outputs)
-            for i, v in zip(step.outputs, outs[:n]):
-                if i >= 0:
-                    values[i] = v
-            for i, v in zip(step.state, outs[n:]):
+            self._run_step(step, values)
+
+    def _run_step(self, step: _Step, values: dict[int, np.ndarray]) -> None:
+        try:
+            ins = [None if i < 0 else values[i] for i in step.inputs]
+        except KeyError as e:
+            t = self.sg.tensors[e.args[0]]
+            raise EdgequantError(f"{self.where(step.index, step.name, self.sg.operators[step.index])}: "
+                                 f"input tensor {e.args[0]} '{t.name}' has no value (not set?)") from None
+        try:
+            outs = step.kernel.eval(step.params, ins)
+        except EdgequantError as e:
+            raise type(e)(f"{self.where(step.index, step.name, self.sg.operators[step.index])}: {e}") from None
+        except (ValueError, IndexError, TypeError, FloatingPointError) as e:
+            raise EdgequantError(f"{self.where(step.index, step.name, self.sg.operators[step.index])}: "
+                                 f"{type(e).__name__}: {e}") from None
+        n = len(step.outputs)
+        for i, v in zip(step.outputs, outs[:n]):
+            if i >= 0:
                 values[i] = v
+        for i, v in zip(step.state, outs[n:]):
+            values[i] = v
 
 
 def _details(t: Tensor, index: int) -> dict:

@@ -175,3 +175,33 @@ def test_signature_runner_and_errors():
         it.get_signature_runner("div")
     with pytest.raises(EdgequantError, match="takes inputs"):
         runner(nope=np.zeros(1, np.float32))
+
+
+def test_float16_weights_behind_dequantize_match_litert():
+    """float16 constant -> DEQUANTIZE -> CONV_2D (the float16-weight export), batched, against LiteRT."""
+    lite = pytest.importorskip("ai_edge_litert.interpreter")
+    rng = np.random.default_rng(3)
+    m = Model(version=3, operator_codes=[], subgraphs=[], buffers=[Buffer()], description="f16 weights")
+    w16 = m.add_buffer(rng.normal(0, 0.5, (3, 3, 3, 2)).astype(np.float16))
+    b = m.add_buffer(rng.normal(0, 0.5, 3).astype(np.float32))
+    sg = SubGraph(tensors=[], operators=[], inputs=[0], outputs=[4], name="main")
+    m.subgraphs.append(sg)
+    sg.tensors += [Tensor(name="x", type=dtypes.FLOAT32, shape=[1, 6, 5, 2], buffer=0),
+                   Tensor(name="w16", type=dtypes.FLOAT16, shape=[3, 3, 3, 2], buffer=w16),
+                   Tensor(name="w", type=dtypes.FLOAT32, shape=[3, 3, 3, 2], buffer=0),
+                   Tensor(name="b", type=dtypes.FLOAT32, shape=[3], buffer=b),
+                   Tensor(name="y", type=dtypes.FLOAT32, shape=[1, 6, 5, 3], buffer=0)]
+    sg.operators += [Operator(opcode_index=m.op_code_index("DEQUANTIZE", 3), inputs=[1], outputs=[2]),
+                     Operator(opcode_index=m.op_code_index("CONV_2D"), inputs=[0, 2, 3], outputs=[4],
+                              builtin_options=new_node("Conv2DOptions", padding=0, stride_w=1, stride_h=1,
+                                                       dilation_w_factor=1, dilation_h_factor=1))]
+    data = edgequant.save(m.bind())
+    ref = lite.Interpreter(model_content=data, experimental_op_resolver_type=lite.OpResolverType.BUILTIN_REF)
+    ref.allocate_tensors()
+    xs = rng.standard_normal((4, 6, 5, 2)).astype(np.float32)
+    got = Interpreter(data).run([xs])[0]
+    for k in range(4):
+        ref.set_tensor(0, xs[k:k + 1])
+        ref.invoke()
+        want = ref.get_tensor(4)
+        np.testing.assert_allclose(got[k:k + 1], want, rtol=1e-5, atol=1e-5 * np.abs(want).max())

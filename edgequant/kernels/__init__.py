@@ -16,7 +16,9 @@ Add ``edgequant/kernels/<op_name_lowercase>.py`` holding one class::
             return [y]                  # one array per op output, in order
 
 * ``ctx`` (an :class:`OpContext`) gives the op's tensors (``ctx.input(i)``, ``ctx.output(i)``,
-  ``ctx.n_inputs``), constant values (``ctx.const(i)``: the stored array or None), the model and
+  ``ctx.n_inputs``), constant values (``ctx.const(i)``: the stored array, or the value of an op the
+  interpreter folded at prepare time because all its inputs were constant, e.g. float16 weights
+  behind DEQUANTIZE; None for activations), the model and
   the op's options (``op.options``). Everything data-independent happens in ``prepare``: option
   parsing, shape checks, effective-scale -> (multiplier, shift) derivation, weight re-layout.
 * ``eval`` receives every input as a numpy array (constants too, read-only; ``None`` for -1)
@@ -79,8 +81,10 @@ def kernel(op_name: str) -> Callable[[type], type]:
 class OpContext:
     """What ``prepare`` sees of the graph around one operator."""
 
-    def __init__(self, model: Any, subgraph: Any, op: Any, op_index: int, op_name: str, target: str = "litert"):
+    def __init__(self, model: Any, subgraph: Any, op: Any, op_index: int, op_name: str, target: str = "litert",
+                 folded: dict | None = None):
         self.model = model
+        self.folded = folded or {}  # tensor index -> value of outputs of ops folded at prepare time
         self.target = target  # "litert" (ai-edge-litert BUILTIN_REF) or "tflm" (tflite-micro)
         self.subgraph = subgraph
         self.op = op
@@ -114,10 +118,13 @@ class OpContext:
         return self.subgraph.tensor(self.op.outputs[i])
 
     def const(self, i: int) -> np.ndarray | None:
-        """Stored values of the i-th input if it is a constant, else None."""
+        """Values of the i-th input if it is constant (stored, or computed from constants at prepare), else None."""
         t = self.input(i)
         if t is None or t.is_variable:
             return None
+        idx = self.op.inputs[i]
+        if idx in self.folded:
+            return self.folded[idx]
         return t.numpy()
 
     def require_const(self, i: int, what: str) -> np.ndarray:
