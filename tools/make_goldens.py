@@ -326,6 +326,10 @@ def misc_cases() -> list[Case]:
                           new_node("SoftmaxOptions", beta=beta), version=2))
     cases.append(Case("softmax_i8_to_i16", "SOFTMAX", [T([2, 9], I8, 0.08, -3)], [T([2, 9], I16, 1.0 / 65536, -32768)],
                       new_node("SoftmaxOptions", beta=1.0), version=3))
+    for name, (in_s, beta) in {"softmax_i16_a": (0.001, 1.0), "softmax_i16_b": (0.0004, 1.0),
+                               "softmax_i16_c": (0.003, 0.5)}.items():
+        cases.append(Case(name, "SOFTMAX", [T([3, 10], I16, in_s, 0)], [T([3, 10], I16, 1.0 / 32768, 0)],
+                          new_node("SoftmaxOptions", beta=beta), version=3))
     # quantize / dequantize
     cases.append(Case("quantize_f32_i8", "QUANTIZE", [T([2, 33])], [T([2, 33], I8, 0.037, -7)], ranges={0: (-6, 6)}))
     cases.append(Case("quantize_f32_i16", "QUANTIZE", [T([2, 33])], [T([2, 33], I16, 0.00021, 0)], ranges={0: (-8, 8)}))
