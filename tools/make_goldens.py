@@ -336,6 +336,8 @@ def misc_cases() -> list[Case]:
     cases.append(Case("quantize_i8_i8", "QUANTIZE", [T([4, 16], I8, 0.05, 3)], [T([4, 16], I8, 0.031, -9)], version=2))
     cases.append(Case("quantize_i16_i8", "QUANTIZE", [T([4, 16], I16, 0.0003, 0)], [T([4, 16], I8, 0.04, 2)], version=3))
     cases.append(Case("quantize_i8_i16", "QUANTIZE", [T([4, 16], I8, 0.05, 3)], [T([4, 16], I16, 0.0002, 0)], version=3))
+    cases.append(Case("quantize_i16_i16", "QUANTIZE", [T([4, 16], I16, 0.0003, 0)], [T([4, 16], I16, 0.0007, 0)],
+                      version=3))
     cases.append(Case("dequantize_i8", "DEQUANTIZE", [T([3, 17], I8, 0.043, 11)], [T([3, 17])], version=2))
     cases.append(Case("dequantize_i16", "DEQUANTIZE", [T([3, 17], I16, 0.0007, 0)], [T([3, 17])], version=4))
     cases.append(Case("dequantize_f16", "DEQUANTIZE", [T([3, 17], F16)], [T([3, 17])], version=3, tflm=False))
@@ -353,6 +355,8 @@ def misc_cases() -> list[Case]:
                       new_node("ReducerOptions", keep_dims=False)))
     cases.append(Case("mean_i8_hw_keep", "MEAN", [T([1, 5, 6, 3], I8, 0.05, 4), T([2], I32, data=[1, 2])],
                       [T([1, 1, 1, 3], I8, 0.02, -3)], new_node("ReducerOptions", keep_dims=True), version=2))
+    cases.append(Case("mean_i16_hw", "MEAN", [T([1, 4, 5, 6], I16, 0.001, 0), T([2], I32, data=[1, 2])],
+                      [T([1, 6], I16, 0.0007, 0)], new_node("ReducerOptions", keep_dims=False), version=3))
     cases.append(Case("mean_i8_same_scale", "MEAN", [T([1, 4, 4, 8], I8, 0.05, 4), T([2], I32, data=[1, 2])],
                       [T([1, 8], I8, 0.05, 4)], new_node("ReducerOptions", keep_dims=False), version=2))
     # activations

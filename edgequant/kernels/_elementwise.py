@@ -101,6 +101,10 @@ def _prepare_quant(a, b, y, sign: int, op, rounding: str) -> QuantAddParams:
     so, zo = scale_zp(y)
     if a.type == dtypes.INT16 and (z1 or z2 or zo):
         raise UnsupportedError("int16 ADD/SUB needs zero points of 0")
+    if a.type == dtypes.INT16 and getattr(op.options, "pot_scale_int16", False) and all(
+            _is_pot(v) for v in (s1, s2, so)):
+        # add.cc/sub.cc then take a separate shift-only path (pot_scale_int16) that we do not implement
+        raise UnsupportedError("int16 ADD/SUB with power-of-two scales and pot_scale_int16 is not implemented")
     left_shift = 20 if a.type == dtypes.INT8 else 15
     twice_max = 2.0 * max(float(s1), float(s2))
     real1 = float(s1) / twice_max
@@ -111,6 +115,12 @@ def _prepare_quant(a, b, y, sign: int, op, rounding: str) -> QuantAddParams:
     mo, sho = quantize_multiplier(real_out, rounding)
     return QuantAddParams(-z1, -z2, zo, left_shift, m1, sh1, m2, sh2, mo, sho,
                           np.int8 if a.type == dtypes.INT8 else np.int16, rounding)
+
+
+def _is_pot(scale: float) -> bool:
+    """tflite::CheckedLog2: log2 of the scale within 1e-3 of an integer."""
+    lg = float(np.log2(np.float32(scale)))
+    return abs(lg - round(lg)) < 1e-3
 
 
 def eval_add_sub(p: AddSubParams, a: np.ndarray, b: np.ndarray) -> np.ndarray:
