@@ -157,21 +157,22 @@ class Conv2D(Kernel):
         win = p.win
         per_channel, fscale = p.hybrid
         rows = x.reshape(n, -1)
+        pix = win.out_h * win.out_w
         if per_channel:  # reference_ops::HybridConvPerChannel: taps outside the input are skipped
             q, sf, off = asymmetric_quantize_rows(rows)
             centered = (q - off[:, None]).reshape(x.shape).astype(p.gemm_dtype)
-            cols = win.im2col(win.padded(centered, 0)).reshape(n, win.out_h * win.out_w, -1)
-            acc = np.matmul(cols, p.w_mat)  # (N, OH*OW, Cout) exact ints
-            y = np.multiply(np.multiply(acc.astype(np.float32), fscale, dtype=np.float32), sf[:, None, None],
-                            dtype=np.float32)
         else:  # optimized_ops::HybridConv (the only hybrid implementation): symmetric, zero padding
             q, sf = symmetric_quantize_rows(rows)
+            centered = q.reshape(x.shape).astype(p.gemm_dtype)
+        cols = centered.reshape(-1, x.shape[3]) if win.is_pointwise else \
+            win.im2col(win.padded(centered, 0)).reshape(n * pix, -1)
+        acc = (cols @ p.w_mat).astype(np.float32).reshape(n, pix, -1)  # exact integer sums
+        if per_channel:
+            y = np.multiply(np.multiply(acc, fscale, dtype=np.float32), sf[:, None, None], dtype=np.float32)
+        else:
             scale = np.multiply(sf, fscale, dtype=np.float32)  # scaling_factors[b] *= filter scale
-            cols = win.im2col(win.padded(q.reshape(x.shape).astype(p.gemm_dtype), 0)).reshape(
-                n, win.out_h * win.out_w, -1)
-            acc = np.matmul(cols, p.w_mat)
-            y = np.multiply(acc.astype(np.float32), scale[:, None, None], dtype=np.float32)
+            y = np.multiply(acc, scale[:, None, None], dtype=np.float32)
         if p.bias is not None:
-            y = np.add(y, p.bias, dtype=np.float32)
+            y += p.bias
         y = apply_float_activation(y, p.act_min, p.act_max)
         return y.reshape(n, win.out_h, win.out_w, -1)
