@@ -357,8 +357,8 @@ class Interpreter:
                 outs = parts_out[0]
                 inter = {i: v[0] for i, v in parts_inter.items()} if keep_intermediates else None
             else:
-                outs = [np.concatenate([c[j] for c in parts_out]) for j in range(len(sg.outputs or []))]
-                inter = {i: np.concatenate(v) for i, v in parts_inter.items()} if keep_intermediates else None
+                outs = [_join([c[j] for c in parts_out]) for j in range(len(sg.outputs or []))]
+                inter = {i: _join(v) for i, v in parts_inter.items()} if keep_intermediates else None
         else:
             chunks_out: list[list[np.ndarray]] = []
             chunks_inter: dict[int, list[np.ndarray]] = {}
@@ -374,8 +374,8 @@ class Interpreter:
                         for i in s.outputs:
                             if i >= 0:
                                 chunks_inter.setdefault(i, []).append(vals[i])
-            outs = [np.concatenate([c[j] for c in chunks_out]) for j in range(len(sg.outputs or []))]
-            inter = {i: np.concatenate(v) for i, v in chunks_inter.items()} if keep_intermediates else None
+            outs = [_join([c[j] for c in chunks_out]) for j in range(len(sg.outputs or []))]
+            inter = {i: _join(v) for i, v in chunks_inter.items()} if keep_intermediates else None
         if keep_intermediates:
             return outs, inter
         return outs
@@ -399,6 +399,15 @@ class Interpreter:
         if len(arrays) != len(order):
             raise EdgequantError(f"model has {len(order)} inputs, got {len(arrays)}")
         return arrays
+
+
+def _join(parts: list[np.ndarray]) -> np.ndarray:
+    """Per-chunk results back into one array: along axis 0, or stacked when each chunk gave a scalar."""
+    if len(parts) == 1:
+        return parts[0]
+    if parts[0].ndim == 0:
+        return np.stack(parts)
+    return np.concatenate(parts)
 
 
 class SignatureRunner:

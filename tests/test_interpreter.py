@@ -217,3 +217,20 @@ def test_int16_add_with_power_of_two_scales_is_refused_not_guessed():
                                  builtin_options=new_node("AddOptions", pot_scale_int16=True)))
     with pytest.raises(UnsupportedError, match=r"op 0 \(ADD.*power-of-two scales and pot_scale_int16"):
         Interpreter(m.bind()).allocate_tensors()
+
+
+def test_scalar_intermediates_of_a_per_sample_model_are_stacked():
+    """A model that cannot be batched (MEAN over every axis) runs sample by sample; its 0-d outputs stack."""
+    m = Model(version=3, operator_codes=[], subgraphs=[], buffers=[Buffer()])
+    ax = m.add_buffer(np.array([0, 1], np.int32))
+    sg = SubGraph(tensors=[Tensor(name="x", type=dtypes.FLOAT32, shape=[1, 3], buffer=0),
+                           Tensor(name="axes", type=dtypes.INT32, shape=[2], buffer=ax),
+                           Tensor(name="m", type=dtypes.FLOAT32, shape=[], buffer=0)],
+                  operators=[], inputs=[0], outputs=[2])
+    m.subgraphs.append(sg)
+    sg.operators.append(Operator(opcode_index=m.op_code_index("MEAN"), inputs=[0, 1], outputs=[2],
+                                 builtin_options=new_node("ReducerOptions", keep_dims=False)))
+    x = np.array([[1, 2, 3], [4, 5, 6]], np.float32)
+    (y,), inter = Interpreter(m.bind()).run([x], keep_intermediates=True)
+    np.testing.assert_allclose(y, [2.0, 5.0])  # one mean per sample, by hand
+    np.testing.assert_array_equal(inter[2], y)
