@@ -7,7 +7,18 @@
 
 The LiteRT-style calls (``get_input_details``, ``set_tensor``, ``invoke``, ``get_tensor``,
 ``get_signature_runner``) work too. Every operator is prepared once (shapes, dtypes, multipliers
-checked and derived); ``invoke``/``run`` then only call each kernel's ``eval``.
+checked and derived; ops whose inputs are all constant, such as float16 weights behind DEQUANTIZE,
+are computed then and become constants); ``invoke``/``run`` then only call each kernel's ``eval``.
+
+Bit-exactness: ``Interpreter(m)`` matches ai-edge-litert's reference kernels (``BUILTIN_REF``);
+``Interpreter(m, target="tflm")`` matches tflite-micro. The two differ in places (LiteRT 2.3.0 rounds
+FULLY_CONNECTED's requantization once and CONV_2D's twice; tflite-micro rounds twice everywhere and
+implements int8 LOGISTIC/TANH in fixed point rather than with LiteRT's float-built table), so pick
+the runtime you deploy on. Float outputs agree within float32 rounding of a different summation order.
+
+Non-standard models: a rank-1 per-channel tensor whose quantized_dimension is out of range (tflite-micro's
+person_detect biases) runs with a warning naming the tensor (LiteRT refuses it, tflite-micro accepts
+it); custom ops need ``register_custom(name, fn)``, otherwise an UnsupportedError names the op.
 """
 
 from __future__ import annotations
@@ -117,7 +128,7 @@ class _Plan:
         outs = ", ".join(f"'{tensors[i].name}'" for i in op.outputs or [] if i >= 0)
         return f"subgraph {self.sg_index} op {o} ({name}; inputs {ins}; outputs {outs})"
 
-    def execute(self, values: dict[int, np.ndarray], keep: bool = False) -> None:
+    def execute(self, values: dict[int, np.ndarray]) -> None:
         """Run every step, reading and writing ``values`` (tensor index -> array)."""
         for step in self.steps:
             self._run_step(step, values)
