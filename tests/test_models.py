@@ -160,7 +160,7 @@ def test_int_model_matches_tflite_micro(name: str):
         warnings.simplefilter("ignore")
         ours = Interpreter(model, target="tflm")
     ind = ours.get_input_details()
-    n = min(FEW.get(name, DEFAULT_SAMPLES), 20)
+    n = FEW.get(name, DEFAULT_SAMPLES)
     xs = _random_inputs(ind, n, zlib.crc32(name.encode()) + 1)
     got = ours.run(xs)
     wants: list[list[np.ndarray]] = [[] for _ in got]
