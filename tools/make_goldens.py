@@ -265,9 +265,10 @@ def fc_cases() -> list[Case]:
         cases.append(Case(name, "FULLY_CONNECTED", [T([b, k], itype, in_s, in_zp), T([n, k], I8, ws, 0, 0, wq), bias],
                           [T([b, n], itype, out_s, out_zp)], new_node("FullyConnectedOptions", fused_activation_function=act),
                           version=4 if itype == I8 else 7))
-    for name, asym in (("fc_hybrid_sym", False), ("fc_hybrid_asym", True)):
+    for name, asym, pc in (("fc_hybrid_sym", False, False), ("fc_hybrid_asym", True, False),
+                           ("fc_hybrid_pc_sym", False, True), ("fc_hybrid_pc_asym", True, True)):
         r = rng_for(name)
-        wq, ws = qweights(r, (6, 20), None)
+        wq, ws = qweights(r, (6, 20), 0 if pc else None)
         cases.append(Case(name, "FULLY_CONNECTED", [T([3, 20]), T([6, 20], I8, ws, 0, 0, wq), T([6], data=r.normal(0, .5, 6))],
                           [T([3, 6])], new_node("FullyConnectedOptions", asymmetric_quantize_inputs=asym),
                           version=9 if asym else 3, tflm=False))
