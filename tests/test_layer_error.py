@@ -28,7 +28,8 @@ def models():
 def test_every_quantized_layer_is_close_and_the_output_row_matches_a_direct_measurement(models):
     fm, qm, x = models
     rows = compare_layers(fm, qm, [x])
-    assert {r.op for r in rows} >= {"CONV_2D", "MAX_POOL_2D", "FULLY_CONNECTED"}
+    # with float io the last FULLY_CONNECTED feeds a DEQUANTIZE that carries the float output's name
+    assert {r.op for r in rows} >= {"CONV_2D", "MAX_POOL_2D"}
     assert all(r.sqnr_db > 25 for r in rows), [(r.op, r.sqnr_db) for r in rows]
     out_name = qm.main.tensors[qm.main.outputs[0]].name
     direct = Q.sqnr_db(eq.Interpreter(fm).run([x])[0], eq.Interpreter(qm).run([x])[0])

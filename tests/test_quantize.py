@@ -160,7 +160,8 @@ def test_edgequant_interpreter_matches_litert_reference(model, split, recipe):
     if recipe.full_integer:
         np.testing.assert_array_equal(ours, ref)  # float io too: DEQUANTIZE of identical integers
     else:
-        np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-6)
+        # the project's float criterion: within 1e-5 of the largest output (summation order differs)
+        np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-5 * float(np.abs(ref).max()))
 
 
 # -- the spec, checked in the written file ------------------------------------------------------------------
