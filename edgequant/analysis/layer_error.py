@@ -67,8 +67,12 @@ def compare_layers(float_model: Model, quant_model: Model, inputs: list[np.ndarr
     for i, v in zip(fsg.outputs or [], f_out):
         f_all.setdefault(i, v)
     rows = []
+    producers = qsg.producers()
     for o, op in enumerate(qsg.operators or []):
         name = quant_model.op_name(op)
+        if name == "DEQUANTIZE" and op.inputs and op.inputs[0] in producers:
+            # the float name now sits after a DEQUANTIZE: credit the integer op that computed it
+            name = f"{quant_model.op_name(qsg.operators[producers[op.inputs[0]]])}+DEQUANTIZE"
         for out in op.outputs or []:
             t = qsg.tensors[out]
             fi = by_name.get(t.name)
