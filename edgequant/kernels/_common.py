@@ -203,6 +203,18 @@ def quantize_multiplier(real, rounding: str):
     return qmath.quantize_multiplier(real, single_rounding=rounding == "single")
 
 
+def per_channel_multipliers(x, w, y, cout: int, rounding: str):
+    """PopulateConvolutionQuantizationParams: for each output channel, the effective scale
+    double(input_scale) * double(filter_scale[c]) / double(output_scale) as (multiplier, shift) arrays."""
+    in_s, _ = scale_zp(x)
+    out_s, _ = scale_zp(y)
+    w_s = scales(w)
+    if w_s.size not in (1, cout):
+        raise UnsupportedError(f"filter has {w_s.size} scales for {cout} output channels")
+    eff = np.float64(in_s) * w_s.astype(np.float64) / np.float64(out_s)
+    return quantize_multiplier(np.broadcast_to(eff, (cout,)).copy(), rounding)
+
+
 def mul_by_qm(x, multiplier, shift, rounding: str) -> np.ndarray:
     """MultiplyByQuantizedMultiplier(int32 x, ...), in the kernel's rounding variant (new int64 array)."""
     return mbqm_inplace(np.array(x, dtype=np.int64, copy=True), multiplier, shift, rounding)

@@ -15,8 +15,8 @@ from ._common import (
     apply_float_activation,
     check_type,
     float_activation_range,
+    per_channel_multipliers,
     quant_activation_range,
-    quantize_multiplier,
     requantize,
     requantize_int64,
     scale_zp,
@@ -86,11 +86,7 @@ class DepthwiseConv2D(Kernel):
         check_type(w, (dtypes.INT8,), "filter")
         in_s, in_zp = scale_zp(x)
         out_s, out_zp = scale_zp(y)
-        w_s = scales(w)
-        if w_s.size not in (1, cout):
-            raise UnsupportedError(f"filter has {w_s.size} scales for {cout} output channels")
-        eff = np.float64(in_s) * w_s.astype(np.float64) / np.float64(out_s)
-        m, s = quantize_multiplier(np.broadcast_to(eff, (cout,)).copy(), ctx.rounding_for("double"))
+        m, s = per_channel_multipliers(x, w, y, cout, ctx.rounding_for("double"))
         lo, hi = quant_activation_range(act, y)
         bias = None if bv is None else bv.astype(np.int64)
         if x.type == dtypes.INT8:
