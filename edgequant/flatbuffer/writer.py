@@ -25,6 +25,10 @@ _NP = {"bool": np.bool_, "byte": np.int8, "ubyte": np.uint8, "short": np.int16, 
        "int": np.int32, "int32": np.int32, "uint": np.uint32, "long": np.int64, "ulong": np.uint64,
        "float": np.float32, "double": np.float64}
 DATA_ALIGN = 16
+# The schema's force_align attributes: (table, field) -> bytes. Only these vectors get more than their
+# element size (Python flatbuffers ignores force_align, so we apply it here).
+_FORCE_ALIGN_BY_FIELD = {("Buffer", "data"): DATA_ALIGN, ("CustomQuantization", "custom"): 16,
+                         ("Uint16Vector", "values"): 4, ("Uint8Vector", "values"): 4}
 FLATBUFFER_LIMIT = 2**31 - 1
 
 
@@ -41,21 +45,23 @@ class _Writer:
             v = getattr(node, f.name)
             if v is None:
                 continue
-            children[f.name] = self._child(f, v)
+            children[f.name] = self._child(t.name, f, v)
         b = self.b
         b.StartObject(max((f.slot for f in t.fields), default=-1) + 1)
-        for f in visible_fields(t):
+        # Widest fields first, as flatc's generated builders do: no padding between fields of a table.
+        for f in _by_width(t):
             if f.kind in ("scalar", "enum"):
                 v = getattr(node, f.name)
                 getattr(b, _PREPEND[f.scalar])(f.slot, v, f.default)
             elif f.name in children:
-                if f.kind == "union":
-                    member = getattr(node, f.name)._table.name
-                    b.PrependUint8Slot(f.slot - 1, UNIONS[f.ref].index(member) + 1, 0)
                 b.PrependUOffsetTRelativeSlot(f.slot, children[f.name], 0)
+        for f in visible_fields(t):  # union type tags are one byte: last
+            if f.kind == "union" and f.name in children:
+                member = getattr(node, f.name)._table.name
+                b.PrependUint8Slot(f.slot - 1, UNIONS[f.ref].index(member) + 1, 0)
         return b.EndObject()
 
-    def _child(self, f, v) -> int:
+    def _child(self, table: str, f, v) -> int:
         b = self.b
         if f.kind == "string":
             return b.CreateString(v.encode("utf-8"))
@@ -63,8 +69,8 @@ class _Writer:
             return self.table(v)
         if f.elem == "scalar":
             arr = np.ascontiguousarray(np.asarray(v, dtype=_NP[f.scalar]))
-            return self.bytes_vector(arr.view(np.uint8), SCALARS[f.scalar][1],
-                                     DATA_ALIGN if f.scalar == "ubyte" else SCALARS[f.scalar][1])
+            size = SCALARS[f.scalar][1]
+            return self.bytes_vector(arr.view(np.uint8), size, max(size, _FORCE_ALIGN_BY_FIELD.get((table, f.name), 0)))
         offsets = [b.CreateString(s.encode("utf-8")) for s in v] if f.elem == "string" \
             else [self.table(x) for x in v]
         b.StartVector(4, len(offsets), 4)
@@ -79,6 +85,19 @@ class _Writer:
         b.head = b.head - n
         b.Bytes[b.head:b.head + n] = data.tobytes() if n < 4096 else memoryview(data)
         return b.EndVector()
+
+
+_WIDTH_ORDER: dict[str, list] = {}
+
+
+def _by_width(t) -> list:
+    """The table's fields, 8-byte scalars first, then 4-byte scalars and offsets, then 2 and 1 byte."""
+    order = _WIDTH_ORDER.get(t.name)
+    if order is None:
+        def width(f) -> int:
+            return SCALARS[f.scalar][1] if f.kind in ("scalar", "enum") else 4
+        order = _WIDTH_ORDER[t.name] = sorted(visible_fields(t), key=width, reverse=True)
+    return order
 
 
 def _data_bytes(model: Node) -> int:
