@@ -37,7 +37,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 warnings.filterwarnings("ignore")
 
 import edgequant as eq
-from edgequant.quantize import Recipe, quantize
+from edgequant.quantizer import Recipe, quantize
 
 MODES = ("dynamic_int8", "weight_only_int8", "float16", "int8", "int16x8")
 

@@ -19,16 +19,16 @@ from typing import Any
 from .errors import EdgequantError, ModelFormatError, UnsupportedError
 from .graph import Model, load, load_file, save, save_file
 
-# Imported now, not lazily: the subpackage edgequant.quantize shares its name with the function, and
-# importing the subpackage later would rebind `edgequant.quantize` to the module.
-from .quantize import calibrate, quantize
-from .quantize.recipe import Recipe
-
 __version__ = "0.1.0"
 
 # Imported on first use: the interpreter loads every kernel module, which `inspect` never needs.
+# (The pipeline's package is edgequant.quantizer, not .quantize: a subpackage named like the function
+# would replace `edgequant.quantize` with itself the moment anything imported it.)
 _LAZY = {
     "Interpreter": ("edgequant.interpreter", "Interpreter"),
+    "quantize": ("edgequant.quantizer", "quantize"),
+    "Recipe": ("edgequant.quantizer.recipe", "Recipe"),
+    "calibrate": ("edgequant.quantizer", "calibrate"),
 }
 
 

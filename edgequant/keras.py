@@ -36,6 +36,6 @@ def to_model(model: Any) -> Model:
 
 def quantize(model: Any, recipe: Any = "dynamic_int8", calibration_data: Any = None) -> Model:
     """Convert a Keras model to float .tflite with TensorFlow, then quantize it with edgequant."""
-    from .quantize import quantize as eq_quantize
+    from .quantizer import quantize as eq_quantize
 
     return eq_quantize(to_model(model), recipe, calibration_data)

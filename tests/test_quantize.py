@@ -12,7 +12,7 @@ import pytest
 import edgequant as eq
 from edgequant import dtypes
 from edgequant.errors import EdgequantError, UnsupportedError
-from edgequant.quantize import Recipe, quantize, quantize_with_report
+from edgequant.quantizer import Recipe, quantize, quantize_with_report
 
 FIX = Path(__file__).resolve().parent / "data" / "fixtures"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -374,7 +374,7 @@ def test_calibration_runs_in_our_interpreter_without_litert(monkeypatch, split):
         monkeypatch.setitem(sys.modules, mod, None)
     monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
     monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
-    from edgequant.quantize import calibrate, load_calibration
+    from edgequant.quantizer import calibrate, load_calibration
 
     m = eq.load_file(FIX / "digits_resnet.tflite")
     ranges = calibrate(m, load_calibration(split["x_calib"], m), "minmax")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edgequant.errors import EdgequantError
-from edgequant.quantize.recipe import MODES, Recipe
+from edgequant.quantizer.recipe import MODES, Recipe
 
 
 @pytest.mark.parametrize("mode", MODES)

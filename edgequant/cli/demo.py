@@ -64,8 +64,8 @@ def _outputs(model: Model, x: np.ndarray) -> np.ndarray:
 
 def run(args) -> int:
     from ..cli.inspect import render
-    from ..quantize import quantize_with_report
-    from ..quantize.recipe import Recipe
+    from ..quantizer import quantize_with_report
+    from ..quantizer.recipe import Recipe
 
     steps = _Steps(4 + len(MODES))
     model = load_file(args.model)

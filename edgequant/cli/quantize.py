@@ -17,7 +17,7 @@ HELP = "quantize a float .tflite model (dynamic-range, weight-only int8, float16
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from ..calibration import OBSERVERS
-    from ..quantize.recipe import MODES
+    from ..quantizer.recipe import MODES
 
     p.add_argument("model", help="float .tflite model")
     p.add_argument("-o", "--output", required=True, help="where to write the quantized model")
@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _recipe(args):
     from dataclasses import replace
 
-    from ..quantize.recipe import Recipe
+    from ..quantizer.recipe import Recipe
 
     if args.recipe:
         try:
@@ -68,15 +68,15 @@ def _recipe(args):
 def run(args) -> int:
     from .. import quantization
     from ..graph import load_file, save, write_atomic
-    from ..quantize import ProgressBar, calibrate, quantize_with_report
-    from ..quantize.data import count, load_calibration, rebatch, split
+    from ..quantizer import ProgressBar, calibrate, quantize_with_report
+    from ..quantizer.data import count, load_calibration, rebatch, split
 
     recipe = _recipe(args)
     model = load_file(args.model)
     size_in = Path(args.model).stat().st_size
     ranges, held = None, []
     if recipe.full_integer:
-        from ..quantize.rewrite import check_float_model, check_one_subgraph
+        from ..quantizer.rewrite import check_float_model, check_one_subgraph
 
         check_float_model(model)
         check_one_subgraph(model)

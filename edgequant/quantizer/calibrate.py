@@ -139,7 +139,7 @@ def calibrate(model: Model, batches: list[dict[str, np.ndarray]], observer: str 
               progress: Progress | None = None) -> Ranges:
     """Observed ranges of the float activations of ``model`` (main subgraph) over ``batches``.
 
-    ``batches``: from :func:`edgequant.quantize.data.load_calibration`. Raises EdgequantError when an
+    ``batches``: from :func:`edgequant.quantizer.data.load_calibration`. Raises EdgequantError when an
     activation becomes NaN or Inf (names the tensor) or when the set is empty.
     """
     if not batches:

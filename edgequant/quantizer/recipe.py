@@ -1,6 +1,6 @@
 """What to quantize and how: a small JSON-able dataclass with presets.
 
->>> from edgequant.quantize import Recipe
+>>> from edgequant.quantizer import Recipe
 >>> r = Recipe.int8(io="float", observer="percentile").keep_float(r"^logits").per_tensor(op="FULLY_CONNECTED")
 >>> Recipe.from_json(r.to_json()) == r
 True

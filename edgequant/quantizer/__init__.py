@@ -1,7 +1,7 @@
 """Quantize a float .tflite model: dynamic-range, weight-only int8, float16, full int8, 16x8.
 
 >>> import edgequant as eq
->>> from edgequant.quantize import quantize, Recipe
+>>> from edgequant.quantizer import quantize, Recipe
 >>> m = eq.load_file("model.tflite")
 >>> q = quantize(m, Recipe.int8(io="float"), calibration_data="calib.npz")
 >>> eq.save_file(q, "model_int8.tflite")
