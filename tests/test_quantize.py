@@ -419,3 +419,35 @@ def test_multi_subgraph_model_gets_one_line_error_in_full_integer_mode(tmp_path,
     assert err.startswith("error: full-integer quantization handles models with one subgraph") and err.count("\n") == 1
     assert not out.exists()
     assert len(quantize(m, Recipe.float16()).subgraphs) == 3  # weight modes handle every subgraph
+
+
+@pytest.mark.parametrize("mode, limit", [("int8", 2**31), ("int16x8", 2**31)])
+def test_near_zero_weight_channel_widens_its_scale_instead_of_clipping_the_bias(mode, limit):
+    """A channel whose weights are ~1e-30 (a dead, folded batch-norm channel) but whose bias is not: its
+    weight scale must grow so the bias stays representable (TFLite's AdjustWeightsForBiasScale)."""
+    from edgequant import dtypes
+    from edgequant.graph import Buffer, Model, Operator, SubGraph, Tensor, new_node
+
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((4, 3, 3, 2)).astype(np.float32) * 0.3
+    w[2] = 1e-30
+    b = np.array([0.1, -0.2, 0.5, 0.0], np.float32)
+    m = Model(version=3, buffers=[Buffer()], operator_codes=[], description="dead channel")
+    sg = SubGraph(tensors=[], inputs=[], outputs=[], operators=[], name="main")
+    m.subgraphs = [sg]
+    m.bind()
+    x = sg.add_tensor(Tensor(name="x", type=dtypes.FLOAT32, shape=[1, 6, 6, 2]))
+    tw = sg.add_tensor(Tensor(name="w", type=dtypes.FLOAT32, shape=[4, 3, 3, 2], buffer=m.add_buffer(w)))
+    tb = sg.add_tensor(Tensor(name="b", type=dtypes.FLOAT32, shape=[4], buffer=m.add_buffer(b)))
+    y = sg.add_tensor(Tensor(name="y", type=dtypes.FLOAT32, shape=[1, 4, 4, 4]))
+    sg.inputs, sg.outputs = [x], [y]
+    sg.operators = [Operator(opcode_index=m.op_code_index("CONV_2D"), inputs=[x, tw, tb], outputs=[y],
+                             builtin_options=new_node("Conv2DOptions", padding=1, stride_w=1, stride_h=1))]
+    fm = eq.load(eq.save(m))
+    calib = rng.standard_normal((32, 6, 6, 2)).astype(np.float32)
+    q = eq.quantize(fm, Recipe.preset(mode, io="float"), calibration_data=calib)
+    qb = q.main.tensors[q.main.operators[[q.op_name(o) for o in q.main.operators].index("CONV_2D")].inputs[2]]
+    assert np.abs(qb.numpy().astype(np.float64)).max() < limit / 2
+    ref = eq.Interpreter(fm).run([calib])[0]
+    got = eq.Interpreter(q).run([calib])[0]
+    np.testing.assert_allclose(got[..., 2], ref[..., 2], atol=0.02)  # the dead channel outputs its bias

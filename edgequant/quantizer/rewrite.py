@@ -7,7 +7,7 @@ are emptied, so the float weights do not travel along in the output file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -88,6 +88,34 @@ def _add_op(m: Model, name: str, inputs: list[int], outputs: list[int]) -> Opera
 def _weight_params(w: np.ndarray, axis: int | None, bits: int = 8) -> QuantParams:
     """Symmetric narrow-range weights: zero point 0, [-127, 127], per channel on ``axis`` or per tensor."""
     return choose_qparams(w, bits=bits, symmetric=True, axis=axis)
+
+
+def _fit_bias(qp: QuantParams, op: Operator, rule: rules.Rule, sg: SubGraph,
+              params: dict[int, QuantParams]) -> QuantParams:
+    """Widen weight scales where the bias (scale = input scale x weight scale) would not fit its integer type.
+
+    Channels whose weights are all but zero (1e-30 after folding a dead batch-norm channel, say) get a weight
+    scale so small that a normal bias overflows int32, or even int64; clipping it would silently change that
+    channel's output. Like TFLite's AdjustWeightsForBiasScale, raise those channels' weight scales instead.
+    """
+    if rule.bias is None or rule.bias >= len(op.inputs or []) or op.inputs[rule.bias] < 0:
+        return qp
+    b = _const_float(sg, op.inputs[rule.bias])
+    in_qp = params.get(op.inputs[_act_slot(rule)])
+    if b is None or in_qp is None:
+        return qp
+    # Half the int32 range, so the accumulator still has room for the products. The same bound serves int64
+    # (16x8) biases: a bias near 2**46 would need an effective output multiplier below 2**-31, which
+    # QuantizeMultiplier flushes to zero, and the int64 requantization takes |acc| < 2**47 only.
+    half = float(1 << 30)
+    need = np.abs(b.astype(np.float64)) / (np.float64(in_qp.scale) * half)
+    scale = np.asarray(qp.scale, np.float64)
+    if scale.ndim == 0:
+        need = need.max(initial=0.0)
+    wider = np.maximum(scale, need)
+    if np.array_equal(wider, scale):
+        return qp
+    return replace(qp, scale=np.nextafter(wider.astype(np.float32), np.float32(np.inf)))
 
 
 def _quantize_const(w: np.ndarray, qp: QuantParams) -> np.ndarray:
@@ -426,7 +454,7 @@ def _quantize_op(m: Model, sg: SubGraph, op: Operator, o: int, name: str, rule: 
         w = _const_float(sg, idx)
         if slot in rule.weights:
             axis = rule.weights[slot] if per_channel else None
-            qp = _weight_params(w, axis)
+            qp = _fit_bias(_weight_params(w, axis), op, rule, sg, params)
             inputs[slot] = _const_tensor(m, sg, idx, _quantize_const(w, qp), dtypes.INT8, qp, "_int8", conv.sole)
             w_scale = qp.scale
             rep.quantized_weights.append(tensors[idx].name)
@@ -450,7 +478,8 @@ def _quantize_op(m: Model, sg: SubGraph, op: Operator, o: int, name: str, rule: 
             scale = (np.float32(s_in) * np.asarray(w_scale, np.float32)).astype(np.float32)
             scale = np.broadcast_to(scale, b.shape[:1]).astype(np.float32) if scale.ndim else scale
             bits = 64 if act == "int16" else 32
-            limit = (1 << (bits - 1)) - 1
+            # 2**63 - 1 is not a float64: clamp int64 biases at the largest float64 below 2**63
+            limit = (1 << (bits - 1)) - 1 if bits == 32 else (1 << 63) - 1024
             with np.errstate(divide="ignore", invalid="ignore"):
                 q = np.clip(_round_away(b.astype(np.float64) / scale.astype(np.float64)), -limit, limit)
             quant = QuantizationParameters(scale=np.atleast_1d(scale).astype(np.float32),
