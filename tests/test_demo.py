@@ -33,7 +33,8 @@ def test_demo_tells_the_whole_story(tmp_path):
     assert rows["int8"]["sqnr_db"] > 25 and rows["int16x8"]["sqnr_db"] > rows["int8"]["sqnr_db"]
     md = (out / "summary.md").read_text()
     assert md.count("\n| ") == 6 and "weights_hist.png" in md
-    for png in ("weights_hist.png", "channel_ranges.png"):
+    assert "int8_layer_sqnr.png" in md and "lowest SQNR" in r.stdout
+    for png in ("weights_hist.png", "channel_ranges.png", "int8_layer_sqnr.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
     assert "[8/8] summary" in r.stdout and "int16x8" in r.stdout
 

@@ -110,6 +110,15 @@ def run(args) -> int:
         data = save(qm)
         write_atomic(out / f"{args.model.stem}_{mode}.tflite", data)
         got = _outputs(qm, x_eval)
+        if mode == "int8" and pictures:
+            from ..analysis.layer_error import compare_layers, plot_layer_error
+
+            layers = compare_layers(model, qm, [x_eval])
+            pictures.append(("Per-layer SQNR of the int8 model against the float one",
+                             plot_layer_error(layers, out / "int8_layer_sqnr.png", title="int8: per-layer SQNR")))
+            worst = min(layers, key=lambda r: r.sqnr_db)
+            print(f"    per layer: lowest SQNR {worst.sqnr_db:.1f} dB at op {worst.op_index} {worst.op}; "
+                  f"wrote {pictures[-1][1]}")
         sizes.append(len(data))
         sqnrs.append(Q.sqnr_db(ref, got))
         rows.append(_row(mode, len(data), float_size, got, ref, y_eval, rows[0], time.perf_counter() - t))
