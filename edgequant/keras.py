@@ -9,6 +9,8 @@ step after it is edgequant's own.
 
 from __future__ import annotations
 
+import contextlib
+import io
 from typing import Any
 
 from .errors import EdgequantError, require
@@ -23,7 +25,9 @@ def to_tflite(model: Any) -> bytes:
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = []
     try:
-        return bytes(converter.convert())
+        # Keras prints its SavedModel export ("Saved artifact at ...", every TensorSpec) to stdout
+        with contextlib.redirect_stdout(io.StringIO()):
+            return bytes(converter.convert())
     except Exception as e:  # TensorFlow raises many types here; one line is what a user needs
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise EdgequantError(f"TensorFlow could not convert the Keras model: {first}") from e
