@@ -110,8 +110,8 @@ def ai_edge(blob: bytes, mode: str, calib: np.ndarray, input_name: str, sig: str
     return bytes(q.quantize(result, enable_progress_report=False).quantized_model)
 
 
-def edgequant(blob: bytes, mode: str, calib: np.ndarray) -> bytes:
-    r = Recipe.preset(mode)  # full-integer presets: int8 / int16 model inputs and outputs
+def edgequant(blob: bytes, mode: str, calib: np.ndarray, settings: dict | None = None) -> bytes:
+    r = Recipe.preset(mode, **(settings or {}))  # full-integer presets: int8 / int16 model inputs and outputs
     return eq.save(quantize(eq.load(blob), r, calib))
 
 
@@ -174,7 +174,14 @@ def mlperf_models():
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="digits fixtures only")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="override a field of every edgequant recipe, e.g. --set weight_range=minmax")
+    ap.add_argument("--only-edgequant", action="store_true", help="skip the peers (quick what-if runs)")
     args = ap.parse_args()
+    settings = {}
+    for kv in args.set:
+        k, _, v = kv.partition("=")
+        settings[k] = int(v) if v.lstrip("-").isdigit() else v
     models = list(digits_models())
     if not args.quick:
         models.append(mnist_model())
@@ -188,9 +195,11 @@ def main() -> int:
         acc_f = f"{np.mean(ref.argmax(1) == y_te):.4f}" if y_te is not None else "-"
         rows.append((name, "float", "-", len(blob), acc_f, "-", "-"))
         for mode in MODES:
-            tools = [("edgequant", partial(edgequant, blob, mode, calib)),
+            tools = [("edgequant", partial(edgequant, blob, mode, calib, settings)),
                      ("ai-edge-quantizer", partial(ai_edge, blob, mode, calib, input_name, sig))]
-            if keras_model is not None:
+            if args.only_edgequant:
+                tools = tools[:1]
+            elif keras_model is not None:
                 tools.insert(0, ("TFLiteConverter", partial(tf_converter, keras_model, mode, calib)))
             for tool, fn in tools:
                 t0 = time.perf_counter()

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ..errors import EdgequantError
+from .weights import WEIGHT_RANGES
 
 MODES = ("dynamic_int8", "weight_only_int8", "float16", "int8", "int16x8")
 IO_TYPES = ("int8", "uint8", "float", "int16")
@@ -45,7 +46,9 @@ class Recipe:
     DEPTHWISE_CONV_2D axis 3, FULLY_CONNECTED axis 0). observer: a calibration observer name
     (edgequant.calibration). io: the type of the model's inputs/outputs for full-integer modes.
     min_weight_elements: weights smaller than this stay float in dynamic_int8 / weight_only_int8
-    (TFLiteConverter's threshold is 1024). batch_size: calibration batch.
+    (TFLiteConverter's threshold is 1024). weight_range: how int8 weight scales are chosen, "minmax"
+    (max|w| / 127) or "mse" (the clipping ratio with the smallest weight error, see
+    edgequant.quantizer.weights). batch_size: calibration batch.
     """
 
     mode: str = "int8"
@@ -53,6 +56,7 @@ class Recipe:
     observer: str = "minmax"
     io: str = "int8"
     min_weight_elements: int = 0
+    weight_range: str = "minmax"
     batch_size: int = 32
     overrides: tuple[Override, ...] = field(default_factory=tuple)
 
@@ -65,6 +69,9 @@ class Recipe:
             raise EdgequantError(f"recipe: mode int16x8 takes io 'int16' or 'float', not '{self.io}'")
         if self.mode == "int8" and self.io == "int16":
             raise EdgequantError("recipe: mode int8 takes io 'int8', 'uint8' or 'float', not 'int16'")
+        if self.weight_range not in WEIGHT_RANGES:
+            raise EdgequantError(f"recipe: unknown weight_range '{self.weight_range}' "
+                                 f"(choose from {', '.join(WEIGHT_RANGES)})")
         if self.batch_size < 1:
             raise EdgequantError(f"recipe: batch_size must be >= 1, got {self.batch_size}")
         for o in self.overrides:
@@ -139,7 +146,7 @@ class Recipe:
             raise EdgequantError(f"recipe: not valid JSON ({e})") from None
         if not isinstance(d, dict):
             raise EdgequantError("recipe: JSON must be an object")
-        known = {"mode", "per_channel", "observer", "io", "min_weight_elements", "batch_size", "overrides"}
+        known = {"mode", "per_channel", "observer", "io", "min_weight_elements", "weight_range", "batch_size", "overrides"}
         unknown = set(d) - known
         if unknown:
             raise EdgequantError(f"recipe: unknown field(s) {', '.join(sorted(unknown))}")

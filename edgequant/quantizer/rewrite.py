@@ -18,6 +18,7 @@ from ..qmath import quantize_affine
 from ..quantization import QuantParams, choose_qparams
 from . import rules
 from .recipe import Recipe
+from .weights import weight_params
 
 FLOAT = dtypes.FLOAT32
 
@@ -74,9 +75,11 @@ def _qparams_node(qp: QuantParams) -> QuantizationParameters:
 
 def _new_tensor(sg: SubGraph, like: Tensor, name: str, ttype: int, buffer: int = 0,
                 quant: QuantizationParameters | None = None) -> int:
+    # has_rank only means something for an empty shape (a scalar vs an unknown rank); leaving it at its default
+    # elsewhere saves a field, as LiteRT's own converters do for tensors they add
     t = Tensor(name=name, type=ttype, shape=list(like.shape or []), buffer=buffer, quantization=quant,
                shape_signature=list(like.shape_signature) if like.shape_signature is not None else None,
-               has_rank=like.has_rank)
+               has_rank=like.has_rank if not like.shape else False)
     return sg.add_tensor(t)
 
 
@@ -85,9 +88,10 @@ def _add_op(m: Model, name: str, inputs: list[int], outputs: list[int]) -> Opera
     return Operator(opcode_index=m.op_code_index(name), inputs=inputs, outputs=outputs)
 
 
-def _weight_params(w: np.ndarray, axis: int | None, bits: int = 8) -> QuantParams:
-    """Symmetric narrow-range weights: zero point 0, [-127, 127], per channel on ``axis`` or per tensor."""
-    return choose_qparams(w, bits=bits, symmetric=True, axis=axis)
+def _weight_params(w: np.ndarray, axis: int | None, recipe: Recipe) -> QuantParams:
+    """Symmetric narrow-range weights: zero point 0, [-127, 127], per channel on ``axis`` or per tensor, over
+    the range the recipe's ``weight_range`` picks."""
+    return weight_params(w, axis, recipe.weight_range)
 
 
 def _fit_bias(qp: QuantParams, op: Operator, rule: rules.Rule, sg: SubGraph,
@@ -121,6 +125,22 @@ def _fit_bias(qp: QuantParams, op: Operator, rule: rules.Rule, sg: SubGraph,
 def _quantize_const(w: np.ndarray, qp: QuantParams) -> np.ndarray:
     q = quantize_affine(w, qp.scale, qp.zero_point, qp.qmin, qp.qmax, axis=qp.axis)
     return q.astype(qp.storage_dtype)
+
+
+def _store_in_place(m: Model, t: Tensor, data: np.ndarray) -> int:
+    """Put ``data`` in the buffer ``t`` already owns when no other tensor shares it, else in a new buffer.
+
+    Reusing the float weight's slot keeps the model's buffer order (constants in the order the converter wrote
+    them), which is also the order LiteRT's and ai-edge-quantizer's files have; appending instead moved every
+    int8 weight to the end and changed where the 16-byte alignment padding falls.
+    """
+    b = t.buffer
+    shared = b == 0 or b >= len(m.buffers or []) or m.buffers[b].offset or any(
+        u.buffer == b and u is not t for g in m.subgraphs or [] for u in g.tensors or [])
+    if shared:
+        return m.add_buffer(data)
+    m.buffers[b] = Buffer(data=np.frombuffer(np.ascontiguousarray(data).tobytes(), np.uint8))
+    return b
 
 
 def _tensor_names(sg: SubGraph, op: Operator) -> list[str]:
@@ -267,7 +287,7 @@ def _dequantized_const(m: Model, sg: SubGraph, idx: int, op_name: str, slot: int
     else:
         rule = rules.RULES.get(op_name)
         axis = rule.weights.get(slot) if (rule is not None and per_channel and w.ndim > 1) else None
-        qp = _weight_params(w, axis)
+        qp = _weight_params(w, axis, recipe)
         src = _const_tensor_raw(m, sg, idx, _quantize_const(w, qp), dtypes.INT8, _qparams_node(qp), "_int8", sole)
     rep.quantized_weights.append(t.name)
     dst = _new_tensor(sg, t, t.name + "_dequant", FLOAT)
@@ -286,11 +306,11 @@ def _hybrid(m: Model, sg: SubGraph, op: Operator, name: str, recipe: Recipe, per
     if w is None or w.size < recipe.min_weight_elements:
         return False
     axis = rules.RULES[name].weights[1] if per_channel else None
-    qp = _weight_params(w, axis)
+    qp = _weight_params(w, axis, recipe)
     q = _quantize_const(w, qp)
     t = sg.tensors[idx]
     if _sole_user(sg, idx, consumers):
-        t.type, t.buffer, t.quantization = dtypes.INT8, m.add_buffer(q), _qparams_node(qp)
+        t.type, t.buffer, t.quantization = dtypes.INT8, _store_in_place(m, t, q), _qparams_node(qp)
     else:
         new = _new_tensor(sg, t, t.name + "_int8", dtypes.INT8, m.add_buffer(q), _qparams_node(qp))
         op.inputs = list(op.inputs)
@@ -454,7 +474,7 @@ def _quantize_op(m: Model, sg: SubGraph, op: Operator, o: int, name: str, rule: 
         w = _const_float(sg, idx)
         if slot in rule.weights:
             axis = rule.weights[slot] if per_channel else None
-            qp = _fit_bias(_weight_params(w, axis), op, rule, sg, params)
+            qp = _fit_bias(_weight_params(w, axis, recipe), op, rule, sg, params)
             inputs[slot] = _const_tensor(m, sg, idx, _quantize_const(w, qp), dtypes.INT8, qp, "_int8", conv.sole)
             w_scale = qp.scale
             rep.quantized_weights.append(tensors[idx].name)
@@ -555,7 +575,7 @@ def _const_tensor_raw(m: Model, sg: SubGraph, idx: int, data: np.ndarray, ttype:
     t = sg.tensors[idx]
     if idx in sole:
         sole.discard(idx)
-        t.type, t.buffer, t.quantization = ttype, m.add_buffer(data), quant
+        t.type, t.buffer, t.quantization = ttype, _store_in_place(m, t, data), quant
         return idx
     return _new_tensor(sg, t, t.name + suffix, ttype, m.add_buffer(data), quant)
 
