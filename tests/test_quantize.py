@@ -82,10 +82,16 @@ RECIPES = [
     Recipe.dynamic_int8(min_weight_elements=0),
     Recipe.int8(), Recipe.int8(io="uint8"), Recipe.int8(io="float"), Recipe.int8(per_channel=False),
     Recipe.int16x8(), Recipe.int16x8(io="float"),
+    # MSE-searched weight scales: every runtime check below holds for them too
+    Recipe.weight_only_int8(weight_range="mse"), Recipe.dynamic_int8(min_weight_elements=0, weight_range="mse"),
+    Recipe.int8(weight_range="mse"), Recipe.int16x8(weight_range="mse"),
 ]
+
+
 def _rid(r: Recipe) -> str:
     return f"{r.mode}-{r.io}-{'pc' if r.per_channel else 'pt'}" + (f"-min{r.min_weight_elements}"
-                                                                    if r.min_weight_elements else "")
+                                                                    if r.min_weight_elements else "") + (
+        f"-{r.weight_range}" if r.weight_range != "minmax" else "")
 
 
 # Floor on output SQNR vs the float model (dB) by mode: weight compression loses little, 8-bit
@@ -113,7 +119,7 @@ def test_every_mode_runs_in_litert_and_keeps_accuracy(model, split, recipe):
     assert not rep.float_ops
 
 
-@pytest.mark.parametrize("recipe", [r for r in RECIPES if r.full_integer], ids=lambda r: f"{r.mode}-{r.io}")
+@pytest.mark.parametrize("recipe", [r for r in RECIPES if r.full_integer], ids=lambda r: _rid(r))
 def test_full_integer_runs_in_tflite_micro_like_litert_reference(model, split, recipe):
     runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
     name, m = model
@@ -451,3 +457,132 @@ def test_near_zero_weight_channel_widens_its_scale_instead_of_clipping_the_bias(
     ref = eq.Interpreter(fm).run([calib])[0]
     got = eq.Interpreter(q).run([calib])[0]
     np.testing.assert_allclose(got[..., 2], ref[..., 2], atol=0.02)  # the dead channel outputs its bias
+
+
+# -- weight ranges (Recipe.weight_range) and file layout ------------------------------------------------------------
+
+def _weight_mse(w: np.ndarray, scale: np.ndarray, axis: int | None) -> np.ndarray:
+    """Per-channel squared error of w after int8 symmetric quantize/dequantize, written out independently of the
+    quantizer: float32 division, round half away from zero, clamp to [-127, 127], float32 q * scale."""
+    s = np.asarray(scale, np.float32)
+    if axis is not None:
+        shape = [1] * w.ndim
+        shape[axis] = -1
+        s = s.reshape(shape)
+    v = (w / s).astype(np.float32)
+    q = np.clip(np.sign(v) * np.floor(np.abs(v).astype(np.float64) + 0.5), -127, 127)
+    d = (q.astype(np.float32) * s).astype(np.float32).astype(np.float64) - w
+    other = tuple(k for k in range(w.ndim) if k != axis) if axis is not None else None
+    return np.sum(d * d, axis=other)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("axis", [0, 3, None])
+def test_mse_weight_ranges_never_have_more_weight_error_than_minmax(seed, axis):
+    from edgequant.quantizer.weights import weight_params
+
+    rng = np.random.default_rng(seed)
+    # heavy tails (Student t, 2 degrees of freedom) and channels of very different magnitude
+    w = (rng.standard_t(2, size=(16, 3, 3, 24)) * rng.uniform(0.01, 2.0, size=(16, 1, 1, 1))).astype(np.float32)
+    mm, mse = weight_params(w, axis, "minmax"), weight_params(w, axis, "mse")
+    e_mm, e_mse = _weight_mse(w, mm.scale, axis), _weight_mse(w, mse.scale, axis)
+    assert np.all(e_mse <= e_mm)
+    assert np.sum(e_mse) < np.sum(e_mm)  # the search finds something better, not just min/max again
+    assert np.all(mse.zero_point == 0) and mse.qmin == -127 and mse.qmax == 127
+    ratio = mse.scale / mm.scale
+    assert np.all((ratio >= 0.5 - 1e-6) & (ratio <= 1.0))
+
+
+def test_mse_weight_range_keeps_minmax_where_nothing_is_gained():
+    from edgequant.quantizer.weights import weight_params
+
+    # every value is a multiple of max/127: min/max reconstructs them exactly, no other scale can do better
+    w = (np.arange(-127, 128, dtype=np.float32) * np.float32(0.01)).reshape(1, -1)
+    assert_scale = weight_params(w, 0, "mse").scale
+    np.testing.assert_array_equal(assert_scale, weight_params(w, 0, "minmax").scale)
+
+
+def test_mse_weights_in_the_written_file_have_less_error(split):
+    m = eq.load_file(FIX / "digits_resnet.tflite")
+    floats = {t.name: t.numpy().copy() for t in m.main.tensors if t.is_constant and t.type == dtypes.FLOAT32}
+    total = {}
+    for wr in ("minmax", "mse"):
+        q = eq.load(eq.save(quantize(m, Recipe.weight_only_int8(weight_range=wr))))
+        total[wr] = 0.0
+        for t in q.main.tensors:
+            if t.type == dtypes.INT8 and t.name in floats:
+                qp = t.quantization
+                axis = qp.quantized_dimension if len(qp.scale) > 1 else None
+                got = np.sum(_weight_mse(floats[t.name], qp.scale, axis))
+                # the file's int8 values are exactly the ones the stored scale gives
+                s = qp.scale.reshape([-1 if k == axis else 1 for k in range(t.numpy().ndim)]) if axis is not None \
+                    else qp.scale
+                d = t.numpy().astype(np.float32) * s - floats[t.name]
+                assert np.isclose(np.sum(d.astype(np.float64) ** 2), got, rtol=1e-6)
+                total[wr] += got
+    assert total["minmax"] > 0 and total["mse"] < total["minmax"]
+
+
+@pytest.mark.parametrize("recipe", [Recipe.weight_only_int8(), Recipe.dynamic_int8(min_weight_elements=0),
+                                    Recipe.float16()], ids=lambda r: r.mode)
+def test_compressed_weights_take_the_float_weights_buffer_slot(recipe):
+    # the converter's buffer order is kept (int8 data where the float data was), and nothing is left orphaned
+    m = eq.load_file(FIX / "digits_cnn.tflite")
+    q = eq.load(eq.save(quantize(m, recipe)))
+    assert any(t.type in (dtypes.INT8, dtypes.FLOAT16) for t in q.main.tensors)
+    order_q = [t.name for t in sorted(q.main.tensors, key=lambda t: t.buffer) if t.buffer]
+    kept = set(order_q)
+    order_m = [t.name for t in sorted(m.main.tensors, key=lambda t: t.buffer) if t.is_constant and t.name in kept]
+    assert order_q == order_m  # compressed constants did not move to the end
+    assert len(q.buffers) == 1 + len(order_m) + len(q.metadata)
+    used = {t.buffer for t in q.main.tensors} | {md.buffer for md in q.metadata}
+    assert used | {0} == set(range(len(q.buffers)))
+
+
+def test_weight_only_file_is_no_larger_than_ai_edge_quantizers_plus_opcode_fields(split):
+    aeq = pytest.importorskip("ai_edge_quantizer.quantizer")
+    recipe_mod = pytest.importorskip("ai_edge_quantizer.recipe")
+    blob = (FIX / "digits_cnn.tflite").read_bytes()
+    theirs = bytes(aeq.Quantizer(blob, recipe_mod.weight_only_wi8_afp32()).quantize(
+        None, enable_progress_report=False).quantized_model)
+    ours = eq.save(quantize(eq.load(blob), Recipe.weight_only_int8()))
+    # Same int8 weights. Their DEQUANTIZE OperatorCode has version 1 and no deprecated_builtin_code; ours has
+    # version 5 (op_version.cc, per-channel) and deprecated_builtin_code = 6 (readable by pre-2.4 runtimes). Set
+    # those two fields like theirs and our file must not be larger.
+    q = eq.load(ours)
+    for oc in q.operator_codes:
+        if oc.name == "DEQUANTIZE":
+            assert oc.version == 5 and oc.deprecated_builtin_code == 6
+            oc.version, oc.deprecated_builtin_code = 1, 0
+    assert len(eq.save(q)) <= len(theirs)
+
+
+def test_cli_weight_range_flag(tmp_path, capsys):
+    import json
+
+    from edgequant.cli import main
+
+    scales = {}
+    for wr in ("minmax", "mse"):
+        out = tmp_path / f"{wr}.tflite"
+        assert main(["quantize", str(FIX / "digits_cnn.tflite"), "-o", str(out), "--mode", "weight_only_int8",
+                     "--weight-range", wr, "--json"]) == 0
+        json.loads(capsys.readouterr().out)
+        q = eq.load_file(out)
+        scales[wr] = np.concatenate([t.quantization.scale for t in q.main.tensors if t.type == dtypes.INT8])
+    assert scales["mse"].shape == scales["minmax"].shape
+    assert np.all(scales["mse"] <= scales["minmax"]) and np.any(scales["mse"] < scales["minmax"])
+    # a recipe file's weight_range is honoured, and a bad value is a one-line error with exit code 2
+    (tmp_path / "r.json").write_text(Recipe.weight_only_int8(weight_range="mse").to_json())
+    out = tmp_path / "r.tflite"
+    assert main(["quantize", str(FIX / "digits_cnn.tflite"), "-o", str(out), "--recipe", str(tmp_path / "r.json"),
+                 "--json"]) == 0
+    capsys.readouterr()
+    got = np.concatenate([t.quantization.scale for t in eq.load_file(out).main.tensors if t.type == dtypes.INT8])
+    np.testing.assert_array_equal(got, scales["mse"])
+    (tmp_path / "bad.json").write_text('{"mode": "int8", "weight_range": "median"}')
+    assert main(["quantize", str(FIX / "digits_cnn.tflite"), "-o", str(tmp_path / "bad.tflite"), "--recipe",
+                 str(tmp_path / "bad.json")]) == 2
+    err = capsys.readouterr().err
+    assert "weight_range" in err and err.count("\n") == 1
+    assert not (tmp_path / "bad.tflite").exists()

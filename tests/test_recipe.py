@@ -46,3 +46,19 @@ def test_bad_recipes_raise_one_line_errors(text, msg):
     with pytest.raises(EdgequantError, match=msg) as e:
         Recipe.from_json(text)
     assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("wr", ["minmax", "mse"])
+def test_weight_range_round_trips_through_json(wr):
+    import json
+
+    r = Recipe.int8(weight_range=wr)
+    assert json.loads(r.to_json())["weight_range"] == wr
+    assert Recipe.from_json(r.to_json()) == r
+
+
+def test_weight_range_defaults_to_minmax_and_rejects_unknown_names():
+    assert all(Recipe.preset(m).weight_range == "minmax" for m in MODES)
+    with pytest.raises(EdgequantError, match="weight_range") as e:
+        Recipe.from_json('{"mode": "int8", "weight_range": "median"}')
+    assert "\n" not in str(e.value)

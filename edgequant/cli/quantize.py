@@ -18,6 +18,7 @@ HELP = "quantize a float .tflite model (dynamic-range, weight-only int8, float16
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from ..calibration import OBSERVERS
     from ..quantizer.recipe import MODES
+    from ..quantizer.weights import WEIGHT_RANGES
 
     p.add_argument("model", help="float .tflite model")
     p.add_argument("-o", "--output", required=True, help="where to write the quantized model")
@@ -28,6 +29,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="samples held back from calibration to measure SQNR (default: 20%%, at most 100)")
     p.add_argument("--per-tensor", action="store_true", help="one scale per weight tensor instead of per channel")
     p.add_argument("--observer", choices=sorted(OBSERVERS), help="calibration observer (default minmax)")
+    p.add_argument("--weight-range", choices=WEIGHT_RANGES,
+                   help="int8 weight scales: minmax (max|w|/127, default) or mse (clipping ratio with least error)")
     p.add_argument("--keep-float", action="append", default=[], metavar="REGEX",
                    help="keep ops float whose output tensor name matches REGEX (repeatable)")
     p.add_argument("--io", choices=("int8", "uint8", "float", "int16"), help="input/output type of full-integer models")
@@ -59,6 +62,8 @@ def _recipe(args):
         changes["observer"] = args.observer
     if args.per_tensor:
         changes["per_channel"] = False
+    if args.weight_range:
+        changes["weight_range"] = args.weight_range
     r = replace(r, **changes) if changes else r
     for pattern in args.keep_float:
         r = r.keep_float(pattern)

@@ -4,7 +4,7 @@ Two ways to pick the range a scale covers (``Recipe.weight_range``):
 
 * ``"minmax"``: ``scale = max|w| / 127``, TFLiteConverter's and ai-edge-quantizer's choice. Nothing clips, but
   one outlier stretches the steps of the whole channel.
-* ``"mse"``: per channel, the clipping ratio ``r`` in [0.5, 1.0] (``scale = r * max|w| / 127``, 101 ratios)
+* ``"mse"``: per channel, the clipping ratio ``r`` in [0.5, 1.0] (``scale = r * max|w| / 127``, searched in steps of 0.0025)
   whose quantize/dequantize round trip has the smallest squared error, computed with the same arithmetic the
   runtime uses (float32 division, round half away from zero, float32 ``q * scale``). The grid holds ``r = 1.0``
   with exactly min/max's scale and ties keep the larger ratio, so the weight MSE is never above min/max's.
@@ -25,7 +25,9 @@ from ..quantization import QuantParams, choose_qparams
 
 WEIGHT_RANGES = ("minmax", "mse")
 # clipping ratios searched by "mse", largest first so that ties keep the wider range (less clipping)
-_RATIOS = np.linspace(1.0, 0.5, 101)
+_COARSE = np.linspace(1.0, 0.5, 21)
+_FINE = np.array([d for k in range(1, 11) for d in (0.0025 * k, -0.0025 * k)])
+_TINY = np.finfo(np.float32).tiny
 
 
 def weight_params(w: np.ndarray, axis: int | None, method: str = "minmax") -> QuantParams:
@@ -40,22 +42,35 @@ def weight_params(w: np.ndarray, axis: int | None, method: str = "minmax") -> Qu
 
 
 def mse_scales(w: np.ndarray, scale: np.ndarray, axis: int | None, qmin: int, qmax: int) -> np.ndarray:
-    """Per-channel scales (shape of ``scale``) from ``ratio * scale`` minimising the round-trip squared error."""
+    """Per-channel scales (shape of ``scale``) from ``ratio * scale`` minimising the round-trip squared error.
+
+    Coarse ratios 1.0, 0.975, ..., 0.5 for every channel, then steps of 0.0025 around each channel's best
+    (42 passes over the weights instead of 201 for the same resolution).
+    """
     s0 = np.atleast_1d(np.asarray(scale, np.float32))
     if axis is None:
         rows = np.asarray(w, np.float32).reshape(1, -1)  # (1, N)
     else:
         rows = np.moveaxis(np.asarray(w, np.float32), axis, 0).reshape(s0.size, -1)  # (C, N / C)
-    tiny = np.finfo(np.float32).tiny
     best_err = np.full(s0.size, np.inf)
+    best_ratio = np.ones(s0.size)
     best = s0.copy()
-    for r in _RATIOS:
-        s = np.maximum((s0 * np.float32(r)).astype(np.float32), tiny)  # r = 1.0 gives exactly min/max's scale
+
+    def trial(ratio: np.ndarray) -> None:
+        nonlocal best_err, best_ratio, best
+        s = np.maximum((s0 * ratio.astype(np.float32)).astype(np.float32), _TINY)  # ratio 1.0: min/max's scale
         with np.errstate(over="ignore", invalid="ignore"):
             q = np.clip(round_half_away(np.divide(rows, s[:, None], dtype=np.float32)), qmin, qmax)
-            d = (q * s[:, None]).astype(np.float32) - rows  # (C, N / C) float32
-        err = np.einsum("ij,ij->i", d.astype(np.float64), d.astype(np.float64))
-        better = err < best_err
+            d = ((q * s[:, None]).astype(np.float32) - rows).astype(np.float64)  # (C, N / C)
+        err = np.einsum("ij,ij->i", d, d)
+        better = err < best_err  # strict: ties keep the earlier, wider ratio
         best_err = np.where(better, err, best_err)
+        best_ratio = np.where(better, ratio, best_ratio)
         best = np.where(better, s, best)
+
+    for r in _COARSE:
+        trial(np.full(s0.size, r))
+    centre = best_ratio.copy()
+    for step in _FINE:
+        trial(np.clip(centre + step, 0.5, 1.0))
     return best.reshape(np.shape(scale)).astype(np.float32)
