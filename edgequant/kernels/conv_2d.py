@@ -156,18 +156,21 @@ class Conv2D(Kernel):
         pix = win.out_h * win.out_w
         if per_channel:  # reference_ops::HybridConvPerChannel: taps outside the input are skipped
             q, sf, off = asymmetric_quantize_rows(rows)
-            centered = (q - off[:, None]).reshape(x.shape).astype(p.gemm_dtype)
+            q -= off[:, None].astype(np.float32)  # exact: small integers
+            centered = q.reshape(x.shape).astype(p.gemm_dtype, copy=False)
         else:  # optimized_ops::HybridConv (the only hybrid implementation): symmetric, zero padding
             q, sf = symmetric_quantize_rows(rows)
-            centered = q.reshape(x.shape).astype(p.gemm_dtype)
+            centered = q.reshape(x.shape).astype(p.gemm_dtype, copy=False)
         cols = centered.reshape(-1, x.shape[3]) if win.is_pointwise else \
             win.im2col(win.padded(centered, 0)).reshape(n * pix, -1)
-        acc = (cols @ p.w_mat).astype(np.float32).reshape(n, pix, -1)  # exact integer sums
+        acc = np.matmul(cols, p.w_mat)  # (N*OH*OW, Cout) exact integer sums
+        y = acc.astype(np.float32, copy=False).reshape(n, pix, -1)
         if per_channel:
-            y = np.multiply(np.multiply(acc, fscale, dtype=np.float32), sf[:, None, None], dtype=np.float32)
+            np.multiply(y, fscale, out=y)
+            np.multiply(y, sf[:, None, None], out=y)
         else:
             scale = np.multiply(sf, fscale, dtype=np.float32)  # scaling_factors[b] *= filter scale
-            y = np.multiply(acc, scale[:, None, None], dtype=np.float32)
+            np.multiply(y, scale[:, None, None], out=y)
         if p.bias is not None:
             y += p.bias
         y = apply_float_activation(y, p.act_min, p.act_max)
