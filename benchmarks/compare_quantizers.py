@@ -14,6 +14,10 @@ Models:
   evaluation on uniform random inputs in [0, 1] (200 + 50 samples, seed 0): SQNR only.
 
     .venv/bin/python benchmarks/compare_quantizers.py [--quick]
+    .venv/bin/python benchmarks/compare_quantizers.py --only-edgequant --set weight_range=mse   # what-if runs
+
+``--set FIELD=VALUE`` (repeatable) overrides a field of every edgequant recipe (integers parsed as such);
+``--only-edgequant`` skips the peers and the float rows stay.
 """
 
 from __future__ import annotations
