@@ -142,14 +142,15 @@ class _Plan:
             self.steps.append(step)
         self.batchable = all(getattr(s.params, "batchable", True) for s in self.steps)
         # Samples per kernel call in run(): big batches thrash the caches (a 250-sample VWW activation is
-        # 18 MB), so keep the largest activation of a chunk near 1 MB.
+        # 9 M values), small ones pay Python's per-op cost on every chunk. Keep the largest activation of
+        # a chunk near 512 K values (2 MB in float32); counted in values, not bytes, because integer
+        # kernels widen int8 to float32/int32 for their GEMMs and sums. Kernels with bigger temporaries
+        # (CONV_2D's im2col matrix) split their chunk further themselves.
         biggest = 1
         for i, t in enumerate(tensors):
             if i not in self.constants and t.shape:
-                per = int(np.prod(t.shape[1:], dtype=np.int64)) * dtypes.to_numpy(t.type).itemsize \
-                    if t.type != dtypes.STRING else 1
-                biggest = max(biggest, per)
-        self.chunk = int(min(max((1 << 20) // biggest, 1), 512))
+                biggest = max(biggest, int(np.prod(t.shape[1:], dtype=np.int64)))
+        self.chunk = int(min(max((1 << 19) // biggest, 1), 512))
 
     def where(self, o: int, name: str, op: Any) -> str:
         tensors = self.sg.tensors or []

@@ -27,6 +27,9 @@ from ._common import (
 from ._hybrid import asymmetric_quantize_rows, symmetric_quantize_rows
 
 
+COLS_BUDGET = 1 << 20  # bytes of im2col matrix per GEMM call
+
+
 @dataclass(frozen=True)
 class ConvParams:
     kind: str  # "float" | "int" | "int16" | "hybrid"
@@ -103,6 +106,16 @@ class Conv2D(Kernel):
 
     def eval(self, p: ConvParams, inputs):
         x = inputs[0]
+        n = x.shape[0]
+        win = p.win
+        # the im2col matrix is KH*KW times the input: do few samples at a time so it stays in cache
+        per = 0 if win.is_pointwise else win.out_h * win.out_w * win.kh * win.kw * x.shape[3] * 4
+        step = max(COLS_BUDGET // per, 1) if per else n
+        if step >= n:
+            return self._eval(p, x)
+        return [np.concatenate([self._eval(p, x[k:k + step])[0] for k in range(0, n, step)])]
+
+    def _eval(self, p: ConvParams, x: np.ndarray) -> list[np.ndarray]:
         n = x.shape[0]
         win = p.win
         if p.kind == "float":
