@@ -6,7 +6,8 @@ XNNPACK resolver and BUILTIN_REF reference kernels) vs tflite-micro. Inputs/seco
 
 Per-sample runtimes (LiteRT, tflite-micro, edgequant at batch 1) stop early when ``--budget`` seconds
 are spent; the table says how many inputs were actually timed. Batched edgequant runs all ``--n``
-inputs in chunks of ``--batch``. Single-threaded comparisons: LiteRT uses num_threads=1.
+inputs in chunks of ``--batch``. Single-threaded comparisons by default: LiteRT uses num_threads=1 and
+numpy's BLAS one thread; ``--threads 2`` gives both two (set before numpy loads, so it is read from argv).
 """
 
 from __future__ import annotations
@@ -18,9 +19,22 @@ import sys
 import time
 from pathlib import Path
 
-# Single-threaded BLAS, like LiteRT's num_threads=1 below; threads also fight other jobs on small machines.
+
+
+def _threads_from_argv(argv: list[str]) -> int:
+    for k, a in enumerate(argv):
+        if a == "--threads" and k + 1 < len(argv):
+            return int(argv[k + 1])
+        if a.startswith("--threads="):
+            return int(a.split("=", 1)[1])
+    return 1
+
+
+# BLAS threads must be fixed before numpy loads: as many as LiteRT's num_threads below (1 by default,
+# single-threaded runtimes side by side; threads also fight other jobs on small machines).
+THREADS = _threads_from_argv(sys.argv[1:])
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+    os.environ[_var] = str(THREADS)
 
 import numpy as np
 
@@ -61,7 +75,7 @@ def litert_fn(model: bytes, ref: bool):
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     kw = {"experimental_op_resolver_type": OpResolverType.BUILTIN_REF} if ref else {}
-    it = Interpreter(model_content=model, num_threads=1, **kw)
+    it = Interpreter(model_content=model, num_threads=THREADS, **kw)
     it.allocate_tensors()
     i = it.get_input_details()[0]["index"]
     o = it.get_output_details()[0]["index"]
@@ -121,6 +135,7 @@ def main(argv=None) -> int:
     ap.add_argument("--budget", type=float, default=30.0, help="seconds per per-sample runtime (default 30)")
     ap.add_argument("--markdown", action="store_true", help="print a markdown table")
     ap.add_argument("--only", default="", help="comma-separated subset of: kws,vww,resnet8,ad")
+    ap.add_argument("--threads", type=int, default=1, help="BLAS threads and LiteRT num_threads (default 1)")
     args = ap.parse_args(argv)
     if not MODELS.is_dir():
         print(f"{MODELS} not found", file=sys.stderr)
@@ -139,8 +154,9 @@ def main(argv=None) -> int:
     cpu = platform.processor() or platform.machine()
     print(f"\nMachine: {platform.platform()}, {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"numpy {np.__version__}")
+    threads = f" --threads {args.threads}" if args.threads != 1 else ""
     print(f"Command: .venv/bin/python benchmarks/bench_interpreter.py --n {args.n} --batch {args.batch} "
-          f"--budget {args.budget}{' --markdown' if args.markdown else ''}\n")
+          f"--budget {args.budget}{threads}{' --markdown' if args.markdown else ''}\n")
     head = ["model", "edgequant batched", "edgequant batch 1", "LiteRT default", "LiteRT BUILTIN_REF", "tflite-micro",
             "batched / REF", "batched / default"]
     print("| " + " | ".join(head) + " |")
