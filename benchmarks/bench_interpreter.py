@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 
-
 def _threads_from_argv(argv: list[str]) -> int:
     for k, a in enumerate(argv):
         if a == "--threads" and k + 1 < len(argv):

@@ -97,7 +97,7 @@ class Window:
         per tap. Stride 2 (dilation 1) splits the columns into two phases first (one copy of the
         input), each again one contiguous run per tap. Integer sums are exact in any order; float
         sums may differ from the tap-by-tap order in the last bits."""
-        n, hp, wp, c = xp.shape
+        n, _, _, c = xp.shape
         if self.sw == 1:
             groups = [(xp, 0, self.kw, self.dw)]  # (array, first tap, taps, column step between taps)
         elif self.sw == 2 and self.dw == 1:

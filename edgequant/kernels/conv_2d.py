@@ -26,7 +26,6 @@ from ._common import (
 )
 from ._hybrid import asymmetric_quantize_rows, symmetric_quantize_rows
 
-
 COLS_BUDGET = 1 << 20  # bytes of im2col matrix per GEMM call
 
 
@@ -88,8 +87,8 @@ class Conv2D(Kernel):
             return self._prepare_hybrid(ctx, op, win, w2, bv, act)
         check_type(x, (dtypes.INT8, dtypes.INT16), "input")
         check_type(w, (dtypes.INT8,), "filter")
-        in_s, in_zp = scale_zp(x)
-        out_s, out_zp = scale_zp(y)
+        _, in_zp = scale_zp(x)
+        _, out_zp = scale_zp(y)
         mult, shift = per_channel_multipliers(x, w, y, cout, ctx.rounding_for("double"))
         lo, hi = quant_activation_range(act, y)
         bias = None if bv is None else bv.astype(np.int64)
