@@ -44,7 +44,16 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "EdgequantError", "ModelFormatError", "UnsupportedError",
-    "Model", "load", "load_file", "save", "save_file",
-    "Interpreter", "quantize", "Recipe", "calibrate",
+    "EdgequantError",
+    "Interpreter",
+    "Model",
+    "ModelFormatError",
+    "Recipe",
+    "UnsupportedError",
+    "calibrate",
+    "load",
+    "load_file",
+    "quantize",
+    "save",
+    "save_file",
 ]

@@ -40,7 +40,7 @@ def main(seed: int = 0) -> dict:
     print(f"{'scheme':26s} {'scale':>10s} {'max |err|':>10s} {'SQNR dB':>8s} {'distinct':>8s} {'0.0 exact':>9s}")
     for name, r in results.items():
         print(f"{name:26s} {r['scale']:10.6f} {r['max_abs_error']:10.6f} {r['sqnr_db']:8.2f} "
-              f"{r['distinct_values']:8d} {str(r['zero_exact']):>9s}")
+              f"{r['distinct_values']:8d} {r['zero_exact']!s:>9s}")
     sqnr = results["tflite"]["sqnr_db"]
     print(f"\nAt most 256 distinct values remain in every case; TFLite's scheme keeps {sqnr:.1f} dB SQNR "
           f"(noise power {10 ** (-sqnr / 10):.2%} of the signal's) with half the midpoint scheme's worst error.")

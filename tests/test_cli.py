@@ -16,7 +16,7 @@ BLOCK = "import sys; sys.modules[{mod!r}] = None; from edgequant.cli import main
 
 
 def _run(*args):
-    return subprocess.run([sys.executable, "-m", "edgequant", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "edgequant", *args], capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_help_lists_every_subcommand():
@@ -37,7 +37,7 @@ def test_no_subcommand_prints_help_and_fails():
 ])
 def test_missing_extra_names_the_pip_command(tmp_path, module, argv, extra):
     r = subprocess.run([sys.executable, "-c", BLOCK.format(mod=module, argv=argv)], capture_output=True,
-                       text=True, timeout=120, cwd=tmp_path)
+                       text=True, timeout=120, cwd=tmp_path, check=False)
     assert r.returncode == 2
     assert r.stderr.strip() == f"error: {module} is not installed; run: pip install 'edgequant[{extra}]'"
     assert not (tmp_path / "never.png").exists()
@@ -48,12 +48,12 @@ def test_keras_bridge_without_tensorflow_names_the_extra():
             "from edgequant import keras as ek\n"
             "from edgequant.errors import MissingExtraError\n"
             "try:\n    ek.to_tflite(object())\nexcept MissingExtraError as e:\n    print(e)\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert r.stdout.strip() == "tensorflow is not installed; run: pip install 'edgequant[tf]'"
 
 
 def test_core_import_does_not_pull_optional_extras():
     code = ("import sys, edgequant, edgequant.cli.inspect\n"
             "print(sorted(m for m in ('matplotlib', 'tensorflow', 'ai_edge_litert', 'tflite_micro') if m in sys.modules))")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert r.stdout.strip() == "[]", r.stdout + r.stderr

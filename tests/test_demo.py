@@ -13,7 +13,7 @@ import edgequant as eq
 
 def _demo(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "edgequant", "demo", *args], capture_output=True, text=True,
-                          timeout=300, cwd=cwd)
+                          timeout=300, cwd=cwd, check=False)
 
 
 def test_demo_tells_the_whole_story(tmp_path):

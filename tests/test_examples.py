@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import MODELS, SHARED, need_shared
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -57,12 +57,12 @@ def test_cli_compare(models, tmp_path):
     np.savez(tmp_path / "x.npz", x=x)
     r = subprocess.run([sys.executable, "-m", "edgequant", "compare", str(tmp_path / "f.tflite"),
                         str(tmp_path / "q.tflite"), "--data", str(tmp_path / "x.npz"), "--json"],
-                       capture_output=True, text=True, timeout=120)
+                       capture_output=True, text=True, timeout=120, check=False)
     assert r.returncode == 0, r.stderr
     rows = json.loads(r.stdout)
     assert rows and all(row["sqnr_db"] > 25 for row in rows)
     np.savez(tmp_path / "bad.npz", x=x[:, :4])
     r = subprocess.run([sys.executable, "-m", "edgequant", "compare", str(tmp_path / "f.tflite"),
                         str(tmp_path / "q.tflite"), "--data", str(tmp_path / "bad.npz")],
-                       capture_output=True, text=True, timeout=120)
+                       capture_output=True, text=True, timeout=120, check=False)
     assert r.returncode == 2 and r.stderr.startswith("error: ") and "shape" in r.stderr

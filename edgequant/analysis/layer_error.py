@@ -62,7 +62,7 @@ def compare_layers(float_model: Model, quant_model: Model, inputs: list[np.ndarr
         params = Q.QuantParams(scale=np.float32(qp.scale[0]), zero_point=np.int64(qp.zero_point[0]),
                                bits=t.dtype.itemsize * 8, signed=t.dtype.kind == "i")
         q_inputs.append(Q.quantize(np.asarray(x, np.float32), params))
-    q_out, q_all = Interpreter(quant_model).run(q_inputs, keep_intermediates=True)
+    _, q_all = Interpreter(quant_model).run(q_inputs, keep_intermediates=True)
     by_name = {t.name: t.index for t in fsg.tensors or [] if t.name}
     for i, v in zip(fsg.outputs or [], f_out):
         f_all.setdefault(i, v)

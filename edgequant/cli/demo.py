@@ -49,7 +49,7 @@ def _load_data(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
         with np.load(path, allow_pickle=False) as d:
             if "x" not in d:
                 raise EdgequantError(f"{path}: no array 'x' in the .npz (has: {', '.join(d.files)})")
-            return d["x"], (d["y"] if "y" in d else None)
+            return d["x"], d.get("y")
     except (ValueError, OSError) as e:
         if isinstance(e, FileNotFoundError):
             raise EdgequantError(f"{path}: no such file") from None
@@ -107,6 +107,8 @@ def run(args) -> int:
         t = time.perf_counter()
         recipe = Recipe.preset(mode, **({"io": "float"} if mode in ("int8", "int16x8") else {}))
         qm, report = quantize_with_report(model, recipe, calib if recipe.full_integer else None)
+        kept = f"; kept float: {', '.join(report.float_ops)}" if report.float_ops else ""
+        print(f"    {len(report.quantized_ops)} ops quantized, {len(report.quantized_weights)} weight tensors{kept}")
         data = save(qm)
         write_atomic(out / f"{args.model.stem}_{mode}.tflite", data)
         got = _outputs(qm, x_eval)

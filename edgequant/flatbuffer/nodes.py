@@ -9,6 +9,7 @@ its type is the object's table. Absent and empty vectors are kept apart so a rou
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -99,7 +100,7 @@ def values_equal(a: Any, b: Any) -> bool:
                            b.view(np.uint8) if b.dtype.kind == "f" else b))
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(values_equal(x, y) for x, y in zip(a, b))
-    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
         return True  # NaN defaults compare equal to themselves
     return bool(a == b)
 
@@ -145,6 +146,6 @@ def to_json(v: Any, *, max_bytes: int = 0) -> Any:
         return [to_json(x, max_bytes=max_bytes) for x in v]
     if isinstance(v, (np.integer, np.floating, np.bool_)):
         return v.item()
-    if isinstance(v, float) and v != v:
+    if isinstance(v, float) and math.isnan(v):
         return None
     return v
