@@ -22,7 +22,7 @@ def _run(*args):
 def test_help_lists_every_subcommand():
     r = _run("--help")
     assert r.returncode == 0
-    for name in ("inspect", "hist", "ranges", "quantize", "compare", "mcu", "export-c", "demo"):
+    for name in ("inspect", "hist", "ranges", "quantize", "compare", "verify", "mcu", "export-c", "demo"):
         assert name in r.stdout, name
 
 

@@ -1,0 +1,142 @@
+"""Run one model in edgequant's interpreter and in the real runtimes, and say where they agree.
+
+The reference runtimes (LiteRT's reference kernels, tflite-micro) run in a separate process: some
+models crash them (the shared blockwise model aborts LiteRT 2.3.0), and a crash must become a line
+in the report, not the end of the caller.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing as mp
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..graph import Model
+
+RUNTIMES = ("litert", "tflm")
+_NAMES = {"litert": "LiteRT BUILTIN_REF", "tflm": "tflite-micro"}
+_EXTRA = {"litert": ("ai_edge_litert", "litert"), "tflm": ("tflite_micro", "micro")}
+
+
+@dataclass(frozen=True)
+class OutputCheck:
+    runtime: str  # "LiteRT BUILTIN_REF" | "tflite-micro"
+    output: str
+    dtype: str
+    samples: int
+    exact: bool  # bit for bit (integer) / within 1e-5 of the largest value (float)
+    max_abs_diff: float
+    mismatched: int
+    total: int
+    error: str = ""  # the runtime could not run the model (or crashed): why
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _run_reference(runtime: str, blob: bytes, inputs: list[np.ndarray], n: int, n_out: int,
+                   b0: list[int]) -> list[np.ndarray]:
+    """Runs in a child process: every sample (``b0[i]`` rows of input i) through the runtime, one invoke each."""
+    import io
+    import os
+    import sys
+
+    outs: list[list[np.ndarray]] = []
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)  # the runtimes' C++ logging
+    sys.stdout = io.StringIO()
+    if runtime == "litert":
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        it = Interpreter(model_content=blob, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+        it.allocate_tensors()
+        ins, ods = it.get_input_details(), it.get_output_details()
+        for k in range(n):
+            for d, x, b in zip(ins, inputs, b0):
+                it.set_tensor(d["index"], x[k * b:(k + 1) * b].reshape(d["shape"]))
+            it.invoke()
+            outs.append([it.get_tensor(d["index"]).copy() for d in ods])
+    else:
+        from tflite_micro.python.tflite_micro import runtime as tm
+
+        it = tm.Interpreter.from_bytes(blob)
+        for k in range(n):
+            for i, (x, b) in enumerate(zip(inputs, b0)):
+                it.set_input(x[k * b:(k + 1) * b], i)
+            it.invoke()
+            outs.append([it.get_output(j).copy() for j in range(n_out)])
+    return [np.concatenate(col) for col in zip(*outs)]
+
+
+def random_inputs(model: Model, n: int, seed: int = 0) -> list[np.ndarray]:
+    """``n`` random samples per input: standard normal for float, the full range for integers."""
+    rng = np.random.default_rng(seed)
+    xs = []
+    for i in model.main.inputs or []:
+        t = model.main.tensors[i]
+        dims = list(t.shape or [1])
+        shape = [n * max(dims[0], 1)] + dims[1:]
+        if t.dtype.kind in "iu":
+            info = np.iinfo(t.dtype)
+            xs.append(rng.integers(max(info.min, -32768), min(info.max, 32767), shape, endpoint=True).astype(t.dtype))
+        else:
+            xs.append(rng.standard_normal(shape).astype(t.dtype))
+    return xs
+
+
+def crosscheck(model: Model, inputs: list[np.ndarray], runtimes=RUNTIMES) -> list[OutputCheck]:
+    """Compare edgequant's outputs with each runtime's, output by output, on the same samples."""
+    import importlib.util
+    import warnings
+
+    from ..interpreter import Interpreter
+
+    blob = bytes(model._source) if model._source is not None else None
+    if blob is None:
+        from ..graph import save
+
+        blob = save(model)
+    sg = model.main
+    b0 = [max(int((sg.tensors[i].shape or [1])[0]), 1) for i in sg.inputs or []]
+    n = len(inputs[0]) // b0[0] if inputs else 1
+    names = [sg.tensors[i].name or f"tensor {i}" for i in sg.outputs or []]
+    checks: list[OutputCheck] = []
+    for rt in runtimes:
+        label = _NAMES[rt]
+        module, extra = _EXTRA[rt]
+        if importlib.util.find_spec(module) is None:
+            checks.append(OutputCheck(label, "", "", 0, False, 0.0, 0, 0,
+                                      f"not installed: pip install 'edgequant[{extra}]'"))
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ours = Interpreter(model, target=rt).run(inputs)
+        try:
+            with cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
+                theirs = pool.submit(_run_reference, rt, blob, inputs, n, len(names), b0).result(timeout=600)
+        except cf.process.BrokenProcessPool:
+            checks.append(OutputCheck(label, "", "", n, False, 0.0, 0, 0, f"{label} crashed on this model"))
+            continue
+        except Exception as e:  # the runtime refused the model: its first line says why
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            checks.append(OutputCheck(label, "", "", n, False, 0.0, 0, 0, f"{label} cannot run it: {first}"))
+            continue
+        for name, got, want in zip(names, ours, theirs):
+            got = np.asarray(got).reshape(want.shape) if got.size == want.size else np.asarray(got)
+            if got.shape != want.shape:
+                checks.append(OutputCheck(label, name, str(want.dtype), n, False, float("inf"), want.size, want.size,
+                                          f"shape {list(got.shape)} vs {list(want.shape)}"))
+                continue
+            diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
+            if want.dtype.kind in "iub":
+                bad = int(np.count_nonzero(diff))
+                exact = bad == 0
+            else:
+                tol = 1e-5 * max(float(np.abs(want).max(initial=0.0)), 1e-30)
+                bad = int(np.count_nonzero(diff > tol))
+                exact = bad == 0
+            checks.append(OutputCheck(label, name, str(want.dtype), n, exact, float(diff.max(initial=0.0)), bad,
+                                      int(want.size)))
+    return checks

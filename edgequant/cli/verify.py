@@ -1,0 +1,72 @@
+"""``edgequant verify MODEL``: does edgequant compute what LiteRT and tflite-micro compute, bit for bit?"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import EdgequantError
+from ..graph import load_file
+from ._table import format_table
+
+NAME = "verify"
+HELP = "run a model in edgequant's interpreter, LiteRT's reference kernels and tflite-micro, and compare outputs"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("model", type=Path, help="a .tflite file")
+    p.add_argument("--data", type=Path, help=".npy/.npz inputs in the model's own dtype ('x', or one array per input "
+                   "name); default: random samples")
+    p.add_argument("-n", "--samples", type=int, default=20, help="samples to run (default 20)")
+    p.add_argument("--runtime", choices=("litert", "tflm"), action="append",
+                   help="compare with only this runtime (repeatable; default: both)")
+    p.add_argument("--json", action="store_true", help="print the checks as JSON")
+
+
+def _inputs(path: Path, model, n: int) -> list[np.ndarray]:
+    from .compare import load_inputs  # the same file conventions as `edgequant compare`
+
+    arrays = load_inputs(path, model, n)
+    out = []
+    for a, i in zip(arrays, model.main.inputs or []):
+        t = model.main.tensors[i]
+        out.append(a.astype(t.dtype) if t.dtype.kind == "f" else _quantized(a, t))
+    return out
+
+
+def _quantized(a: np.ndarray, t) -> np.ndarray:
+    qp = t.quantization
+    if qp is None or qp.scale is None or not len(qp.scale):
+        return a.astype(t.dtype)
+    from ..qmath import quantize_affine
+
+    info = np.iinfo(t.dtype)
+    zp = int(qp.zero_point[0]) if qp.zero_point is not None and len(qp.zero_point) else 0
+    return quantize_affine(a, np.float32(qp.scale[0]), zp, info.min, info.max).astype(t.dtype)
+
+
+def run(args) -> int:
+    from ..analysis.crosscheck import crosscheck, random_inputs
+
+    model = load_file(args.model)
+    if args.samples < 1:
+        raise EdgequantError("--samples must be at least 1")
+    inputs = _inputs(args.data, model, args.samples) if args.data else random_inputs(model, args.samples)
+    checks = crosscheck(model, inputs, tuple(args.runtime or ("litert", "tflm")))
+    if args.json:
+        json.dump([c.to_dict() for c in checks], sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        src = args.data or "random inputs"
+        print(f"{args.model.name}: edgequant's interpreter vs the reference runtimes, {args.samples} samples ({src})")
+        rows = [(c.runtime, c.output[-40:], c.dtype, "yes" if c.exact else ("-" if c.error else "NO"),
+                 f"{c.max_abs_diff:.4g}" if not c.error else "", f"{c.mismatched}/{c.total}" if not c.error else "",
+                 c.error if len(c.error) <= 100 else c.error[:97] + "...") for c in checks]
+        print(format_table(("runtime", "output", "dtype", "agrees", "max |diff|", "mismatched", "note"), rows))
+    ran = [c for c in checks if not c.error]
+    if not ran:
+        raise EdgequantError("no reference runtime could run this model (see the notes above)")
+    return 0 if all(c.exact for c in ran) else 1

@@ -1,0 +1,73 @@
+"""`edgequant verify`: our interpreter against LiteRT's reference kernels and tflite-micro, in one command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import edgequant as eq
+from edgequant.analysis.crosscheck import crosscheck, random_inputs
+
+from conftest import MODELS, need_shared
+
+pytest.importorskip("ai_edge_litert", reason="needs ai-edge-litert (pip install 'edgequant[litert]')")
+pytest.importorskip("tflite_micro", reason="needs tflite-micro (pip install 'edgequant[micro]')")
+
+DATA = Path(eq.__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def int8_model(tmp_path_factory):
+    fm = eq.load_file(DATA / "digits_cnn.tflite")
+    x = np.load(DATA / "digits_test.npz")["x"]
+    path = tmp_path_factory.mktemp("m") / "digits_int8.tflite"
+    eq.save_file(eq.quantize(fm, eq.Recipe.int8(), calibration_data=x[:100]), path)
+    return path
+
+
+def _verify(*args):
+    return subprocess.run([sys.executable, "-m", "edgequant", "verify", *args], capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+def test_quantized_model_agrees_bit_for_bit_with_both_runtimes(int8_model):
+    r = _verify(str(int8_model), "-n", "12", "--json")
+    assert r.returncode == 0, r.stderr
+    checks = json.loads(r.stdout)
+    assert {c["runtime"] for c in checks} == {"LiteRT BUILTIN_REF", "tflite-micro"}
+    for c in checks:
+        assert c["exact"] and c["mismatched"] == 0 and c["total"] == 12 * 10 and c["dtype"] == "int8"
+
+
+def test_a_difference_is_found_and_counted(int8_model, monkeypatch):
+    from edgequant import interpreter
+
+    real_run = interpreter.Interpreter.run
+
+    def off_by_one(self, inputs, **kw):
+        outs = real_run(self, inputs, **kw)
+        return [np.where(np.arange(o.size).reshape(o.shape) % 7 == 0, o ^ 1, o).astype(o.dtype) for o in outs]
+
+    monkeypatch.setattr(interpreter.Interpreter, "run", off_by_one)
+    m = eq.load_file(int8_model)
+    checks = crosscheck(m, random_inputs(m, 7), ("litert",))
+    assert len(checks) == 1 and not checks[0].exact
+    assert checks[0].mismatched == (7 * 10 + 6) // 7 and checks[0].max_abs_diff == 1
+
+
+def test_a_runtime_that_refuses_or_crashes_is_a_note_not_a_crash():
+    path = need_shared(MODELS / "tflm_person_detect_int8.tflite")  # LiteRT refuses it; tflite-micro runs it
+    r = _verify(str(path), "-n", "2", "--json")
+    assert r.returncode == 0, r.stderr
+    by = {c["runtime"]: c for c in json.loads(r.stdout)}
+    assert "quantized_dimension" in by["LiteRT BUILTIN_REF"]["error"]
+    assert by["tflite-micro"]["exact"]
+    path = need_shared(MODELS / "tflm_keyword_scrambled_8bit.tflite")  # corrupts LiteRT 2.3.0's heap
+    r = _verify(str(path), "-n", "3", "--runtime", "litert", "--json")
+    assert r.returncode == 2 and r.stderr.startswith("error: no reference runtime could run")
+    assert json.loads(r.stdout)[0]["error"] == "LiteRT BUILTIN_REF crashed on this model"
