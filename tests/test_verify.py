@@ -9,11 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import MODELS, need_shared
 
 import edgequant as eq
 from edgequant.analysis.crosscheck import crosscheck, random_inputs
-
-from conftest import MODELS, need_shared
 
 pytest.importorskip("ai_edge_litert", reason="needs ai-edge-litert (pip install 'edgequant[litert]')")
 pytest.importorskip("tflite_micro", reason="needs tflite-micro (pip install 'edgequant[micro]')")
