@@ -90,6 +90,7 @@ class Operator(Node):
 class Tensor(Node):
     _table = TABLES["Tensor"]
     _model: Model | None = None
+    _sg: SubGraph | None = None  # the subgraph holding it (set by Model.bind / SubGraph.add_tensor)
     _index: int = -1
 
     @property
@@ -165,6 +166,8 @@ class Tensor(Node):
         if q.dtype.kind == "f":
             return q.astype(np.float32)
         qp = self.quantization
+        if qp is not None and qp.details is not None and qp.details.table_name() == "BlockwiseQuantization":
+            return self._dequantize_blockwise(q, qp.details)
         if qp is None or qp.scale is None or len(qp.scale) == 0:
             raise EdgequantError(f"tensor {self._index} '{self.name}' ({self.type_name}) has no quantization scale")
         scale = np.asarray(qp.scale, np.float32)
@@ -176,6 +179,27 @@ class Tensor(Node):
             scale = scale.reshape(bshape)
             zp = zp.reshape(bshape) if zp.size > 1 else zp
         return ((q.astype(np.int64) - zp).astype(np.float32) * scale).astype(np.float32)
+
+
+    def _dequantize_blockwise(self, q: np.ndarray, details: Node) -> np.ndarray:
+        """Blockwise: blocks of ``block_size`` along the last axis, one scale (and zero point) per block,
+        read from the tensors ``details.scales`` / ``details.zero_points`` (-1: zero points are 0)."""
+        where = f"tensor {self._index} '{self.name}' (blockwise)"
+        sg = self._sg
+        bs = int(details.block_size)
+        if bs <= 0 or q.ndim == 0 or q.shape[-1] % bs:
+            raise ModelFormatError(f"{where}: block size {bs} does not divide the last axis of {list(q.shape)}")
+        scales = sg.tensor(details.scales).dequantize()
+        if scales is None or scales.size * bs != q.size:
+            raise ModelFormatError(f"{where}: scales tensor {details.scales} does not hold one scale per block")
+        blocks = q.reshape(q.shape[:-1] + (q.shape[-1] // bs, bs)).astype(np.int64)
+        if details.zero_points >= 0:
+            zps = sg.tensor(details.zero_points).numpy()
+            if zps is None or zps.size * bs != q.size:
+                raise ModelFormatError(f"{where}: zero-point tensor does not hold one value per block")
+            blocks = blocks - zps.reshape(blocks.shape[:-1] + (1,)).astype(np.int64)
+        out = blocks.astype(np.float32) * scales.astype(np.float32).reshape(blocks.shape[:-1] + (1,))
+        return out.reshape(q.shape)
 
 
 def channel_axis(t: Tensor) -> int:
@@ -239,7 +263,7 @@ class SubGraph(Node):
         """Append a tensor and return its index."""
         if self.tensors is None:
             self.tensors = []
-        tensor._model, tensor._index = self._model, len(self.tensors)
+        tensor._model, tensor._sg, tensor._index = self._model, self, len(self.tensors)
         self.tensors.append(tensor)
         return tensor._index
 
@@ -295,7 +319,7 @@ class Model(Node):
         for sg in self.subgraphs or []:
             sg._model = self
             for i, t in enumerate(sg.tensors or []):
-                t._model, t._index = self, i
+                t._model, t._sg, t._index = self, sg, i
         return self
 
     def tensors(self) -> Iterator[tuple[int, Tensor]]:

@@ -187,3 +187,26 @@ def test_opcode_uses_the_larger_of_the_two_code_fields():
     assert OperatorCode(deprecated_builtin_code=127, builtin_code=126).code == 127
     assert OperatorCode(deprecated_builtin_code=127, builtin_code=150).name == "GELU"
     assert OperatorCode(deprecated_builtin_code=3, builtin_code=0).name == "CONV_2D"
+
+
+def test_blockwise_tensor_dequantizes_per_block():
+    """One scale (and zero point) per block of the last axis, read from the tensors the details name."""
+    q = np.array([[1, 2, 3, 4, -1, -2, -3, -4], [10, 10, 10, 10, 0, 0, 0, 0]], np.int8)
+    scales = np.array([[0.5, 2.0], [0.1, 1.0]], np.float32)
+    zps = np.array([[0, 1], [10, 0]], np.int32)
+    m = Model(version=3, buffers=[Buffer()], operator_codes=[])
+    sg = SubGraph(tensors=[], inputs=[], outputs=[], operators=[], name="main")
+    m.subgraphs = [sg]
+    m.bind()
+    ts = sg.add_tensor(Tensor(name="s", type=dtypes.FLOAT32, shape=[2, 2], buffer=m.add_buffer(scales)))
+    tz = sg.add_tensor(Tensor(name="z", type=dtypes.INT32, shape=[2, 2], buffer=m.add_buffer(zps)))
+    details = new_node("BlockwiseQuantization", scales=ts, zero_points=tz, block_size=4)
+    tq = sg.add_tensor(Tensor(name="w", type=dtypes.INT8, shape=[2, 8], buffer=m.add_buffer(q),
+                              quantization=QuantizationParameters(details=details)))
+    m2 = eq.load(eq.save(m))
+    got = m2.main.tensors[tq].dequantize()
+    want = np.array([[0.5, 1, 1.5, 2, -4, -6, -8, -10], [0, 0, 0, 0, 0, 0, 0, 0]], np.float32)
+    np.testing.assert_array_equal(got, want)
+    m2.main.tensors[tq].quantization.details.block_size = 3
+    with pytest.raises(eq.ModelFormatError, match="block size 3"):
+        m2.main.tensors[tq].dequantize()
