@@ -382,6 +382,11 @@ def shape_cases() -> list[Case]:
                       [T([1, 6, 6, 3])]))
     cases.append(Case("pad_i8", "PAD", [T([1, 3, 4, 2], I8, 0.1, -5), T([4, 2], I32, data=[[0, 0], [1, 1], [0, 2], [0, 0]])],
                       [T([1, 5, 6, 2], I8, 0.1, -5)], version=2))
+    cases.append(Case("padv2_f32", "PADV2", [T([1, 3, 4, 2]), T([4, 2], I32, data=[[0, 0], [1, 2], [2, 0], [0, 1]]),
+                                             T([1], F32, data=[1.5])], [T([1, 6, 6, 3])]))
+    cases.append(Case("padv2_i8", "PADV2", [T([1, 3, 4, 2], I8, 0.1, -5),
+                                            T([4, 2], I32, data=[[0, 0], [1, 1], [0, 2], [0, 0]]),
+                                            T([1], I8, 0.1, -5, data=[7])], [T([1, 5, 6, 2], I8, 0.1, -5)], version=2))
     cases.append(Case("transpose_f32", "TRANSPOSE", [T([2, 3, 4]), T([3], I32, data=[0, 2, 1])], [T([2, 4, 3])]))
     cases.append(Case("transpose_i8_4d", "TRANSPOSE", [T([1, 2, 3, 4], I8, 0.1, 0), T([4], I32, data=[0, 3, 1, 2])],
                       [T([1, 4, 2, 3], I8, 0.1, 0)], version=2))
