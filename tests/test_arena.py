@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import re
-import tempfile
 
-import numpy as np
 import pytest
 from conftest import model_params
 
@@ -89,33 +85,11 @@ def test_branchy_graph_gets_a_better_order():
 # -- against tflite-micro -------------------------------------------------------------------------
 
 def tflm_allocations(model_bytes: bytes) -> dict[str, int] | None:
-    """Run the model once in tflite-micro and parse RecordingMicroAllocator's report (None: it cannot run)."""
-    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
-    with tempfile.TemporaryFile(mode="w+b") as log:
-        saved = os.dup(2)
-        os.dup2(log.fileno(), 2)
-        try:
-            try:
-                it = runtime.Interpreter.from_bytes(model_bytes, arena_size=8_000_000)
-                k = 0
-                while True:
-                    try:
-                        d = it.get_input_details(k)
-                    except IndexError:  # past the last input
-                        break
-                    it.set_input(np.zeros(d["shape"], d["dtype"]), k)
-                    k += 1
-                it.invoke()
-                it.print_allocations()
-            except RuntimeError:
-                return None
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-        log.seek(0)
-        text = log.read().decode(errors="replace")
-    found = dict(re.findall(r"Arena allocation (total|head|tail) (\d+) bytes", text))
-    return {k: int(v) for k, v in found.items()}
+    """tflite-micro's own allocation report (None: it cannot run the model)."""
+    pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
+    from edgequant.analysis.arena import measure_tflite_micro
+
+    return measure_tflite_micro(model_bytes)
 
 
 # The total (head + estimated tail) is checked on the int8 models without custom ops; the tail of

@@ -447,3 +447,43 @@ def plan_arena(model: Model, *, pointer_bytes: int = 8, search: bool = True) -> 
         elif order is not None:
             plan.order_search += "; the stored order is already best"
     return plan
+
+
+def measure_tflite_micro(model_bytes: bytes, arena_size: int = 8_000_000) -> dict[str, int] | None:
+    """What the real tflite-micro allocates for the model: its RecordingMicroAllocator's "head" (the
+    planned non-persistent arena), "tail" (persistent) and "total" bytes, after one invoke on zeros.
+    None when tflite-micro cannot allocate or run the model. Needs the ``micro`` extra."""
+    import os
+    import re
+    import tempfile
+
+    import numpy as np
+
+    from ..errors import require
+
+    runtime = require("tflite_micro.python.tflite_micro.runtime", "micro")
+    with tempfile.TemporaryFile(mode="w+b") as log:
+        saved = os.dup(2)
+        os.dup2(log.fileno(), 2)  # print_allocations writes from C++ to stderr
+        try:
+            try:
+                it = runtime.Interpreter.from_bytes(model_bytes, arena_size=arena_size)
+                k = 0
+                while True:
+                    try:
+                        d = it.get_input_details(k)
+                    except IndexError:  # past the last input
+                        break
+                    it.set_input(np.zeros(d["shape"], d["dtype"]), k)
+                    k += 1
+                it.invoke()
+                it.print_allocations()
+            except RuntimeError:
+                return None
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        log.seek(0)
+        text = log.read().decode(errors="replace")
+    found = dict(re.findall(r"Arena allocation (total|head|tail) (\d+) bytes", text))
+    return {k: int(v) for k, v in found.items()} or None

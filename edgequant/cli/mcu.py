@@ -21,6 +21,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="struct sizes for the persistent estimate: 8 = 64-bit host (as the Python "
                         "tflite-micro), 4 = 32-bit MCU (rougher)")
     p.add_argument("--buffers", action="store_true", help="list every planned buffer")
+    p.add_argument("--measure", action="store_true",
+                   help="also run the model in the real tflite-micro (the micro extra) and show what it allocates")
 
 
 def _kib(n: int) -> str:
@@ -46,6 +48,11 @@ def run(args) -> int:
     flash = flash_report(model, len(data))
     findings = lint(model)
     ok = can_run(findings)
+    measured = None
+    if args.measure:
+        from ..analysis.arena import measure_tflite_micro
+
+        measured = measure_tflite_micro(data) or {"error": "tflite-micro could not allocate or run the model"}
     stripped = None
     if args.strip:
         out = save(strip(model, keep_signatures=args.keep_signatures))
@@ -60,7 +67,7 @@ def run(args) -> int:
         print(json.dumps({"model": str(path), "can_run": ok, "arena": plan.to_dict() if args.buffers else
                           {k: v for k, v in plan.to_dict().items() if k != "buffers"},
                           "flash": flash.to_dict(), "lint": [f.to_dict() for f in findings],
-                          "stripped": stripped}, indent=2))
+                          "stripped": stripped, "tflite_micro_measured": measured}, indent=2))
         return 0 if ok else EXIT_CANNOT_RUN
 
     print(f"{path.name}: {len(data):,} bytes, {len(plan.op_names)} ops")
@@ -71,6 +78,12 @@ def run(args) -> int:
             ("total arena_size estimate", plan.total_bytes)]
     for label, v in rows:
         print(f"  {label:44s} {_kib(v):>24s}")
+    if measured is not None:
+        if "error" in measured:
+            print(f"  measured: {measured['error']}")
+        else:
+            print(f"  {'measured by tflite-micro: non-persistent':44s} {_kib(measured['head']):>24s}")
+            print(f"  {'measured by tflite-micro: total':44s} {_kib(measured['total']):>24s}")
     print(f"  peak at scope {plan.peak_scope} "
           f"({'start' if plan.peak_scope == 0 else plan.op_names[plan.peak_scope - 1] if plan.peak_scope <= len(plan.op_names) else 'end'})")
     if plan.better_order is not None:
