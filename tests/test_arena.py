@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 import pytest
-from conftest import model_params
+from conftest import MODELS, model_params
 
 import edgequant
 from edgequant import dtypes
@@ -111,3 +111,19 @@ def test_planned_arena_equals_tflite_micro(path):
     if ("_int8" in path.name or "a8w8" in path.name) and not custom:
         assert abs(plan.total_bytes - real["total"]) <= TOTAL_WITHIN * real["total"], \
             f"total {plan.total_bytes} vs tflite-micro {real['total']}"
+
+
+def test_cli_measure_shows_tflite_micros_own_numbers():
+    import json
+    import subprocess
+    import sys
+
+    pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
+    path = MODELS / "mlperf_tiny_kws_dscnn_int8.tflite"
+    if not path.exists():
+        pytest.skip("shared models are absent")
+    r = subprocess.run([sys.executable, "-m", "edgequant", "mcu", str(path), "--measure", "--json"],
+                       capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["tflite_micro_measured"]["head"] == doc["arena"]["planned_bytes"] == 16000
