@@ -86,14 +86,18 @@ def random_inputs(model: Model, n: int, seed: int = 0) -> list[np.ndarray]:
     return xs
 
 
-def crosscheck(model: Model, inputs: list[np.ndarray], runtimes=RUNTIMES) -> list[OutputCheck]:
-    """Compare edgequant's outputs with each runtime's, output by output, on the same samples."""
+def crosscheck(model: Model, inputs: list[np.ndarray], runtimes=RUNTIMES, *, blob: bytes | None = None
+               ) -> list[OutputCheck]:
+    """Compare edgequant's outputs with each runtime's, output by output, on the same samples.
+
+    ``blob``: the model's file bytes, when the runtimes should read exactly those (default: ``save(model)``,
+    which reflects any edit made to ``model`` since it was loaded).
+    """
     import importlib.util
     import warnings
 
     from ..interpreter import Interpreter
 
-    blob = bytes(model._source) if model._source is not None else None
     if blob is None:
         from ..graph import save
 
