@@ -135,10 +135,10 @@ def run_tflm(blob: bytes, xs: np.ndarray) -> np.ndarray | None:
 
 
 CASES = {
-    "lstm8": dict(units=8, seed=1),
-    "lstm5_ln": dict(units=5, seed=2, layer_norm=True),
-    "lstm6_cifg_clip": dict(units=6, seed=3, cifg=True, cell_clip=3.0),
-    "lstm4_time_major": dict(units=4, seed=4, time_major=True),
+    "lstm8": {"units": 8, "seed": 1},
+    "lstm5_ln": {"units": 5, "seed": 2, "layer_norm": True},
+    "lstm6_cifg_clip": {"units": 6, "seed": 3, "cifg": True, "cell_clip": 3.0},
+    "lstm4_time_major": {"units": 4, "seed": 4, "time_major": True},
 }
 
 

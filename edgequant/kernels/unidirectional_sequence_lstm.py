@@ -9,6 +9,7 @@ import numpy as np
 from .. import dtypes
 from ..errors import UnsupportedError
 from . import Kernel, kernel
+from ._lstm_int import IntegerLstmParams, eval_integer, prepare_integer
 
 # Input positions of the 24-input LSTM (lstm_shared.h).
 X = 0
@@ -19,6 +20,9 @@ B_I, B_F, B_C, B_O = 12, 13, 14, 15
 PROJ_W, PROJ_B = 16, 17
 H_STATE, C_STATE = 18, 19
 LN_I, LN_F, LN_C, LN_O = 20, 21, 22, 23
+
+
+_LITERT_ROUNDING = "double"  # the LiteRT 2.3.0 goldens in tests/data/lstm match double, not single, rounding
 
 
 def _sigmoid(v: np.ndarray) -> np.ndarray:
@@ -76,10 +80,19 @@ class UnidirectionalSequenceLSTM(Kernel):
     optional layer norm, sigmoid for input/forget/output gates and the fused activation for the cell
     gate; c = f * c + i * g (CIFG: i = 1 - f), clipped to +/-cell_clip; h = o * act(c), optionally
     projected and clipped. The output and cell states are variable tensors that persist across calls.
-    Float32 only (integer and hybrid LSTMs raise UnsupportedError)."""
+
+    Integer: the "8x8_16" LSTM (int8 input, weights and output state, int16 cell state, gate scales from
+    the op's intermediates), bit-exact with LiteRT's EvalInteger8x8_16 (double rounding); see _lstm_int.
+    Hybrid LSTMs and target "tflm" for integer LSTMs raise UnsupportedError."""
 
     def prepare(self, ctx, op):
         x = ctx.input(X)
+        if x.type == dtypes.INT8:
+            if ctx.target == "tflm":
+                # tflite-micro has its own integer LSTM (lstm_eval_general / lstm_eval.cc): its outputs differ
+                # from LiteRT's on the same model (tests/data/lstm), and it is not ported yet.
+                raise UnsupportedError("int8 UNIDIRECTIONAL_SEQUENCE_LSTM is implemented for target 'litert' only")
+            return prepare_integer(ctx, op, ctx.rounding_for(_LITERT_ROUNDING))
         if x.type != dtypes.FLOAT32 or (ctx.input(W_F) is not None and ctx.input(W_F).type != dtypes.FLOAT32):
             raise UnsupportedError("only float32 UNIDIRECTIONAL_SEQUENCE_LSTM is implemented")
         for pos in (H_STATE, C_STATE):
@@ -97,7 +110,9 @@ class UnidirectionalSequenceLSTM(Kernel):
         o = op.options
         return LSTMParams(w, o.fused_activation_function, float(o.cell_clip), float(o.proj_clip), bool(o.time_major))
 
-    def eval(self, p: LSTMParams, inputs):
+    def eval(self, p, inputs):
+        if isinstance(p, IntegerLstmParams):
+            return list(eval_integer(p, inputs[X], inputs[H_STATE], inputs[C_STATE]))
         x = inputs[X]
         h = inputs[H_STATE].astype(np.float32)
         c = inputs[C_STATE].astype(np.float32)
