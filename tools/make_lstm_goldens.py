@@ -32,7 +32,7 @@ T_STEPS, FEATURES, SAMPLES = 6, 4, 5
 
 
 def build_float(units: int, seed: int, layer_norm: bool = False, cifg: bool = False, cell_clip: float = 0.0,
-                time_major: bool = False) -> bytes:
+                time_major: bool = False, peephole: bool = False, proj: int = 0, proj_clip: float = 0.0) -> bytes:
     """A float32 LSTM op (batch 1) with random constant weights and variable h/c states."""
     import edgequant
     from edgequant import dtypes
@@ -58,16 +58,22 @@ def build_float(units: int, seed: int, layer_norm: bool = False, cifg: bool = Fa
         if cifg and g == "i":
             continue
         ins[1 + k] = tensor(f"w_{g}", [units, FEATURES], rng.normal(0, 0.8, (units, FEATURES)))
-        ins[5 + k] = tensor(f"r_{g}", [units, units], rng.normal(0, 0.5, (units, units)))
+        ins[5 + k] = tensor(f"r_{g}", [units, proj or units], rng.normal(0, 0.5, (units, proj or units)))
         ins[12 + k] = tensor(f"b_{g}", [units], rng.normal(0, 0.5 if layer_norm else 0.3, units))
         if layer_norm:
             ins[20 + k] = tensor(f"ln_{g}", [units], rng.uniform(0.5, 1.5, units))
-    ins[18] = tensor("h_state", [1, units], variable=True)
+        if peephole and g != "c":
+            ins[9 + "ifo".index(g)] = tensor(f"p_{g}", [units], rng.normal(0, 0.5, units))
+    n_out = proj or units
+    if proj:
+        ins[16] = tensor("proj_w", [proj, units], rng.normal(0, 0.6, (proj, units)))
+        ins[17] = tensor("proj_b", [proj], rng.normal(0, 0.2, proj))
+    ins[18] = tensor("h_state", [1, n_out], variable=True)
     ins[19] = tensor("c_state", [1, units], variable=True)
-    y = tensor("y", [T_STEPS, 1, units] if time_major else [1, T_STEPS, units])
+    y = tensor("y", [T_STEPS, 1, n_out] if time_major else [1, T_STEPS, n_out])
     sg.inputs, sg.outputs = [ins[0]], [y]
     opts = new_node("UnidirectionalSequenceLSTMOptions", fused_activation_function=4, cell_clip=cell_clip,
-                    proj_clip=0.0, time_major=time_major, asymmetric_quantize_inputs=False)
+                    proj_clip=proj_clip, time_major=time_major, asymmetric_quantize_inputs=False)
     sg.operators.append(Operator(opcode_index=m.op_code_index("UNIDIRECTIONAL_SEQUENCE_LSTM", 1), inputs=ins,
                                  outputs=[y], builtin_options=opts))
     m.bind()
@@ -138,6 +144,10 @@ CASES = {
     "lstm8": {"units": 8, "seed": 1},
     "lstm5_ln": {"units": 5, "seed": 2, "layer_norm": True},
     "lstm6_cifg_clip": {"units": 6, "seed": 3, "cifg": True, "cell_clip": 3.0},
+    "lstm6_peephole_ln": {"units": 6, "seed": 5, "peephole": True, "layer_norm": True},
+    "lstm6_peephole": {"units": 6, "seed": 6, "peephole": True},
+    "lstm8_proj3_ln": {"units": 8, "seed": 7, "proj": 3, "layer_norm": True, "proj_clip": 0.4},
+    "lstm8_proj3": {"units": 8, "seed": 8, "proj": 3},
     "lstm4_time_major": {"units": 4, "seed": 4, "time_major": True},
 }
 

@@ -242,6 +242,11 @@ def prepare_integer(ctx, op, rounding: str) -> IntegerLstmParams:
     use_peephole = t(11) is not None
     use_layer_norm = ctx.n_inputs == 24 and t(21) is not None
     use_projection = t(16) is not None
+    if use_projection:
+        # Against LiteRT 2.3.0 BUILTIN_REF (tests/data/lstm/lstm8_proj3*.npz) the first time step matches bit for
+        # bit only with the projection's zero-point term folded as -hidden_zp (the source says +hidden_zp), and
+        # later steps still differ by 1-9 (44 with layer norm) in the output: not understood yet, so refuse.
+        raise UnsupportedError("integer UNIDIRECTIONAL_SEQUENCE_LSTM with a projection is not implemented")
 
     cell_s = float(scale_zp(c_state, "LSTM cell state")[0])
     cell_scale = round(np.log2(cell_s))
@@ -283,7 +288,7 @@ def prepare_integer(ctx, op, rounding: str) -> IntegerLstmParams:
         return qmath.wrap_int32(out + w.sum(axis=1) * zp)
 
     def gate(k: int) -> Gate:
-        wx_i, wh_i, p_i, b_i, ln_i = 1 + k, 5 + k, 9 + k if k != 2 else None, 12 + k, 20 + k
+        wx_i, wh_i, p_i, b_i, ln_i = 1 + k, 5 + k, {0: 9, 1: 10, 3: 11}.get(k), 12 + k, 20 + k
         w_x, w_h = const(wx_i, np.int8), const(wh_i, np.int8)
         if w_h.ndim != 2:
             raise UnsupportedError("integer LSTM with diagonal recurrent weights is not implemented")
@@ -310,7 +315,7 @@ def prepare_integer(ctx, op, rounding: str) -> IntegerLstmParams:
     if use_projection:
         proj_w = const(16, np.int8)
         pb = const(17, np.int32) if t(17) is not None else None
-        proj_bias = zp_times_weight_with_bias(inter_zp[4], proj_w, pb)
+        proj_bias = zp_times_weight_with_bias(-inter_zp[4], proj_w, pb)
         proj_scale = qm(scale(16) * inter_scale[4] / out_state_s)
     return IntegerLstmParams(
         input=None if use_cifg else gate(0), forget=gate(1), cell=gate(2), output=gate(3), cell_scale=cell_scale,
