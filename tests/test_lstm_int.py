@@ -17,8 +17,8 @@ from edgequant.kernels import _fixedpoint as fp
 from edgequant.kernels import _lstm_int as L
 
 DATA = Path(__file__).resolve().parent / "data" / "lstm"
-CASES = ["lstm8", "lstm5_ln", "lstm6_cifg_clip", "lstm4_time_major", "lstm6_peephole", "lstm6_peephole_ln"]
-REFUSED = ["lstm8_proj3", "lstm8_proj3_ln"]  # projection: see _lstm_int.prepare_integer
+CASES = ["lstm8", "lstm5_ln", "lstm6_cifg_clip", "lstm4_time_major", "lstm6_peephole", "lstm6_peephole_ln", "lstm8_proj3",
+         "lstm8_proj3_ln"]
 
 
 def load(name: str):
@@ -93,13 +93,6 @@ def test_fresh_interpreter_starts_like_litert():
     it = Interpreter(d["model"].tobytes())
     (ys,) = it.run([d["x"][:1].reshape(-1, *d["x"].shape[2:])])
     np.testing.assert_array_equal(ys.reshape(d["ref"][:1].shape), d["ref"][:1])
-
-
-@pytest.mark.parametrize("name", REFUSED)
-def test_projection_refuses(name):
-    d = load(name)
-    with pytest.raises(UnsupportedError, match="projection"):
-        Interpreter(d["model"].tobytes()).allocate_tensors()
 
 
 def test_tflm_target_refuses():
