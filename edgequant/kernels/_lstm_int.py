@@ -245,7 +245,7 @@ def prepare_integer(ctx, op, rounding: str) -> IntegerLstmParams:
     use_projection = t(16) is not None
 
     cell_s = float(scale_zp(c_state, "LSTM cell state")[0])
-    cell_scale = round(np.log2(cell_s))
+    cell_scale = round(float(np.log2(cell_s))) if cell_s > 0 else 0
     if cell_s <= 0 or 2.0 ** cell_scale != cell_s:  # CheckedLog2
         raise UnsupportedError(f"integer LSTM cell state scale {cell_s} is not a power of two")
     if not -15 <= 15 + cell_scale <= 6:
