@@ -68,6 +68,15 @@ def _tuned_heap() -> Any:
     return _MALLOC_TRIM or None
 
 
+def _reset_value(t: Tensor) -> int:
+    """What a variable tensor starts as: TFLite's ResetVariableTensor memsets int8 ones to their zero
+    point and everything else to 0."""
+    qp = t.quantization
+    if t.type == dtypes.INT8 and qp is not None and qp.zero_point is not None and len(qp.zero_point):
+        return int(qp.zero_point[0])
+    return 0
+
+
 @dataclass
 class _Step:
     index: int
@@ -257,8 +266,8 @@ class Interpreter:
         for i in plan.variables:
             t = plan.sg.tensors[i]
             stored = t.numpy() if t.is_constant else None
-            vals[i] = (np.array(stored) if stored is not None
-                       else np.zeros(t.shape or [], dtypes.to_numpy(t.type)))
+            vals[i] = np.array(stored) if stored is not None else np.full(t.shape or [], _reset_value(t),
+                                                                          dtypes.to_numpy(t.type))
         return vals
 
     def reset_all_variables(self) -> None:

@@ -86,9 +86,8 @@ def test_batched_run_matches_repeated_invokes(name):
     np.testing.assert_array_equal(ys.reshape(d["ref"].shape), d["ref"])
 
 
-@pytest.mark.xfail(strict=True, reason="the interpreter starts int8 variable tensors at 0, LiteRT at their zero "
-                                       "point (interpreter.py _initial_values; not this kernel's file)")
 def test_fresh_interpreter_starts_like_litert():
+    """Int8 variable tensors start at their zero point, as TFLite's ResetVariableTensor does."""
     d = load("lstm8")
     it = Interpreter(d["model"].tobytes())
     (ys,) = it.run([d["x"][:1].reshape(-1, *d["x"].shape[2:])])
