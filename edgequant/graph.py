@@ -178,7 +178,8 @@ class Tensor(Node):
             bshape[axis] = scale.size
             scale = scale.reshape(bshape)
             zp = zp.reshape(bshape) if zp.size > 1 else zp
-        return ((q.astype(np.int64) - zp).astype(np.float32) * scale).astype(np.float32)
+        with np.errstate(over="ignore"):  # a corrupt, huge scale gives inf values, not a warning
+            return ((q.astype(np.int64) - zp).astype(np.float32) * scale).astype(np.float32)
 
 
     def _dequantize_blockwise(self, q: np.ndarray, details: Node) -> np.ndarray:
