@@ -9,13 +9,13 @@ import numpy as np
 import edgequant as eq
 from edgequant.kernels import REGISTRY, load_all
 
-DATA = Path(__file__).resolve().parent / "data"
+GOLDENS = Path(__file__).resolve().parent / "data" / "goldens"  # written by tools/make_goldens.py
 
 
 def _ops_in_cases() -> dict[str, int]:
     """op name -> number of golden cases, read from the single-op models themselves."""
     counts: dict[str, int] = {}
-    for path in sorted(DATA.glob("goldens/*.npz")) + sorted(DATA.glob("kernels_extra/*.npz")):
+    for path in sorted(GOLDENS.glob("*.npz")):
         with np.load(path, allow_pickle=False) as d:
             m = eq.load(d["model"].tobytes())
         for op in m.main.operators:

@@ -1,13 +1,18 @@
-"""Build single-op .tflite models with edgequant's writer, run them in LiteRT's reference kernels
-(OpResolverType.BUILTIN_REF) and, for integer models, in tflite-micro; store model + inputs + outputs.
+"""The one golden-case tool: build single-op .tflite models with edgequant's writer, run them in LiteRT's
+reference kernels (OpResolverType.BUILTIN_REF) and, for integer models, in tflite-micro; store model + inputs +
+outputs in ``tests/data/goldens/<case>.npz``, which ``tests/test_kernels.py`` runs through every kernel.
 
-    .venv/bin/python tools/make_goldens.py            # writes tests/data/goldens/<case>.npz
-    .venv/bin/python tools/make_goldens.py conv        # only cases whose name contains "conv"
+    .venv/bin/python tools/make_goldens.py              # every case
+    .venv/bin/python tools/make_goldens.py conv GATHER  # cases whose name contains a word or whose op is one
 
-Each .npz holds: ``model`` (the .tflite bytes as uint8), ``in0..``, ``out0..`` (LiteRT BUILTIN_REF),
-optionally ``tflm_out0..`` (tflite-micro) and ``op`` (the op name). Inputs are random but seeded
-per case, so regenerating gives the same files. Developer tool: needs ai-edge-litert (and
-tflite-micro for the tflm outputs); tests only read the .npz files.
+Cases live in this file (the first kernels: CONV_2D, SOFTMAX, ...) and in tools/make_goldens_extra.py (the
+second batch: SHAPE ... DENSIFY); both give one format, written by ``write_case`` here. Each .npz holds:
+``model`` (the .tflite bytes as uint8), ``op`` (the op name), ``batch`` (1 when run() may stack the case along
+axis 0: the op treats rows of axis 0 independently), ``target`` (the runtime whose outputs ``out0..`` are:
+``litert``, or ``tflm`` where LiteRT's reference kernel is known to be wrong), ``in0..``, ``out0..`` and
+optionally ``tflm_out0..`` (tflite-micro's outputs as a second reference). Inputs are random but seeded, so
+regenerating gives the same arrays; a file whose arrays are unchanged is left alone. Developer tool: needs
+ai-edge-litert (and tflite-micro for the tflm outputs); tests only read the .npz files.
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ class Case:
     intermediates: list = field(default_factory=list)
     tflm: bool = True
     ranges: dict = field(default_factory=dict)  # input index -> (lo, hi) for random values
+    batch: bool | None = None  # None: batchable when every fed input has a leading dimension of 1
 
 
 def build(case: Case) -> bytes:
@@ -487,36 +493,80 @@ def transpose_conv_cases() -> list[Case]:
 ALL = [transpose_conv_cases, matmul_cases, hybrid_conv_cases, conv_cases, depthwise_cases, fc_cases, pool_cases, elementwise_cases, misc_cases, shape_cases]
 
 
-def main(argv: list[str]) -> int:
-    OUT.mkdir(parents=True, exist_ok=True)
-    want = argv[1:] if len(argv) > 1 else None
-    n = 0
+def make(case: Case) -> dict[str, np.ndarray] | None:
+    """The arrays of one case of this file, or None when LiteRT cannot run it."""
+    model = build(case)
+    r = rng_for(case.name + "/inputs")
+    acts = [t for t in case.inputs if t is not None and t.data is None and not t.variable]
+    inputs = [random_input(t, r, case.ranges.get(case.inputs.index(t))) for t in acts]
+    try:
+        outs = run_litert(model, inputs)
+    except Exception as e:  # noqa: BLE001 - report and continue with the other cases
+        print(f"  SKIP {case.name}: LiteRT failed: {str(e).splitlines()[0][:150]}")
+        return None
+    batch = case.batch if case.batch is not None else all(x.ndim and x.shape[0] == 1 for x in inputs)
+    arrays = {"model": np.frombuffer(model, np.uint8), "op": np.array(case.op), "batch": np.array(int(batch)),
+              "target": np.array("litert")}
+    arrays.update({f"in{i}": x for i, x in enumerate(inputs)})
+    arrays.update({f"out{i}": y for i, y in enumerate(outs)})
+    if case.tflm and any(t.type != F32 for t in case.outputs + acts):
+        tm = run_tflm(model, inputs)
+        if tm is not None:
+            arrays.update({f"tflm_out{i}": y for i, y in enumerate(tm)})
+    return arrays
+
+
+def _unchanged(path: Path, arrays: dict[str, np.ndarray]) -> bool:
+    if not path.exists():
+        return False
+    with np.load(path, allow_pickle=False) as old:
+        return set(old.files) == set(arrays) and all(
+            old[k].dtype == np.asarray(arrays[k]).dtype and np.array_equal(old[k], arrays[k]) for k in old.files)
+
+
+def write_case(name: str, arrays: dict[str, np.ndarray]) -> bool:
+    """Write one case file atomically; False (and nothing written) when the stored arrays are the same."""
+    assert {"model", "op", "batch", "target", "out0"} <= set(arrays), (name, sorted(arrays))
+    assert str(arrays["target"]) in ("litert", "tflm"), (name, arrays["target"])
+    path = OUT / f"{name}.npz"
+    if _unchanged(path, arrays):
+        return False
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    write_atomic(path, buf.getvalue())
+    return True
+
+
+def all_cases():
+    """(name, op, maker) for every case of both case modules, in a fixed order."""
+    import make_goldens_extra as extra  # the second case module, beside this file (tools/ is on sys.path)
+
     for fn in ALL:
         for case in fn():
-            if want and not any(w in case.name for w in want):
-                continue
-            model = build(case)
-            r = rng_for(case.name + "/inputs")
-            acts = [t for t in case.inputs if t is not None and t.data is None and not t.variable]
-            inputs = [random_input(t, r, case.ranges.get(case.inputs.index(t))) for t in acts]
-            try:
-                outs = run_litert(model, inputs)
-            except Exception as e:  # noqa: BLE001 - report and continue with the other cases
-                print(f"  SKIP {case.name}: LiteRT failed: {str(e).splitlines()[0][:150]}")
-                continue
-            arrays = {"model": np.frombuffer(model, np.uint8), "op": np.array(case.op)}
-            arrays.update({f"in{i}": x for i, x in enumerate(inputs)})
-            arrays.update({f"out{i}": y for i, y in enumerate(outs)})
-            if case.tflm and any(t.type != F32 for t in case.outputs + acts):
-                tm = run_tflm(model, inputs)
-                if tm is not None:
-                    arrays.update({f"tflm_out{i}": y for i, y in enumerate(tm)})
-            buf = io.BytesIO()
-            np.savez_compressed(buf, **arrays)
-            write_atomic(OUT / f"{case.name}.npz", buf.getvalue())
-            n += 1
-            print(f"  {case.name}: {len(model)} B model, tflm={'tflm_out0' in arrays}")
-    print(f"wrote {n} cases to {OUT}")
+            yield case.name, case.op, lambda c=case: make(c)
+    for case in extra.all_cases():  # draws its inputs from one seeded generator: always enumerate them all
+        yield case.name, case.op, lambda c=case: extra.make(c)
+
+
+def main(argv: list[str]) -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    want = argv[1:]
+    n = written = 0
+    names: set[str] = set()
+    for name, op, maker in all_cases():
+        assert name not in names, f"two cases named {name}"
+        names.add(name)
+        if want and not any(w in name or w == op for w in want):
+            continue
+        arrays = maker()
+        if arrays is None:
+            continue
+        n += 1
+        if write_case(name, arrays):
+            written += 1
+            print(f"  {name}: {arrays['model'].size} B model, target={arrays['target']}, "
+                  f"tflm={'tflm_out0' in arrays}")
+    print(f"{n} cases, {written} written or changed, in {OUT}")
     return 0
 
 

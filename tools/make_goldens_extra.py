@@ -1,22 +1,15 @@
-"""Golden cases for the second batch of kernels (SHAPE, PACK, ... DENSIFY), from LiteRT's reference kernels.
+"""Golden cases of the second batch of kernels (SHAPE, PACK, ... DENSIFY), for tools/make_goldens.py.
 
-Each case is one single-op model built with edgequant's writer, run by LiteRT with
-``OpResolverType.BUILTIN_REF``; inputs and outputs are stored beside the model in
-``tests/data/kernels_extra/<op>__<variant>.npz`` (keys: ``model`` (uint8 .tflite bytes), ``in0``..,
-``out0``.., optionally ``tflm_out0``.. (tflite-micro's outputs as a second reference), ``batch`` (1 when run() may stack the case twice along axis 0), ``target`` (the runtime whose
-outputs are stored: ``litert``, or ``tflm`` where LiteRT 2.3.0's reference kernel is known to be wrong)).
-``tests/test_kernels_extra.py`` runs every case through edgequant's interpreter with that target.
-An existing file whose arrays are unchanged is left alone, so regenerating does not churn the data.
-
-    .venv/bin/python tools/make_goldens_extra.py            # all cases
-    .venv/bin/python tools/make_goldens_extra.py GATHER DIV  # only these ops
+Not a script: ``tools/make_goldens.py`` enumerates ``all_cases()`` after its own cases and writes what ``make``
+returns in the one golden format (see its docstring) to ``tests/data/goldens/<op>__<variant>.npz``. Each case
+is one single-op model built with edgequant's writer and run by LiteRT with ``OpResolverType.BUILTIN_REF``
+(or by tflite-micro where ``ref="tflm"``: LiteRT 2.3.0's reference kernel is known to be wrong there). All
+inputs come from one seeded generator in definition order, so cases are only ever added at the end.
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,7 +18,6 @@ import edgequant
 from edgequant import dtypes
 from edgequant.graph import Buffer, Model, Operator, QuantizationParameters, SubGraph, Tensor, new_node
 
-OUT_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "kernels_extra"
 RNG = np.random.default_rng(20240604)
 
 
@@ -136,7 +128,7 @@ def make(case: Case) -> dict[str, np.ndarray]:
     if case.ref == "tflm":
         outs = run_tflm(model, feeds, len(outs))
         assert [list(o.shape) for o in outs] == shapes, (case.name, "tflite-micro output shapes differ")
-    data = {"model": np.frombuffer(model, np.uint8), "batch": np.array(int(case.batch)),
+    data = {"model": np.frombuffer(model, np.uint8), "op": np.array(case.op), "batch": np.array(int(case.batch)),
             "target": np.array(case.ref)}
     data.update({f"in{k}": x for k, x in enumerate(feeds)})
     data.update({f"out{k}": y for k, y in enumerate(outs)})
@@ -592,37 +584,6 @@ CASES = [cases_shape, cases_pack, cases_unpack, cases_fill, cases_gather, cases_
          cases_densify]
 
 
-def all_cases(only: set[str] | None = None):
+def all_cases():
     for fn in CASES:
-        for c in fn():
-            if only is None or c.op in only:
-                yield c
-
-
-def _same(path: Path, data: dict[str, np.ndarray]) -> bool:
-    with np.load(path) as old:
-        old_target = str(old["target"]) if "target" in old.files else "litert"  # older files: LiteRT cases
-        keys = set(old.files) - {"target"}
-        if keys != set(data) - {"target"} or old_target != str(data["target"]):
-            return False
-        return all(old[k].dtype == data[k].dtype and np.array_equal(old[k], data[k]) for k in keys)
-
-
-def main(argv: list[str]) -> int:
-    only = set(argv) or None
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    n = 0
-    for c in all_cases(only):
-        data = make(c)
-        path = OUT_DIR / f"{c.name}.npz"
-        n += 1
-        if path.exists() and _same(path, data):
-            continue
-        np.savez_compressed(path, **data)
-        print(f"{c.name}: {', '.join(f'{k}{list(v.shape)}' for k, v in data.items() if k.startswith('out'))}")
-    print(f"{n} cases in {OUT_DIR}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+        yield from fn()
