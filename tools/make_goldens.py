@@ -5,7 +5,7 @@ outputs in ``tests/data/goldens/<case>.npz``, which ``tests/test_kernels.py`` ru
     .venv/bin/python tools/make_goldens.py              # every case
     .venv/bin/python tools/make_goldens.py conv GATHER  # cases whose name contains a word or whose op is one
 
-Cases live in this file (the first kernels: CONV_2D, SOFTMAX, ...) and in tools/make_goldens_extra.py (the
+Cases live in this file (the first kernels: CONV_2D, SOFTMAX, ...) and in tools/golden_cases_more.py (the
 second batch: SHAPE ... DENSIFY); both give one format, written by ``write_case`` here. Each .npz holds:
 ``model`` (the .tflite bytes as uint8), ``op`` (the op name), ``batch`` (1 when run() may stack the case along
 axis 0: the op treats rows of axis 0 independently), ``target`` (the runtime whose outputs ``out0..`` are:
@@ -539,7 +539,7 @@ def write_case(name: str, arrays: dict[str, np.ndarray]) -> bool:
 
 def all_cases():
     """(name, op, maker) for every case of both case modules, in a fixed order."""
-    import make_goldens_extra as extra  # the second case module, beside this file (tools/ is on sys.path)
+    import golden_cases_more as extra  # the second case module, beside this file (tools/ is on sys.path)
 
     for fn in ALL:
         for case in fn():
