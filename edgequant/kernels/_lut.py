@@ -74,3 +74,48 @@ def check_int8(x, y, out_s: float, out_zp: int, op: str) -> None:
     s, zp = scale_zp(y)
     if zp != out_zp or abs(s - out_s) > 1e-3 * out_s:
         raise UnsupportedError(f"int8 {op} output must have scale {out_s} and zero point {out_zp}")
+
+
+@dataclass(frozen=True)
+class ActParams:
+    kind: str  # "float" | "lut" | "fixed"
+    table: np.ndarray | None = None
+    fixed: FixedPointAct | None = None
+
+
+class SquashingActivation:
+    """The shared prepare/eval of LOGISTIC and TANH; each op file names its fixed output scale and functions.
+
+    Float: reference_ops in float32. int8 under LiteRT: activations.cc builds a 256-entry LUT with
+    LUTPopulate<int8_t> in Prepare for kReference; under tflite-micro: reference_integer_ops::Logistic /
+    Tanh (gemmlowp fixed point, MultiplyByQuantizedMultiplier with double rounding). int16 is not
+    implemented (both runtimes use a published 256-entry sigmoid table no formula reproduces).
+    """
+
+    op: str = ""
+    fixed_kind: str = ""  # prepare_fixed_point's kind
+    out_scale: float = 0.0  # the int8 output's fixed quantization (TFLite's spec)
+    out_zp: int = 0
+    lut_fn: Callable[[np.ndarray], np.ndarray]
+    float_fn: Callable[[np.ndarray], np.ndarray]
+
+    def prepare(self, ctx, op):
+        x, y = ctx.input(0), ctx.output(0)
+        if x.type == dtypes.FLOAT32:
+            return ActParams("float")
+        if x.type == dtypes.INT16:
+            raise UnsupportedError(f"int16 {self.op} is not implemented (needs the reference 256-entry sigmoid table)")
+        check_int8(x, y, self.out_scale, self.out_zp, self.op)
+        if ctx.target == "tflm":
+            return ActParams("fixed", fixed=prepare_fixed_point(self.fixed_kind, x))
+        in_s, in_zp = scale_zp(x)
+        out_s, out_zp = scale_zp(y)
+        return ActParams("lut", table=lut_int8(in_s, in_zp, out_s, out_zp, self.lut_fn))
+
+    def eval(self, p: ActParams, inputs):
+        x = inputs[0]
+        if p.kind == "float":
+            return [self.float_fn(x).astype(np.float32)]
+        if p.kind == "lut":
+            return [p.table[x.astype(np.int16) + 128]]
+        return [p.fixed.run(x)]

@@ -2,48 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
 
-from .. import dtypes
-from ..errors import UnsupportedError
 from . import Kernel, kernel
-from ._common import scale_zp
-from ._lut import check_int8, lut_int8, prepare_fixed_point, sigmoid_f32
+from ._lut import SquashingActivation, sigmoid_f32
 
 
-@dataclass(frozen=True)
-class Params:
-    kind: str  # "float" | "lut" | "fixed"
-    table: Any = None
-    fixed: Any = None
+def _logistic_f32(x: np.ndarray) -> np.ndarray:
+    return np.float32(1) / (np.float32(1) + np.exp(-x))
 
 
 @kernel("LOGISTIC")
-class Logistic(Kernel):
-    """Float: reference_ops (logistic in float32). int8 under LiteRT: activations.cc builds a LUT with
-    LUTPopulate<int8_t> in Prepare for kReference; under tflite-micro: reference_integer_ops::Logistic
-    (gemmlowp fixed point, MultiplyByQuantizedMultiplier with double rounding). int16 is not implemented."""
+class Logistic(SquashingActivation, Kernel):
+    """reference_ops::Logistic / LUTPopulate<int8_t> / reference_integer_ops::Logistic (see SquashingActivation)."""
 
-    def prepare(self, ctx, op):
-        x, y = ctx.input(0), ctx.output(0)
-        if x.type == dtypes.FLOAT32:
-            return Params("float")
-        if x.type == dtypes.INT16:
-            raise UnsupportedError("int16 LOGISTIC is not implemented (needs the reference 256-entry sigmoid table)")
-        check_int8(x, y, 1.0 / 256, -128, "LOGISTIC")
-        if ctx.target == "tflm":
-            return Params("fixed", fixed=prepare_fixed_point("logistic", x))
-        in_s, in_zp = scale_zp(x)
-        out_s, out_zp = scale_zp(y)
-        return Params("lut", table=lut_int8(in_s, in_zp, out_s, out_zp, sigmoid_f32))
-
-    def eval(self, p: Params, inputs):
-        x = inputs[0]
-        if p.kind == "float":
-            return [(np.float32(1) / (np.float32(1) + np.exp(-x))).astype(np.float32)]
-        if p.kind == "lut":
-            return [p.table[x.astype(np.int16) + 128]]
-        return [p.fixed.run(x)]
+    op, fixed_kind, out_scale, out_zp = "LOGISTIC", "logistic", 1.0 / 256, -128
+    lut_fn = staticmethod(sigmoid_f32)
+    float_fn = staticmethod(_logistic_f32)
