@@ -88,23 +88,10 @@ class _FloatRunner:
         return self._run_litert(batch, names)
 
     def _run_ours(self, batch: dict[str, np.ndarray], names: list[str]) -> dict[int, np.ndarray]:
-        """Float intermediates from our interpreter. When the plan cannot batch (an op mixes samples, e.g. the
-        Keras Flatten's STRIDED_SLICE of a shape), the interpreter runs one model batch at a time anyway; we do
-        that loop here and stack only the float activations, because its own stacking of every intermediate
-        fails on 0-d ones (the sliced batch size)."""
+        """Float intermediates from our interpreter (it batches the samples itself where the plan allows)."""
         assert self.it is not None
-        arrays = [batch[n] for n in names]
-        if getattr(self.it._plan(0), "batchable", True):
-            return self.it.run(arrays, keep_intermediates=True)[1]
-        sg = self.model.main
-        step = max((sg.tensors[sg.inputs[0]].shape or [1])[0], 1)
-        pieces: dict[int, list[np.ndarray]] = {}
-        for k in range(0, arrays[0].shape[0], step):
-            _, inter = self.it.run([a[k:k + step] for a in arrays], keep_intermediates=True)
-            for i, v in inter.items():
-                if sg.tensors[i].type == dtypes.FLOAT32:
-                    pieces.setdefault(i, []).append(v)
-        return {i: np.concatenate(v) for i, v in pieces.items()}
+        _, inter = self.it.run([batch[n] for n in names], keep_intermediates=True)
+        return inter
 
     def _run_litert(self, batch: dict[str, np.ndarray], names: list[str]) -> dict[int, np.ndarray]:
         sg = self.model.main
