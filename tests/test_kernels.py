@@ -21,13 +21,7 @@ GOLDENS = Path(__file__).resolve().parent / "data" / "goldens"
 CASES = sorted(p.stem for p in GOLDENS.glob("*.npz"))
 
 # Known gaps: case name -> reason. Each is a real disagreement with the reference, kept visible here.
-KNOWN_GAPS: dict[str, str] = {
-    # int16 LOGISTIC/TANH interpolate a 256-entry sigmoid table (sigmoid(i/24) in 0.16 fixed point) whose
-    # published values do not follow from any rounding of the formula we found (up to 2 off), so matching
-    # them bit for bit would mean copying the table; the kernels raise UnsupportedError for int16.
-    "logistic_i16": "int16 LOGISTIC: needs the reference sigmoid table",
-    "tanh_i16": "int16 TANH: needs the reference sigmoid table",
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 # Cases whose stored tflite-micro outputs differ from LiteRT's (both stored; each is matched with its own
 # target). Everywhere else the two runtimes must agree bit for bit.
@@ -187,3 +181,41 @@ def test_fast_requantize_equals_qmath(rounding):
     s = np.array([-9, 0, 1, -1, -20, 2])
     want = qmath.multiply_by_quantized_multiplier(xc, m, s, rounding=rounding)
     np.testing.assert_array_equal(mbqm_inplace(xc.copy(), m, s, rounding), want)
+
+
+def test_sigmoid_table_is_what_the_installed_runtimes_use(monkeypatch):
+    """kernels/_sigmoid_lut_q16.py equals the table tools/measure_sigmoid_lut.py measures from the installed
+    LiteRT BUILTIN_REF (int16 TANH outputs at the table's nodes), and with it edgequant's int16 LOGISTIC and
+    TANH arithmetic reproduces all 65536 int16 inputs at 15 input scales in LiteRT and in tflite-micro."""
+    pytest.importorskip("ai_edge_litert.interpreter")
+    pytest.importorskip("tflite_micro")
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "tools"))
+    import measure_sigmoid_lut
+
+    assert measure_sigmoid_lut.main(["measure_sigmoid_lut.py", "--check"]) == 0
+
+
+@pytest.mark.parametrize("op", ["LOGISTIC", "TANH"])
+@pytest.mark.parametrize("in_zp, out_s, out_zp", [(3, 2.0 ** -15, 0), (0, 2.0 ** -15, 5), (0, 2.0 ** -14, 0),
+                                                   (0, 3e-5, 0)])
+def test_int16_squashing_refuses_what_the_runtimes_refuse(op, in_zp, out_s, out_zp):
+    """Nonzero zero points and an output scale other than 2^-15 fail LiteRT's Prepare; we refuse them too."""
+    li = pytest.importorskip("ai_edge_litert.interpreter")
+    import edgequant
+    from edgequant.graph import Buffer, Model, Operator, QuantizationParameters, SubGraph, Tensor
+
+    m = Model(version=3, operator_codes=[], subgraphs=[], buffers=[Buffer()], description="refusal")
+    sg = SubGraph(tensors=[], operators=[], inputs=[], outputs=[], name="main")
+    m.subgraphs.append(sg)
+    for name, s, zp in (("x", 2.0 ** -12, in_zp), ("y", out_s, out_zp)):
+        q = QuantizationParameters(scale=np.array([s], np.float32), zero_point=np.array([zp], np.int64))
+        sg.add_tensor(Tensor(name=name, type=edgequant.dtypes.INT16, shape=[1, 8], buffer=0, quantization=q))
+    sg.inputs, sg.outputs = [0], [1]
+    sg.operators.append(Operator(opcode_index=m.op_code_index(op, 3), inputs=[0], outputs=[1]))
+    m.bind()
+    data = edgequant.save(m)
+    ref = li.Interpreter(model_content=data, experimental_op_resolver_type=li.OpResolverType.BUILTIN_REF)
+    with pytest.raises(RuntimeError):
+        ref.allocate_tensors()
+    with pytest.raises(edgequant.UnsupportedError):
+        Interpreter(data).allocate_tensors()

@@ -374,6 +374,13 @@ def misc_cases() -> list[Case]:
         cases.append(Case(f"{s}_i8_a", op, [T([2, 64], I8, 0.05, 3)], [T([2, 64], I8, out_s, out_zp)], version=2))
         cases.append(Case(f"{s}_i8_b", op, [T([2, 64], I8, 0.12, -20)], [T([2, 64], I8, out_s, out_zp)], version=2))
         cases.append(Case(f"{s}_i16", op, [T([2, 64], I16, 8 / 32768, 0)], [T([2, 64], I16, 1 / 32768, 0)], version=3))
+        # int16 at more input scales: 2^-11 (TANH's second power-of-two case, LOGISTIC's general path), general
+        # scales small to large over the whole int16 range, and values near zero (the first table intervals)
+        for tag, in_s, shape, rng_ in (("s2m11", 2.0 ** -11, [1, 256], None), ("s00043", 0.00043, [4, 128], None),
+                                       ("s3em5", 3e-5, [1, 256], None), ("s0021", 0.0021, [2, 128], None),
+                                       ("s1d3000_small", 1 / 3000, [1, 256], (-700, 700))):
+            cases.append(Case(f"{s}_i16_{tag}", op, [T(shape, I16, in_s, 0)], [T(shape, I16, 1 / 32768, 0)],
+                              version=3, ranges={0: rng_} if rng_ else {}))
     for op in ("RELU", "RELU6", "RELU_N1_TO_1"):
         s = op.lower()
         cases.append(Case(f"{s}_f32", op, [T([3, 20])], [T([3, 20])], ranges={0: (-8, 8)}))
