@@ -27,8 +27,13 @@ class ReluParams:
 
 def prepare_relu(ctx, lo: float, hi: float) -> ReluParams:
     """QuantizedReluX of activations.cc: bounds ``zp_out + (int)roundf(bound / scale_out)``, values
-    ``output_offset + MultiplyByQuantizedMultiplier(q - input_zp, m, s)`` with m, s from
-    float(input_scale / output_scale)."""
+    ``output_offset + MultiplyByQuantizedMultiplier(q - input_zp, m, s)``.
+
+    The real multiplier differs by target: LiteRT's ReluPrepare divides the float scales in float
+    (``double real_multiplier = input->params.scale / output->params.scale``), tflite-micro's
+    CalculateReluOpData divides them as doubles. The two quotients can give QuantizeMultiplier results a
+    few units apart, which moves an output by one where the product lands next to a rounding boundary
+    (the RELU__i8_tflm_multiplier golden)."""
     x, y = ctx.input(0), ctx.output(0)
     if x.type == dtypes.FLOAT32:
         return ReluParams("float", np.float32(lo), np.float32(hi))
@@ -44,7 +49,11 @@ def prepare_relu(ctx, lo: float, hi: float) -> ReluParams:
     qlo = max(qmin, q(lo))
     qhi = qmax if hi == np.inf else min(qmax, q(hi))
     rounding = ctx.rounding_for("double")
-    m, s = quantize_multiplier(np.float64(np.divide(np.float32(si), np.float32(so), dtype=np.float32)), rounding)
+    if ctx.target == "tflm":
+        real = np.float64(si) / np.float64(so)
+    else:
+        real = np.float64(np.divide(np.float32(si), np.float32(so), dtype=np.float32))
+    m, s = quantize_multiplier(real, rounding)
     return ReluParams("q", qlo, qhi, zi, zo, m, s, y.dtype, rounding)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import dtypes
+from .. import dtypes, qmath
 from ..errors import UnsupportedError
 from . import Kernel, kernel
 from ._common import (
@@ -15,7 +15,6 @@ from ._common import (
     check_type,
     exact_in_float32,
     float_activation_range,
-    mul_by_qm_single_wide,
     quant_activation_range,
     quantize_multiplier,
     requantize,
@@ -42,7 +41,8 @@ class FCParams:
     gemm_dtype: Any = np.float32
     out_dtype: Any = np.float32
     hybrid: Any = None
-    rounding: str = "single"
+    rounding: str = "float"  # "float" (LiteRT) | "double" (tflite-micro: gemmlowp int8, Q15 int64 for 16x8)
+    effective_scale: Any = None  # (units,) float64: double(s_in) * double(s_w[c]) / double(s_out)
 
 
 @kernel("FULLY_CONNECTED")
@@ -51,11 +51,19 @@ class FullyConnected(Kernel):
     bias, int16x8 with int64 bias), and the hybrid
     EvalHybrid of lite/kernels/fully_connected.cc (per-row symmetric or asymmetric input quantization).
 
-    Requantization: LiteRT 2.3.0 rounds once (``(acc * m + 2**(30 - s)) >> (31 - s)``, also on the
-    int64 accumulator of 16x8); tflite-micro rounds twice (int8) and uses the Q15-reduced int64
-    MultiplyByQuantizedMultiplier (16x8). Per-tensor multiplier as
-    GetQuantizedConvolutionMultipler: double(float(input_scale * filter_scale)) / double(output_scale);
-    per-channel from double(input_scale) * double(filter_scale[c]) / double(output_scale).
+    Requantization differs between the runtimes (``ctx.target``):
+
+    * LiteRT (BUILTIN_REF) calls the reference_integer_ops::FullyConnected / FullyConnectedPerChannel
+      overloads that take the float scales: no fixed-point multiplier at all, but
+      ``round(double(acc) * (double(s_in) * double(s_w[c]) / double(s_out)))`` with std::round (halves away
+      from zero), for int8 and int16x8 alike.
+    * tflite-micro uses QuantizeMultiplier of the same double product and MultiplyByQuantizedMultiplier:
+      gemmlowp double rounding on the int32 accumulator (int8), and for 16x8 the int64 overload, which
+      first rounds the Q31 multiplier to Q15 (``(m + 2**15) >> 16``) and rounds halves up.
+
+    Both agree on most elements; they part on ties (-2.5: LiteRT -3, tflite-micro 16x8 -2), where
+    gemmlowp's two roundings compound (int8), and where the Q15 multiplier's lost bits cross a rounding
+    boundary (16x8, the fc_i16x8_pt golden). tflite-micro has per-channel weights for int8 input only.
     """
 
     def prepare(self, ctx, op):
@@ -91,14 +99,14 @@ class FullyConnected(Kernel):
         out_s, out_zp = scale_zp(y)
         w_s = scales(w)
         w_zp = int(zero_points(w)[0])
-        if w_s.size == 1:
-            eff = np.float64(in_s) * np.float64(w_s[0]) / np.float64(out_s)
-            mult, shift = quantize_multiplier(eff, ctx.rounding_for("single"))
-        elif w_s.size == units:
-            eff = np.float64(in_s) * w_s.astype(np.float64) / np.float64(out_s)
-            mult, shift = quantize_multiplier(eff, ctx.rounding_for("single"))
-        else:
+        if w_s.size not in (1, units):
             raise UnsupportedError(f"weights have {w_s.size} scales for {units} units")
+        tflm = ctx.target == "tflm"
+        if tflm and w_s.size > 1 and x.type != dtypes.INT8:
+            raise UnsupportedError("tflite-micro's FULLY_CONNECTED has per-channel weights for int8 input only")
+        eff = np.float64(in_s) * w_s.astype(np.float64) / np.float64(out_s)  # (1,) or (units,)
+        rounding = "double" if tflm else "float"
+        mult, shift = quantize_multiplier(eff, "double") if tflm else (None, None)
         lo, hi = quant_activation_range(act, y)
         bias = None if bv is None else bv.astype(np.int64)
         wi = wt.astype(np.int64) - w_zp  # filter_offset folded into the weights
@@ -106,9 +114,9 @@ class FullyConnected(Kernel):
             bound = float(np.abs(wi).sum(axis=0).max(initial=0)) * 255
             gd = np.float32 if exact_in_float32(bound) else np.float64
             return FCParams("int", wi.astype(gd), bias, lo, hi, keep, -in_zp, -w_zp, out_zp, mult, shift, gd,
-                            np.int8, rounding=ctx.rounding_for("single"))
+                            np.int8, rounding=rounding, effective_scale=eff)
         return FCParams("int16", wi.astype(np.float64), bias, lo, hi, keep, -in_zp, -w_zp, out_zp, mult, shift,
-                        np.float64, np.int16, rounding=ctx.rounding_for("single"))
+                        np.float64, np.int16, rounding=rounding, effective_scale=eff)
 
     def eval(self, p: FCParams, inputs):
         x = inputs[0]
@@ -128,12 +136,13 @@ class FullyConnected(Kernel):
         acc = np.matmul(xs, p.w_mat).astype(np.int64)  # (rows, units) exact int
         if p.bias is not None:
             acc += p.bias
-        if p.kind == "int":
+        if p.rounding == "float":  # LiteRT: std::round(double(acc) * effective_scale), then offset and clamp
+            y = qmath.round_half_away(acc.astype(np.float64) * p.effective_scale)  # (rows, units) float64
+            y += p.output_offset
+            y = np.clip(y, p.act_min, p.act_max).astype(p.out_dtype)
+        elif p.kind == "int":
             y = requantize(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max, np.int8,
                            p.rounding)
-        elif p.rounding == "single":  # LiteRT rounds the int64 accumulator once with the full Q31 multiplier
-            y = mul_by_qm_single_wide(acc, p.output_multiplier, p.output_shift) + p.output_offset
-            y = np.clip(y, p.act_min, p.act_max).astype(np.int16)
         else:
             y = requantize_int64(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max,
                                  np.int16)
