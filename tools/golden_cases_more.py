@@ -587,3 +587,49 @@ CASES = [cases_shape, cases_pack, cases_unpack, cases_fill, cases_gather, cases_
 def all_cases():
     for fn in CASES:
         yield from fn()
+
+
+# -- cases where LiteRT and tflite-micro differ (issue #4): both outputs stored, each target matched -------
+# Kept apart from the cases above: inputs come from their own generator, so the shared RNG's draws (and the
+# stored arrays of every case above) do not depend on this block. Each case's name says what differs.
+
+def cases_runtime_divergence():
+    rng = np.random.default_rng(4)
+    # RELU multiplier: LiteRT takes float(s_in / s_out), tflite-micro double(s_in) / double(s_out); these
+    # scales (found by search) give multipliers whose results part at x = 70.
+    yield Case("RELU__i8_tflm_multiplier", "RELU", [T(np.arange(-128, 128, dtype=np.int8).reshape(2, 128),
+                                                       q=(0.017920485, 14))],
+               [T(type=dtypes.INT8, q=(0.049557883, -100))], batch=True, version=2, tflm=True)
+    # RELU6: tflite-micro clamps in the input's quantization and never rescales; LiteRT requantizes.
+    yield Case("RELU6__i16_rescale", "RELU6", [T(rng.integers(-32768, 32767, (2, 64), endpoint=True)
+                                                 .astype(np.int16), q=(0.0003, 0))],
+               [T(type=dtypes.INT16, q=(0.0002, 0))], batch=True, version=3, tflm=True)
+    # FULLY_CONNECTED: LiteRT rounds double(acc) * s_in * s_w / s_out once, halves away from zero;
+    # tflite-micro rounds twice (gemmlowp) for int8. A power-of-two effective scale (1/16) makes both the
+    # ties and gemmlowp's compounded roundings frequent.
+    w = rng.integers(-2, 2, (5, 4), endpoint=True).astype(np.int8)
+    yield Case("FULLY_CONNECTED__i8_pt_double_rounding", "FULLY_CONNECTED",
+               [T(rng.integers(-128, 127, (64, 4), endpoint=True).astype(np.int8), q=(0.5, 3)),
+                T(w, q=(0.25, 0), const=True),
+                T(rng.integers(-40, 40, 5, endpoint=True).astype(np.int32), q=(0.125, 0), const=True)],
+               [T(type=dtypes.INT8, q=(2.0, -7))], opts("FullyConnectedOptions"), batch=True, version=4, tflm=True)
+    # per-channel, effective scales 0.08..0.33 and small accumulators: most outputs unclamped
+    ws = rng.uniform(0.005, 0.02, 6).astype(np.float32)
+    yield Case("FULLY_CONNECTED__i8_pc_double_rounding", "FULLY_CONNECTED",
+               [T(rng.integers(-11, 1, (16, 16), endpoint=True).astype(np.int8), q=(0.05, -5)),
+                T(rng.integers(-60, 60, (6, 16), endpoint=True).astype(np.int8), q=(ws, np.zeros(6), 0),
+                  const=True),
+                T(rng.integers(-200, 200, 6, endpoint=True).astype(np.int32), q=(0.05 * ws, np.zeros(6), 0),
+                  const=True)],
+               [T(type=dtypes.INT8, q=(0.003, 2))], opts("FullyConnectedOptions"), batch=True, version=4,
+               tflm=True)
+    # 16x8: tflite-micro's int64 MultiplyByQuantizedMultiplier rounds halves up (-2.5 -> -2; LiteRT -3).
+    w = rng.integers(-2, 2, (5, 4), endpoint=True).astype(np.int8)
+    yield Case("FULLY_CONNECTED__i16_ties", "FULLY_CONNECTED",
+               [T(rng.integers(-2000, 2000, (16, 4), endpoint=True).astype(np.int16), q=(0.5, 0)),
+                T(w, q=(0.25, 0), const=True),
+                T(rng.integers(-40, 40, 5, endpoint=True).astype(np.int64), q=(0.125, 0), const=True)],
+               [T(type=dtypes.INT16, q=(1.0, 0))], opts("FullyConnectedOptions"), batch=True, version=7, tflm=True)
+
+
+CASES.append(cases_runtime_divergence)
