@@ -1,7 +1,9 @@
-"""Integer (8x8_16) UNIDIRECTIONAL_SEQUENCE_LSTM against LiteRT BUILTIN_REF, bit for bit.
+"""Integer (8x8_16) UNIDIRECTIONAL_SEQUENCE_LSTM against LiteRT BUILTIN_REF (target "litert") and tflite-micro
+(target "tflm"), bit for bit.
 
 Data: tests/data/lstm/*.npz written by tools/make_lstm_goldens.py (float LSTMs quantized by TensorFlow's
-calibrator; outputs from LiteRT's reference kernels, never from edgequant).
+calibrator; outputs from LiteRT's reference kernels and, for the plain LSTMs it runs, tflite-micro; never from
+edgequant).
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from edgequant.kernels import _lstm_int as L
 
 DATA = Path(__file__).resolve().parent / "data" / "lstm"
 CASES = ["lstm8", "lstm5_ln", "lstm6_cifg_clip", "lstm4_time_major", "lstm6_peephole", "lstm6_peephole_ln", "lstm8_proj3",
-         "lstm8_proj3_ln"]
+         "lstm8_proj3_ln", "lstm8_cellclip", "lstm16_wide", "lstm6_time_major_cellclip"]
+# tflite-micro runs only the plain LSTM; the files of these cases hold its outputs ("tflm")
+TFLM_CASES = ["lstm8", "lstm4_time_major", "lstm8_cellclip", "lstm16_wide", "lstm6_time_major_cellclip"]
+TFLM_REFUSED = [c for c in CASES if c not in TFLM_CASES]  # CIFG, peepholes, projection, layer norm
 
 
 def load(name: str):
@@ -94,12 +99,52 @@ def test_fresh_interpreter_starts_like_litert():
     np.testing.assert_array_equal(ys.reshape(d["ref"][:1].shape), d["ref"][:1])
 
 
-def test_tflm_target_refuses():
-    d = load("lstm8")
+def run_tflm_target(d, batched: bool) -> np.ndarray:
+    """target="tflm" from a fresh interpreter, state carried over the samples (as tools/make_lstm_goldens.py ran
+    tflite-micro: one interpreter, one invoke per sample)."""
     it = Interpreter(d["model"].tobytes(), target="tflm")
-    with pytest.raises(UnsupportedError, match="UNIDIRECTIONAL_SEQUENCE_LSTM"):
-        it.allocate_tensors()
-        it.run([d["x"][0]])
+    xs = d["x"]
+    if batched:
+        (ys,) = it.run([xs.reshape(-1, *xs.shape[2:])])
+        return ys.reshape(d["tflm"].shape)
+    i, o = it.get_input_details()[0]["index"], it.get_output_details()[0]["index"]
+    outs = []
+    for x in xs:
+        it.set_tensor(i, x)
+        it.invoke()
+        outs.append(it.get_tensor(o))
+    return np.stack(outs)
+
+
+@pytest.mark.parametrize("batched", [False, True])
+@pytest.mark.parametrize("name", TFLM_CASES)
+def test_tflm_target_matches_tflite_micro(name, batched):
+    d = load(name)
+    assert "tflm" in d.files, f"{name}: no tflite-micro outputs stored; run tools/make_lstm_goldens.py {name}"
+    np.testing.assert_array_equal(run_tflm_target(d, batched), d["tflm"])
+
+
+def test_tflm_and_litert_semantics_differ_on_the_goldens():
+    """The two targets are different arithmetic: on every micro case the runtimes disagree somewhere, so the
+    test above could not pass with LiteRT's LSTM."""
+    for name in TFLM_CASES:
+        d = load(name)
+        assert not np.array_equal(d["tflm"], d["ref"]), name
+
+
+@pytest.mark.parametrize("name", TFLM_REFUSED)
+def test_tflm_target_refuses_what_tflite_micro_refuses(name):
+    """CIFG, peephole, projection and layer-norm LSTMs fail tflite-micro's Prepare (LstmTensors::
+    ValidateTensorStatus); target "tflm" refuses them with UnsupportedError."""
+    d = load(name)
+    assert "tflm" not in d.files
+    with pytest.raises(UnsupportedError, match="plain LSTM"):
+        Interpreter(d["model"].tobytes(), target="tflm").allocate_tensors()
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
+    with pytest.raises(RuntimeError):
+        it = runtime.Interpreter.from_bytes(d["model"].tobytes())
+        it.set_input(d["x"][0], 0)
+        it.invoke()
 
 
 def test_generic_fixed_point_at_32_bits_equals_the_int32_port():

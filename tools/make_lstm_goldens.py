@@ -149,6 +149,10 @@ CASES = {
     "lstm8_proj3_ln": {"units": 8, "seed": 7, "proj": 3, "layer_norm": True, "proj_clip": 0.4},
     "lstm8_proj3": {"units": 8, "seed": 8, "proj": 3},
     "lstm4_time_major": {"units": 4, "seed": 4, "time_major": True},
+    # plain LSTMs (all tflite-micro runs) for target "tflm": a clipped cell state, a wider layer
+    "lstm8_cellclip": {"units": 8, "seed": 9, "cell_clip": 0.5},
+    "lstm16_wide": {"units": 16, "seed": 10},
+    "lstm6_time_major_cellclip": {"units": 6, "seed": 11, "time_major": True, "cell_clip": 0.8},
 }
 
 

@@ -10,6 +10,7 @@ from .. import dtypes
 from ..errors import UnsupportedError
 from . import Kernel, kernel
 from ._lstm_int import IntegerLstmParams, eval_integer, prepare_integer
+from ._lstm_int_tflm import TflmLstmParams, eval_integer_tflm, prepare_integer_tflm
 
 # Input positions of the 24-input LSTM (lstm_shared.h).
 X = 0
@@ -83,15 +84,14 @@ class UnidirectionalSequenceLSTM(Kernel):
 
     Integer: the "8x8_16" LSTM (int8 input, weights and output state, int16 cell state, gate scales from
     the op's intermediates), bit-exact with LiteRT's EvalInteger8x8_16 (double rounding); see _lstm_int.
-    Hybrid LSTMs and target "tflm" for integer LSTMs raise UnsupportedError."""
+    Target "tflm": tflite-micro's own integer LSTM (FullyConnected gates, the int16 sigmoid-table Logistic/Tanh,
+    Mul cell updates; plain LSTMs only); see _lstm_int_tflm. Hybrid LSTMs raise UnsupportedError."""
 
     def prepare(self, ctx, op):
         x = ctx.input(X)
         if x.type == dtypes.INT8:
-            if ctx.target == "tflm":
-                # tflite-micro has its own integer LSTM (lstm_eval_general / lstm_eval.cc): its outputs differ
-                # from LiteRT's on the same model (tests/data/lstm), and it is not ported yet.
-                raise UnsupportedError("int8 UNIDIRECTIONAL_SEQUENCE_LSTM is implemented for target 'litert' only")
+            if ctx.target == "tflm":  # micro's own integer LSTM (lstm_eval.h): other arithmetic, fewer variants
+                return prepare_integer_tflm(ctx, op)
             return prepare_integer(ctx, op, ctx.rounding_for(_LITERT_ROUNDING))
         if x.type != dtypes.FLOAT32 or (ctx.input(W_F) is not None and ctx.input(W_F).type != dtypes.FLOAT32):
             raise UnsupportedError("only float32 UNIDIRECTIONAL_SEQUENCE_LSTM is implemented")
@@ -113,6 +113,8 @@ class UnidirectionalSequenceLSTM(Kernel):
     def eval(self, p, inputs):
         if isinstance(p, IntegerLstmParams):
             return list(eval_integer(p, inputs[X], inputs[H_STATE], inputs[C_STATE]))
+        if isinstance(p, TflmLstmParams):
+            return list(eval_integer_tflm(p, inputs[X], inputs[H_STATE], inputs[C_STATE]))
         x = inputs[X]
         h = inputs[H_STATE].astype(np.float32)
         c = inputs[C_STATE].astype(np.float32)
