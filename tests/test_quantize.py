@@ -77,11 +77,16 @@ def sqnr(ref, y):
     return 10 * np.log10(np.sum(ref.astype(np.float64) ** 2) / max(np.sum((ref - y).astype(np.float64) ** 2), 1e-30))
 
 
+# The tests below pass calibration data, so the presets round weights with GPTQ ("auto"); "nearest" keeps
+# TFLiteConverter's plain rounding (and, for dynamic_int8, its 1024-element rule).
+NEAREST = {"weight_rounding": "nearest"}
 RECIPES = [
-    Recipe.float16(), Recipe.weight_only_int8(), Recipe.weight_only_int8(min_weight_elements=1024), Recipe.dynamic_int8(),
-    Recipe.dynamic_int8(min_weight_elements=0),
-    Recipe.int8(), Recipe.int8(io="uint8"), Recipe.int8(io="float"), Recipe.int8(per_channel=False),
-    Recipe.int16x8(), Recipe.int16x8(io="float"),
+    Recipe.float16(), Recipe.weight_only_int8(), Recipe.weight_only_int8(**NEAREST),
+    Recipe.weight_only_int8(min_weight_elements=1024), Recipe.dynamic_int8(), Recipe.dynamic_int8(**NEAREST),
+    Recipe.dynamic_int8(min_weight_elements=0, **NEAREST),
+    Recipe.int8(), Recipe.int8(**NEAREST), Recipe.int8(io="uint8"), Recipe.int8(io="float"),
+    Recipe.int8(per_channel=False), Recipe.int8(per_channel=False, **NEAREST),
+    Recipe.int16x8(), Recipe.int16x8(io="float"), Recipe.int16x8(**NEAREST),
     # MSE-searched weight scales: every runtime check below holds for them too
     Recipe.weight_only_int8(weight_range="mse"), Recipe.dynamic_int8(min_weight_elements=0, weight_range="mse"),
     Recipe.int8(weight_range="mse"), Recipe.int16x8(weight_range="mse"),
@@ -90,8 +95,9 @@ RECIPES = [
 
 def _rid(r: Recipe) -> str:
     return f"{r.mode}-{r.io}-{'pc' if r.per_channel else 'pt'}" + (f"-min{r.min_weight_elements}"
-                                                                    if r.min_weight_elements else "") + (
-        f"-{r.weight_range}" if r.weight_range != "minmax" else "")
+                                                                    if r.min_weight_elements is not None else "") + (
+        f"-{r.weight_range}" if r.weight_range != "minmax" else "") + (
+        f"-{r.weight_rounding}" if r.weight_rounding != "auto" else "")
 
 
 # Floor on output SQNR vs the float model (dB) by mode: weight compression loses little, 8-bit

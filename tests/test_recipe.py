@@ -24,12 +24,29 @@ def test_overrides_match_by_op_type_and_by_tensor_name():
     assert r.action_for("ADD", ["dense"]) == set()
 
 
-def test_dynamic_range_skips_small_weights_like_tflite_converter():
-    # hybrid kernels cost run time per weight op, so TFLiteConverter leaves weights under 1024 elements float;
-    # weight-only DEQUANTIZE runs once at load, so every weight is compressed
-    assert Recipe.dynamic_int8().min_weight_elements == 1024
-    assert Recipe.weight_only_int8().min_weight_elements == 0
-    assert Recipe.int8().min_weight_elements == 0
+def test_dynamic_range_skips_small_weights_like_tflite_converter_only_without_data():
+    # hybrid kernels cost accuracy on small layers, so TFLiteConverter leaves weights under 1024 elements float;
+    # with calibration data GPTQ rounding keeps them accurate, so every weight is compressed (as weight-only
+    # always does: DEQUANTIZE runs once at load)
+    assert Recipe.dynamic_int8().min_weight_elements is None  # decided per run
+    assert Recipe.dynamic_int8().resolved(has_data=False).min_weight_elements == 1024
+    assert Recipe.dynamic_int8().resolved(has_data=True).min_weight_elements == 0
+    assert Recipe.dynamic_int8(weight_rounding="nearest").resolved(has_data=True).min_weight_elements == 1024
+    assert Recipe.dynamic_int8(min_weight_elements=7).resolved(has_data=True).min_weight_elements == 7
+    for mode in ("weight_only_int8", "int8", "int16x8"):
+        assert Recipe.preset(mode).resolved(has_data=False).min_weight_elements == 0
+        assert Recipe.preset(mode).resolved(has_data=True).min_weight_elements == 0
+
+
+def test_weight_rounding_auto_means_gptq_exactly_when_there_is_data():
+    for mode in MODES:
+        r = Recipe.preset(mode)
+        assert r.weight_rounding == "auto"
+        assert r.resolved(has_data=False).weight_rounding == "nearest"
+        assert r.resolved(has_data=True).weight_rounding == ("nearest" if mode == "float16" else "gptq")
+        assert Recipe.preset(mode, weight_rounding="nearest").resolved(has_data=True).weight_rounding == "nearest"
+        resolved = r.resolved(has_data=True)
+        assert Recipe.from_json(resolved.to_json()) == resolved
 
 
 @pytest.mark.parametrize("text, msg", [
@@ -37,6 +54,8 @@ def test_dynamic_range_skips_small_weights_like_tflite_converter():
     ('{"mode": "int8", "io": "int16"}', "io"),
     ('{"mode": "int16x8", "io": "uint8"}', "io"),
     ('{"mode": "int8", "colour": 1}', "unknown field"),
+    ('{"mode": "int8", "weight_rounding": "stochastic"}', "weight_rounding"),
+    ('{"mode": "dynamic_int8", "min_weight_elements": -1}', "min_weight_elements"),
     ('{"mode": "int8", "overrides": [{"action": "explode"}]}', "override action"),
     ('{"mode": "int8", "overrides": [{"action": "float", "name": "("}]}', "pattern"),
     ("[1, 2]", "object"),

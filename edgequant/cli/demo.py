@@ -106,9 +106,10 @@ def run(args) -> int:
         steps(f"quantize: {mode}")
         t = time.perf_counter()
         recipe = Recipe.preset(mode, **({"io": "float"} if mode in ("int8", "int16x8") else {}))
-        qm, report = quantize_with_report(model, recipe, calib if recipe.full_integer else None)
+        qm, report = quantize_with_report(model, recipe, calib)  # the data also picks each weight's rounding
         kept = f"; kept float: {', '.join(report.float_ops)}" if report.float_ops else ""
-        print(f"    {len(report.quantized_ops)} ops quantized, {len(report.quantized_weights)} weight tensors{kept}")
+        gptq = "; int8 weights rounded by GPTQ" if report.recipe["weight_rounding"] == "gptq" else ""
+        print(f"    {len(report.quantized_ops)} ops quantized, {len(report.quantized_weights)} weight tensors{gptq}{kept}")
         data = save(qm)
         write_atomic(out / f"{args.model.stem}_{mode}.tflite", data)
         got = _outputs(qm, x_eval)
@@ -149,8 +150,8 @@ def _row(mode, size, float_size, got, ref, y, float_row, seconds):
 def _markdown(args, headers, rows, pictures, n_calib, n_eval) -> str:
     lines = [f"# edgequant demo: {args.model.name}", "",
              f"Data: `{args.data}` — calibration on the first {n_calib} samples, evaluation on the other {n_eval}.",
-             "Every model runs in edgequant's numpy interpreter. SQNR compares each model's outputs with the "
-             "float model's on the evaluation samples.", "",
+             ("Every model runs in edgequant's numpy interpreter. SQNR compares each model's outputs with the "
+              "float model's on the evaluation samples."), "",
              "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(c) for c in r[:-1]) + " |" for r in rows]
     for title, path in pictures:

@@ -31,6 +31,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--observer", choices=sorted(OBSERVERS), help="calibration observer (default minmax)")
     p.add_argument("--weight-range", choices=WEIGHT_RANGES,
                    help="int8 weight scales: minmax (max|w|/127, default) or mse (clipping ratio with least error)")
+    p.add_argument("--rounding", choices=("auto", "nearest", "gptq"),
+                   help="int8 weight rounding: gptq compensates each rounding error from the calibration inputs "
+                        "(needs --calib); auto (default) = gptq with --calib, else nearest")
     p.add_argument("--keep-float", action="append", default=[], metavar="REGEX",
                    help="keep ops float whose output tensor name matches REGEX (repeatable)")
     p.add_argument("--io", choices=("int8", "uint8", "float", "int16"), help="input/output type of full-integer models")
@@ -64,6 +67,8 @@ def _recipe(args):
         changes["per_channel"] = False
     if args.weight_range:
         changes["weight_range"] = args.weight_range
+    if args.rounding:
+        changes["weight_rounding"] = args.rounding
     r = replace(r, **changes) if changes else r
     for pattern in args.keep_float:
         r = r.keep_float(pattern)
@@ -73,37 +78,31 @@ def _recipe(args):
 def run(args) -> int:
     from .. import quantization
     from ..graph import load_file, save, write_atomic
-    from ..quantizer import ProgressBar, calibrate, quantize_with_report
-    from ..quantizer.data import count, load_calibration, rebatch, split
+    from ..quantizer import ProgressBar, quantize_with_report
+    from ..quantizer.data import count, load_calibration, split
 
     recipe = _recipe(args)
     model = load_file(args.model)
     size_in = Path(args.model).stat().st_size
-    ranges, held = None, []
-    if recipe.full_integer:
+    calib, held, bar = None, [], None
+    if recipe.full_integer and not args.calib:
+        raise EdgequantError(f"mode {recipe.mode} needs calibration data: pass --calib data.npz")
+    if args.calib:
         from ..quantizer.rewrite import check_float_model, check_one_subgraph
 
-        check_float_model(model)
-        check_one_subgraph(model)
-        if not args.calib:
-            raise EdgequantError(f"mode {recipe.mode} needs calibration data: pass --calib data.npz")
+        check_float_model(model)  # before loading the data: a quantized model is the likelier mistake
+        if recipe.full_integer:
+            check_one_subgraph(model)
         batches = load_calibration(args.calib, model, key=args.calib_key)
         n = count(batches)
         k = args.held_out if args.held_out is not None else min(100, n // 5)
         calib, held = split(batches, k) if k and n > 1 else (batches, [])
         bar = ProgressBar()
-        ranges = calibrate(model, rebatch(calib, recipe.batch_size), recipe.observer, progress=bar)
-    elif args.calib:
-        held = load_calibration(args.calib, model, key=args.calib_key)
-        held = split(held, min(100, count(held)) if count(held) > 1 else 0)[1] or held
-    q, rep = quantize_with_report(model, recipe, ranges=ranges)
+    q, rep = quantize_with_report(model, recipe, calib, progress=bar)
     data = save(q)
     write_atomic(args.output, data)  # only now, after every check passed
-    summary = {"input": str(args.model), "output": str(args.output), "recipe": json.loads(recipe.to_json()),
-               "size_before": size_in, "size_after": len(data), **rep.to_dict()}
-    if ranges is not None:
-        summary["calibration"] = {"samples": ranges.samples, "backend": ranges.backend,
-                                  "seconds": round(ranges.seconds, 3)}
+    summary = {"input": str(args.model), "output": str(args.output), "size_before": size_in,
+               "size_after": len(data), **rep.to_dict()}
     if held:
         summary["sqnr_db"] = _sqnr(model, data, held, quantization)
     if args.json:
@@ -192,6 +191,12 @@ def _print(s: dict) -> None:
     if "calibration" in s:
         c = s["calibration"]
         out.write(f"calibration: {c['samples']} samples, {c['seconds']:.2f} s ({c['backend']})\n")
+    r = s["recipe"]
+    if r.get("mode") != "float16":
+        rounding = "GPTQ (error-compensating, from the calibration inputs)" if r["weight_rounding"] == "gptq" \
+            else "nearest"
+        small = f"; weights under {r['min_weight_elements']} values stay float" if r["min_weight_elements"] else ""
+        out.write(f"weights: int8 {r['weight_range']} scales, {rounding} rounding{small}\n")
     out.write(f"quantized ops ({len(s['quantized_ops'])}): {', '.join(s['quantized_ops']) or '-'}\n")
     out.write(f"float ops ({len(s['float_ops'])}): {', '.join(s['float_ops']) or '-'}\n")
     if s["inserted_ops"]:

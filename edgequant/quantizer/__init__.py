@@ -13,12 +13,14 @@ a Report saying what was quantized and what stayed float.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ..errors import EdgequantError
 from ..graph import Model
 from .calibrate import ProgressBar, Ranges, calibrate
-from .data import load_calibration
+from .data import load_calibration, rebatch
+from .gptq import Hessians
 from .recipe import MODES, Recipe
 from .rewrite import Report, check_float_model, check_one_subgraph, rewrite_full_integer, rewrite_weights
 
@@ -27,8 +29,8 @@ def quantize(model: Model, recipe: Recipe | str, calibration_data: Any = None, *
              progress=None, ranges: Ranges | None = None) -> Model:
     """A quantized copy of ``model`` following ``recipe`` (a Recipe or a mode name).
 
-    ``calibration_data`` (full-integer modes only): anything :func:`load_calibration` takes (arrays,
-    dicts, iterables, a .npy/.npz path). ``ranges``: reuse ranges from an earlier :func:`calibrate`.
+    ``calibration_data`` (full-integer modes, and ``weight_rounding="gptq"`` in any mode): anything
+    :func:`load_calibration` takes (arrays, dicts, iterables, a .npy/.npz path). ``ranges``: reuse ranges from an earlier :func:`calibrate`.
     """
     return quantize_with_report(model, recipe, calibration_data, progress=progress, ranges=ranges)[0]
 
@@ -39,19 +41,27 @@ def quantize_with_report(model: Model, recipe: Recipe | str, calibration_data: A
     if isinstance(recipe, str):
         recipe = Recipe.preset(recipe)
     check_float_model(model)
-    if not recipe.full_integer:
-        q, rep = rewrite_weights(model, recipe)
-    else:
+    if recipe.full_integer:
         check_one_subgraph(model)
-        if ranges is None:
-            if calibration_data is None:
-                raise EdgequantError(f"mode {recipe.mode} needs calibration data")
-            batches = load_calibration(calibration_data, model)
-            from .data import rebatch
-
-            ranges = calibrate(model, rebatch(batches, recipe.batch_size), recipe.observer, progress=progress)
-        q, rep = rewrite_full_integer(model, recipe, ranges.ranges)
+    recipe = recipe.resolved(calibration_data is not None)
+    gptq = recipe.weight_rounding == "gptq" and recipe.mode != "float16"
+    hessians = Hessians(model) if gptq else None
+    run = None
+    if (recipe.full_integer and ranges is None) or gptq:
+        if calibration_data is None:
+            why = f"mode {recipe.mode}" if recipe.full_integer else 'weight_rounding "gptq"'
+            raise EdgequantError(f"{why} needs calibration data")
+        batches = rebatch(load_calibration(calibration_data, model), recipe.batch_size)
+        run = calibrate(model, batches, recipe.observer, progress=progress,
+                        visit=hessians.update if hessians is not None else None)
+        ranges = ranges or run
+    if recipe.full_integer:
+        q, rep = rewrite_full_integer(model, recipe, ranges.ranges, hessians)
+    else:
+        q, rep = rewrite_weights(model, recipe, hessians)
+    rep.recipe = json.loads(recipe.to_json())
+    if run is not None:
+        rep.calibration = {"samples": run.samples, "backend": run.backend, "seconds": round(run.seconds, 3)}
     return q, rep
-
 
 __all__ = ["MODES", "ProgressBar", "Ranges", "Recipe", "Report", "calibrate", "load_calibration", "quantize", "quantize_with_report"]

@@ -123,11 +123,12 @@ class _FloatRunner:
 
 
 def calibrate(model: Model, batches: list[dict[str, np.ndarray]], observer: str = "minmax",
-              progress: Progress | None = None) -> Ranges:
+              progress: Progress | None = None, visit: Callable[[dict[int, np.ndarray]], None] | None = None) -> Ranges:
     """Observed ranges of the float activations of ``model`` (main subgraph) over ``batches``.
 
-    ``batches``: from :func:`edgequant.quantizer.data.load_calibration`. Raises EdgequantError when an
-    activation becomes NaN or Inf (names the tensor) or when the set is empty.
+    ``batches``: from :func:`edgequant.quantizer.data.load_calibration`. ``visit``: also called with every
+    batch's {tensor index: float values} (GPTQ's statistics come from the same run). Raises EdgequantError
+    when an activation becomes NaN or Inf (names the tensor) or when the set is empty.
     """
     if not batches:
         raise EdgequantError("calibration set is empty")
@@ -150,6 +151,8 @@ def calibrate(model: Model, batches: list[dict[str, np.ndarray]], observer: str 
             if i not in obs:
                 obs[i] = make()
             obs[i].update(v)
+        if visit is not None:
+            visit(values)
         done += next(iter(batch.values())).shape[0]
         if progress is not None:
             progress(done, total)

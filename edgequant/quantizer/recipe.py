@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ..errors import EdgequantError
+from .gptq import ROUNDINGS
 from .weights import WEIGHT_RANGES
 
 MODES = ("dynamic_int8", "weight_only_int8", "float16", "int8", "int16x8")
@@ -45,18 +46,23 @@ class Recipe:
     mode: one of MODES. per_channel: per-channel weights where TFLite's spec allows it (CONV_2D axis 0,
     DEPTHWISE_CONV_2D axis 3, FULLY_CONNECTED axis 0). observer: a calibration observer name
     (edgequant.calibration). io: the type of the model's inputs/outputs for full-integer modes.
-    min_weight_elements: weights smaller than this stay float in dynamic_int8 / weight_only_int8
-    (TFLiteConverter's threshold is 1024). weight_range: how int8 weight scales are chosen, "minmax"
+    min_weight_elements: weights smaller than this stay float in dynamic_int8 / weight_only_int8; None
+    (default) means TFLiteConverter's 1024 for dynamic_int8 with nearest rounding, else 0 (GPTQ keeps the
+    small layers accurate, so they are quantized too). weight_range: how int8 weight scales are chosen, "minmax"
     (max|w| / 127) or "mse" (the clipping ratio with the smallest weight error, see
-    edgequant.quantizer.weights). batch_size: calibration batch.
+    edgequant.quantizer.weights). weight_rounding: which int8 value each weight gets within that range,
+    "nearest", "gptq" (error-compensating rounding from the calibration inputs, see edgequant.quantizer.gptq;
+    needs calibration data, in every mode) or "auto" (default: gptq when calibration data is given).
+    batch_size: calibration batch. :meth:`resolved` turns the two defaults into what a run used.
     """
 
     mode: str = "int8"
     per_channel: bool = True
     observer: str = "minmax"
     io: str = "int8"
-    min_weight_elements: int = 0
+    min_weight_elements: int | None = None
     weight_range: str = "minmax"
+    weight_rounding: str = "auto"
     batch_size: int = 32
     overrides: tuple[Override, ...] = field(default_factory=tuple)
 
@@ -72,6 +78,11 @@ class Recipe:
         if self.weight_range not in WEIGHT_RANGES:
             raise EdgequantError(f"recipe: unknown weight_range '{self.weight_range}' "
                                  f"(choose from {', '.join(WEIGHT_RANGES)})")
+        if self.weight_rounding not in ROUNDINGS:
+            raise EdgequantError(f"recipe: unknown weight_rounding '{self.weight_rounding}' "
+                                 f"(choose from {', '.join(ROUNDINGS)})")
+        if self.min_weight_elements is not None and self.min_weight_elements < 0:
+            raise EdgequantError(f"recipe: min_weight_elements must be >= 0, got {self.min_weight_elements}")
         if self.batch_size < 1:
             raise EdgequantError(f"recipe: batch_size must be >= 1, got {self.batch_size}")
         for o in self.overrides:
@@ -87,7 +98,7 @@ class Recipe:
     @classmethod
     def dynamic_int8(cls, **kw: Any) -> Recipe:
         """int8 weights, float activations, hybrid kernels (TFLiteConverter's dynamic-range mode)."""
-        return cls(mode="dynamic_int8", io="float", **{"min_weight_elements": 1024, **kw})
+        return cls(mode="dynamic_int8", io="float", **kw)
 
     @classmethod
     def weight_only_int8(cls, **kw: Any) -> Recipe:
@@ -128,6 +139,16 @@ class Recipe:
     def action_for(self, op_name: str, tensor_names: list[str]) -> set[str]:
         return {o.action for o in self.overrides if o.matches(op_name, tensor_names)}
 
+    def resolved(self, has_data: bool) -> Recipe:
+        """This recipe with its "auto" choices made, for a run with (or without) calibration data."""
+        rounding = self.weight_rounding
+        if rounding == "auto":
+            rounding = "gptq" if has_data and self.mode != "float16" else "nearest"
+        minimum = self.min_weight_elements
+        if minimum is None:
+            minimum = 1024 if self.mode == "dynamic_int8" and rounding == "nearest" else 0
+        return replace(self, weight_rounding=rounding, min_weight_elements=minimum)
+
     @property
     def full_integer(self) -> bool:
         return self.mode in ("int8", "int16x8")
@@ -146,7 +167,8 @@ class Recipe:
             raise EdgequantError(f"recipe: not valid JSON ({e})") from None
         if not isinstance(d, dict):
             raise EdgequantError("recipe: JSON must be an object")
-        known = {"mode", "per_channel", "observer", "io", "min_weight_elements", "weight_range", "batch_size", "overrides"}
+        known = {"mode", "per_channel", "observer", "io", "min_weight_elements", "weight_range", "weight_rounding", "batch_size",
+                 "overrides"}
         unknown = set(d) - known
         if unknown:
             raise EdgequantError(f"recipe: unknown field(s) {', '.join(sorted(unknown))}")

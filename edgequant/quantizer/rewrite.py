@@ -17,6 +17,7 @@ from ..graph import Buffer, Model, Operator, QuantizationParameters, SubGraph, T
 from ..qmath import quantize_affine
 from ..quantization import QuantParams, choose_qparams
 from . import rules
+from .gptq import Hessians, round_weights
 from .recipe import Recipe
 from .weights import weight_params
 
@@ -32,13 +33,18 @@ class Report:
     float_ops: list[str] = field(default_factory=list)  # "5 GATHER (no int8 rule)"
     quantized_weights: list[str] = field(default_factory=list)
     inserted: dict[str, int] = field(default_factory=dict)  # op name -> count of inserted ops
+    recipe: dict = field(default_factory=dict)  # the recipe as run ("auto" choices made), as JSON
+    calibration: dict | None = None  # samples, backend, seconds of the float run, if there was one
 
     def count(self, name: str) -> None:
         self.inserted[name] = self.inserted.get(name, 0) + 1
 
     def to_dict(self) -> dict:
-        return {"mode": self.mode, "quantized_ops": self.quantized_ops, "float_ops": self.float_ops,
-                "quantized_weights": self.quantized_weights, "inserted_ops": self.inserted}
+        d = {"mode": self.mode, "recipe": self.recipe, "quantized_ops": self.quantized_ops,
+             "float_ops": self.float_ops, "quantized_weights": self.quantized_weights, "inserted_ops": self.inserted}
+        if self.calibration is not None:
+            d["calibration"] = self.calibration
+        return d
 
 
 # -- shared helpers -------------------------------------------------------------------------------
@@ -125,6 +131,12 @@ def _fit_bias(qp: QuantParams, op: Operator, rule: rules.Rule, sg: SubGraph,
 def _quantize_const(w: np.ndarray, qp: QuantParams) -> np.ndarray:
     q = quantize_affine(w, qp.scale, qp.zero_point, qp.qmin, qp.qmax, axis=qp.axis)
     return q.astype(qp.storage_dtype)
+
+
+def _weight_ints(w: np.ndarray, qp: QuantParams, op_name: str, idx: int, hessians: Hessians | None) -> np.ndarray:
+    """The integers of weight tensor ``idx``: GPTQ's where the recipe asks for it and it applies, else nearest."""
+    q = round_weights(w, qp, hessians.get(idx), op_name) if hessians is not None else None
+    return _quantize_const(w, qp) if q is None else q.astype(qp.storage_dtype)
 
 
 def _store_in_place(m: Model, t: Tensor, data: np.ndarray) -> int:
@@ -221,8 +233,9 @@ def _const_float(sg: SubGraph, idx: int) -> np.ndarray | None:
 
 # -- weight modes: float16, weight_only_int8, dynamic_int8 ----------------------------------------------
 
-def rewrite_weights(model: Model, recipe: Recipe) -> tuple[Model, Report]:
-    """float16 / weight_only_int8 / dynamic_int8: weights change, activations stay float."""
+def rewrite_weights(model: Model, recipe: Recipe, hessians: Hessians | None = None) -> tuple[Model, Report]:
+    """float16 / weight_only_int8 / dynamic_int8: weights change, activations stay float. ``hessians``: input
+    statistics of the main subgraph's weight ops, for ``weight_rounding="gptq"``."""
     m = model.clone()
     rep = Report(recipe.mode)
     for s, sg in enumerate(m.subgraphs or []):
@@ -239,7 +252,7 @@ def rewrite_weights(model: Model, recipe: Recipe) -> tuple[Model, Report]:
                 continue
             per_channel = recipe.per_channel and "per_tensor" not in actions
             if recipe.mode == "dynamic_int8":
-                if _hybrid(m, sg, op, name, recipe, per_channel, consumers, rep):
+                if _hybrid(m, sg, op, name, recipe, per_channel, consumers, rep, hessians if s == 0 else None):
                     rep.quantized_ops.append(f"{o} {name}")
                 new_ops.append(op)
                 continue
@@ -248,7 +261,7 @@ def rewrite_weights(model: Model, recipe: Recipe) -> tuple[Model, Report]:
                 idx = op.inputs[slot]
                 if idx not in converted:
                     converted[idx] = _dequantized_const(m, sg, idx, name, slot, recipe, per_channel, new_ops, rep,
-                                                        sole)
+                                                        sole, hessians if s == 0 else None)
                 op.inputs = list(op.inputs)
                 op.inputs[slot] = converted[idx]
             if slots:
@@ -278,7 +291,8 @@ def _weight_input(name: str) -> int:
 
 
 def _dequantized_const(m: Model, sg: SubGraph, idx: int, op_name: str, slot: int, recipe: Recipe,
-                       per_channel: bool, new_ops: list[Operator], rep: Report, sole: set[int]) -> int:
+                       per_channel: bool, new_ops: list[Operator], rep: Report, sole: set[int],
+                       hessians: Hessians | None) -> int:
     """Store constant ``idx`` compressed (float16 or int8) and emit a DEQUANTIZE back to float32."""
     t = sg.tensors[idx]
     w = t.numpy()
@@ -288,7 +302,8 @@ def _dequantized_const(m: Model, sg: SubGraph, idx: int, op_name: str, slot: int
         rule = rules.RULES.get(op_name)
         axis = rule.weights.get(slot) if (rule is not None and per_channel and w.ndim > 1) else None
         qp = _weight_params(w, axis, recipe)
-        src = _const_tensor_raw(m, sg, idx, _quantize_const(w, qp), dtypes.INT8, _qparams_node(qp), "_int8", sole)
+        q = _weight_ints(w, qp, op_name, idx, hessians)
+        src = _const_tensor_raw(m, sg, idx, q, dtypes.INT8, _qparams_node(qp), "_int8", sole)
     rep.quantized_weights.append(t.name)
     dst = _new_tensor(sg, t, t.name + "_dequant", FLOAT)
     new_ops.append(_add_op(m, "DEQUANTIZE", [src], [dst]))
@@ -297,7 +312,7 @@ def _dequantized_const(m: Model, sg: SubGraph, idx: int, op_name: str, slot: int
 
 
 def _hybrid(m: Model, sg: SubGraph, op: Operator, name: str, recipe: Recipe, per_channel: bool,
-            consumers: dict[int, list[int]], rep: Report) -> bool:
+            consumers: dict[int, list[int]], rep: Report, hessians: Hessians | None) -> bool:
     """Dynamic range: int8 weights read by the op's hybrid kernel; inputs quantized on the fly."""
     if name not in rules.HYBRID or len(op.inputs or []) < 2:
         return False
@@ -307,7 +322,7 @@ def _hybrid(m: Model, sg: SubGraph, op: Operator, name: str, recipe: Recipe, per
         return False
     axis = rules.RULES[name].weights[1] if per_channel else None
     qp = _weight_params(w, axis, recipe)
-    q = _quantize_const(w, qp)
+    q = _weight_ints(w, qp, name, idx, hessians)
     t = sg.tensors[idx]
     if _sole_user(sg, idx, consumers):
         t.type, t.buffer, t.quantization = dtypes.INT8, _store_in_place(m, t, q), _qparams_node(qp)
@@ -344,8 +359,10 @@ class _Groups:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-def rewrite_full_integer(model: Model, recipe: Recipe, ranges: dict[int, tuple[float, float]]) -> tuple[Model, Report]:
-    """int8 / int16x8 with calibrated ranges {tensor index: (lo, hi)} of the main subgraph's float tensors."""
+def rewrite_full_integer(model: Model, recipe: Recipe, ranges: dict[int, tuple[float, float]],
+                         hessians: Hessians | None = None) -> tuple[Model, Report]:
+    """int8 / int16x8 with calibrated ranges {tensor index: (lo, hi)} of the main subgraph's float tensors
+    (and, for ``weight_rounding="gptq"``, the input statistics of its weight ops)."""
     check_one_subgraph(model)
     m = model.clone()
     sg = m.main
@@ -434,7 +451,7 @@ def rewrite_full_integer(model: Model, recipe: Recipe, ranges: dict[int, tuple[f
             conv.emit(op)
             continue
         outs = [i for i in op.outputs or [] if is_float_act(i)]
-        _quantize_op(m, sg, op, o, name, rule, act, params, conv, recipe, rep)
+        _quantize_op(m, sg, op, o, name, rule, act, params, conv, recipe, rep, hessians)
         for i in outs:
             conv.set_home(i, "q")
         conv.emit(op)
@@ -457,7 +474,8 @@ def _act_inputs(op: Operator, rule: rules.Rule, sg: SubGraph) -> list[int]:
 
 
 def _quantize_op(m: Model, sg: SubGraph, op: Operator, o: int, name: str, rule: rules.Rule, act: str,
-                 params: dict[int, QuantParams], conv: _Domains, recipe: Recipe, rep: Report) -> None:
+                 params: dict[int, QuantParams], conv: _Domains, recipe: Recipe, rep: Report,
+                 hessians: Hessians | None) -> None:
     tensors = sg.tensors
     actions = recipe.action_for(name, _tensor_names(sg, op))
     per_channel = recipe.per_channel and rule.per_channel and "per_tensor" not in actions
@@ -475,7 +493,8 @@ def _quantize_op(m: Model, sg: SubGraph, op: Operator, o: int, name: str, rule: 
         if slot in rule.weights:
             axis = rule.weights[slot] if per_channel else None
             qp = _fit_bias(_weight_params(w, axis, recipe), op, rule, sg, params)
-            inputs[slot] = _const_tensor(m, sg, idx, _quantize_const(w, qp), dtypes.INT8, qp, "_int8", conv.sole)
+            q = _weight_ints(w, qp, name, idx, hessians)
+            inputs[slot] = _const_tensor(m, sg, idx, q, dtypes.INT8, qp, "_int8", conv.sole)
             w_scale = qp.scale
             rep.quantized_weights.append(tensors[idx].name)
         elif w is not None:  # a constant used as an activation (ADD's other operand, ...)

@@ -1,0 +1,209 @@
+"""Error-compensating weight rounding from calibration inputs (GPTQ: Frantar et al., 2022, arXiv:2210.17323).
+
+Rounding each weight to its nearest int8 step makes every weight's error as small as it can be on its own,
+but a layer's *output* error is ``(W - Wq) @ x``, and errors of weights that see correlated inputs can cancel.
+GPTQ rounds the columns of ``W`` (one input feature each) in order and, after each one, moves the weights not yet
+rounded so that they make up for the error just made, weighting by ``H = E[x x^T]`` of the layer's real inputs:
+
+    for each column i:   q_i = clip(round(w_i / s)),   e = (w_i - s q_i) / U[i, i],   w_{>i} -= e U[i, >i]
+
+where ``U`` is the upper Cholesky factor of ``H^-1``. The scales (``Recipe.weight_range``) are kept: only which
+integer each weight gets changes, so the file and the kernels are exactly those of nearest rounding.
+
+Which inputs: FULLY_CONNECTED rows of its input; CONV_2D the im2col patches (kh, kw, c order, as the filter
+is stored (O, KH, KW, I)); DEPTHWISE_CONV_2D each output channel's own (kh, kw) patches of its input channel,
+one small ``H`` per channel. Other weight ops (and grouped convolutions) keep nearest rounding.
+
+>>> hs = Hessians(model)                 # doctest: +SKIP
+>>> for values in float_runs: hs.update(values)          # {tensor index: float array} per batch
+>>> q = round_weights(w, qp, hs.get(weight_index))      # int array in [qp.qmin, qp.qmax]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes
+from ..graph import Model, Operator
+from ..kernels._common import Window
+from ..qmath import round_half_away
+from ..quantization import QuantParams
+
+ROUNDINGS = ("auto", "nearest", "gptq")
+DAMP = 0.01  # added to H's diagonal, times its mean: keeps H invertible when calibration inputs are few
+BLOCK = 128  # columns updated lazily per block (the rest get one matrix product per block)
+_ROWS = 1 << 14  # input rows per batch that H is estimated from (evenly strided)
+
+
+class Hessians:
+    """Running ``sum x x^T`` of the input of every weight op of ``model``'s main subgraph, keyed by the
+    index of the op's constant float weight tensor."""
+
+    OPS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D")
+
+    def __init__(self, model: Model):
+        sg = model.main
+        self._sums: dict[int, np.ndarray] = {}
+        self._counts: dict[int, int] = {}
+        self._ops: list[tuple[str, Operator, np.ndarray]] = []
+        shared = _shared_weights(model)  # a weight read by two ops gets one rounding: keep nearest for it
+        for op in sg.operators or []:
+            name = model.op_name(op)
+            ins = op.inputs or []
+            if name not in self.OPS or len(ins) < 2 or ins[1] < 0 or ins[1] in shared:
+                continue
+            t = sg.tensors[ins[1]]
+            w = t.numpy() if t.type == dtypes.FLOAT32 else None
+            if w is not None and w.ndim in (2, 4):
+                self._ops.append((name, op, w))
+
+    def update(self, values: dict[int, np.ndarray]) -> None:
+        """Add one batch: ``values`` maps tensor indices to float arrays (batch first), as calibration has them."""
+        for name, op, w in self._ops:
+            x = values.get(op.inputs[0])
+            if x is None or x.dtype != np.float32:
+                continue
+            h = _input_products(name, op, w, x)
+            if h is None:
+                continue
+            k = op.inputs[1]
+            prods, n = h
+            if k in self._sums:
+                self._sums[k] += prods
+                self._counts[k] += n
+            else:
+                self._sums[k], self._counts[k] = prods, n
+
+    def get(self, weight_index: int) -> np.ndarray | None:
+        """Mean ``x x^T`` for this weight: (K, K), or (C, K, K) for a depthwise filter; None if never seen."""
+        if weight_index not in self._sums:
+            return None
+        return self._sums[weight_index] / max(self._counts[weight_index], 1)
+
+
+def _shared_weights(model: Model) -> set[int]:
+    uses: dict[int, int] = {}
+    for op in model.main.operators or []:
+        for i in op.inputs or []:
+            uses[i] = uses.get(i, 0) + 1
+    return {i for i, n in uses.items() if n > 1}
+
+
+def _input_products(name: str, op: Operator, w: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """(sum of x x^T over this batch's input rows, number of rows used), or None if the shapes don't fit.
+
+    At most ``_ROWS`` rows per batch, evenly strided: a conv's patches are many and alike, and H only needs to be
+    a good estimate, so big early layers cost no more than small late ones."""
+    if name == "FULLY_CONNECTED":
+        if w.ndim != 2 or x.size % w.shape[1]:
+            return None
+        return _gram(x.reshape(-1, w.shape[1]))
+    if x.ndim != 4 or w.ndim != 4:
+        return None
+    o = op.builtin_options
+    _, kh, kw, wc = w.shape
+    win = Window.make(o.padding, x.shape[1], x.shape[2], kh, kw, o.stride_h, o.stride_w,
+                      o.dilation_h_factor, o.dilation_w_factor)
+    patches = win.im2col(win.padded(x, 0.0))  # (N, OH, OW, KH, KW, C), zeros where TFLite pads
+    c = x.shape[3]
+    if name == "CONV_2D":
+        return _gram(patches.reshape(-1, kh * kw * c)) if wc == c else None  # grouped convolutions: no
+    # DEPTHWISE_CONV_2D: filter (1, KH, KW, C * M); output channel k reads input channel k // M
+    if wc % c:
+        return None
+    taps = _subsample(patches.reshape(-1, kh * kw, c))
+    per_channel = np.ascontiguousarray(taps.transpose(2, 1, 0), np.float32)  # (C, KH*KW, rows)
+    return np.matmul(per_channel, per_channel.transpose(0, 2, 1)).astype(np.float64), taps.shape[0]
+
+
+def _subsample(rows: np.ndarray) -> np.ndarray:
+    step = -(-rows.shape[0] // _ROWS)
+    return rows[::step] if step > 1 else rows
+
+
+def _gram(rows: np.ndarray) -> tuple[np.ndarray, int]:
+    part = np.ascontiguousarray(_subsample(rows), np.float32)
+    return (part.T @ part).astype(np.float64), part.shape[0]
+
+
+def round_weights(w: np.ndarray, qp: QuantParams, h: np.ndarray | None, op_name: str) -> np.ndarray | None:
+    """GPTQ integers for the float weight ``w`` with the (fixed) scales of ``qp``, or None where GPTQ does not
+    apply (no statistics, an axis it cannot use, a non-symmetric grid): the caller then rounds to nearest."""
+    if h is None or np.any(np.asarray(qp.zero_point) != 0):
+        return None
+    scale = np.asarray(qp.scale, np.float64)
+    if op_name == "DEPTHWISE_CONV_2D":
+        if qp.axis not in (3, None) or h.ndim != 3:
+            return None
+        _, kh, kw, ch = w.shape
+        mult = ch // h.shape[0]
+        rows = w.reshape(kh * kw, ch).T  # (C*M, KH*KW): one row per output channel
+        s = np.broadcast_to(scale.reshape(-1), (ch,)) if scale.size in (1, ch) else None
+        if s is None:
+            return None
+        q = _gptq(rows, s, np.repeat(h, mult, axis=0), qp.qmin, qp.qmax)  # channel k reads input k // M
+        return q.T.reshape(w.shape)
+    if qp.axis not in (0, None) or h.ndim != 2:
+        return None
+    rows = w.reshape(w.shape[0], -1)
+    if rows.shape[1] != h.shape[0]:
+        return None
+    s = np.broadcast_to(scale.reshape(-1), (rows.shape[0],)) if scale.size in (1, rows.shape[0]) else None
+    if s is None:
+        return None
+    return _gptq(rows, s, h, qp.qmin, qp.qmax).reshape(w.shape)
+
+
+def _gptq(w: np.ndarray, s: np.ndarray, h: np.ndarray, qmin: int, qmax: int) -> np.ndarray:
+    """Integers (as float64) for rows ``w`` (R, K) with per-row scales ``s`` (R,) and input statistics ``h``:
+    (K, K) shared by every row, or (R, K, K), one per row (depthwise filters)."""
+    w = w.astype(np.float64)  # a copy: it is updated as columns are rounded
+    k = w.shape[1]
+    h = np.array(h, np.float64)
+    diag = np.diagonal(h, axis1=-2, axis2=-1)  # a view: writing h's diagonal below updates it
+    dead = diag <= 0  # inputs that were always zero: their weights never matter
+    if h.ndim == 2:
+        w[:, dead] = 0.0
+    else:
+        w[dead] = 0.0
+    damp = DAMP * np.mean(diag, axis=-1, keepdims=True)
+    h[..., np.arange(k), np.arange(k)] = np.where(dead, 1.0, diag + damp)
+    u = _upper_inverse_cholesky(h)
+    if u is None:
+        return _nearest(w, s, qmin, qmax)
+    sc = s[:, None]
+    q = np.empty_like(w)
+    if h.ndim == 3:  # one small problem per row: columns in order, every row at once
+        for i in range(k):
+            q[:, i] = np.clip(round_half_away(w[:, i] / s), qmin, qmax)
+            e = (w[:, i] - q[:, i] * s) / u[:, i, i]
+            w[:, i + 1:] -= e[:, None] * u[:, i, i + 1:]
+        return q
+    for b0 in range(0, k, BLOCK):  # shared H: lazy block updates, one product per block for the rest
+        b1 = min(b0 + BLOCK, k)
+        err = np.empty((w.shape[0], b1 - b0))
+        for i in range(b0, b1):
+            col = w[:, i:i + 1]
+            qi = np.clip(round_half_away(col / sc), qmin, qmax)
+            q[:, i:i + 1] = qi
+            e = (col - qi * sc) / u[i, i]
+            w[:, i + 1:b1] -= e * u[i, i + 1:b1]
+            err[:, i - b0] = e[:, 0]
+        if b1 < k:
+            w[:, b1:] -= err @ u[b0:b1, b1:]
+    return q
+
+
+def _nearest(w: np.ndarray, s: np.ndarray, qmin: int, qmax: int) -> np.ndarray:
+    return np.clip(round_half_away(w / s[:, None]), qmin, qmax)
+
+
+def _upper_inverse_cholesky(h: np.ndarray) -> np.ndarray | None:
+    """Upper-triangular U with U^T U = H^-1 (for each matrix of a stack), or None if H is not positive definite
+    even after damping."""
+    try:
+        hinv = np.linalg.inv(np.linalg.cholesky(h))  # L^-1, with H = L L^T
+        hinv = np.swapaxes(hinv, -1, -2) @ hinv  # H^-1
+        return np.swapaxes(np.linalg.cholesky(hinv), -1, -2)
+    except np.linalg.LinAlgError:
+        return None
