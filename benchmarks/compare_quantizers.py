@@ -2,7 +2,7 @@
 
 Same float models, same 200 calibration samples, every mode each tool supports. Prints a markdown table:
 file size, accuracy on the held-out split (classifiers with labels), output SQNR vs the float model (LiteRT
-reference kernels), wall time of the quantization call (calibration included; TFLiteConverter's time includes
+reference kernels), wall time of the quantization call (the fastest of --repeat runs; calibration included; TFLiteConverter's time includes
 its conversion from Keras, which is the only way it quantizes).
 
 Models:
@@ -11,9 +11,13 @@ Models:
 * mnist_cnn: trained here on the MNIST *test* set in ../shared/data (first 8000 images train, last 2000 held out;
   calibration = 200 of the first 8000).
 * MLPerf Tiny float models in ../shared/models (no Keras source: no TFLiteConverter column); calibration and
-  evaluation on uniform random inputs in [0, 1] (200 + 50 samples, seed 0): SQNR only.
+  evaluation on uniform random inputs in [0, 1] (200 + 500 samples, seed 0): SQNR and top-1 agreement only.
 
-    .venv/bin/python benchmarks/compare_quantizers.py [--quick]
+edgequant runs twice for the weight modes: with the calibration data (its default then rounds int8 weights with
+GPTQ and quantizes every weight) and without ("no data": nearest rounding, TFLiteConverter's 1024-element rule
+for dynamic_int8). "top-1 = float": how often the quantized model's top class is the float model's (classifiers).
+
+    .venv/bin/python benchmarks/compare_quantizers.py [--quick] [--repeat 2]
     .venv/bin/python benchmarks/compare_quantizers.py --only-edgequant --set weight_range=mse   # what-if runs
 
 ``--set FIELD=VALUE`` (repeatable) overrides a field of every edgequant recipe (integers parsed as such);
@@ -23,7 +27,9 @@ Models:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
+import io
 import os
 import sys
 import time
@@ -44,6 +50,9 @@ import edgequant as eq
 from edgequant.quantizer import Recipe, quantize
 
 MODES = ("dynamic_int8", "weight_only_int8", "float16", "int8", "int16x8")
+# Evaluation samples for the MLPerf models (random inputs): an output SQNR through a softmax varies by about
+# +-2 dB between sets of 50 samples, so 500.
+MLPERF_EVAL = 500
 
 
 def run_litert(blob: bytes, x: np.ndarray) -> np.ndarray:
@@ -96,7 +105,8 @@ def tf_converter(keras_model, mode: str, calib: np.ndarray) -> bytes | None:
         conv.target_spec.supported_ops = [ops]
         # integer model inputs/outputs, as ai-edge-quantizer's static recipes write them
         conv.inference_input_type = conv.inference_output_type = tf.int8 if mode == "int8" else tf.int16
-    return conv.convert()
+    with contextlib.redirect_stdout(io.StringIO()):  # "Saved artifact at ..." would land in the table
+        return conv.convert()
 
 
 def ai_edge(blob: bytes, mode: str, calib: np.ndarray, input_name: str, sig: str | None) -> bytes | None:
@@ -114,8 +124,12 @@ def ai_edge(blob: bytes, mode: str, calib: np.ndarray, input_name: str, sig: str
     return bytes(q.quantize(result, enable_progress_report=False).quantized_model)
 
 
-def edgequant(blob: bytes, mode: str, calib: np.ndarray, settings: dict | None = None) -> bytes:
+def edgequant(blob: bytes, mode: str, calib: np.ndarray | None, settings: dict | None = None) -> bytes | None:
+    """The preset with the calibration data (so int8 weights get GPTQ rounding), or without (``calib=None``: the
+    weight modes' data-free path, nearest rounding and TFLiteConverter's small-weight rule for dynamic_int8)."""
     r = Recipe.preset(mode, **(settings or {}))  # full-integer presets: int8 / int16 model inputs and outputs
+    if calib is None and (r.full_integer or mode == "float16"):
+        return None  # no data-free variant to show
     return eq.save(quantize(eq.load(blob), r, calib))
 
 
@@ -169,7 +183,7 @@ def mlperf_models():
         t = eq.load(blob).main
         shape = [1] + list(t.tensors[t.inputs[0]].shape)[1:]
         rng = np.random.default_rng(0)
-        x = rng.uniform(0, 1, size=[250] + shape[1:]).astype(np.float32)
+        x = rng.uniform(0, 1, size=[200 + MLPERF_EVAL] + shape[1:]).astype(np.float32)
         yield f.removesuffix(".tflite"), None, blob, x[:200], x[200:], None
 
 
@@ -181,6 +195,8 @@ def main() -> int:
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="override a field of every edgequant recipe, e.g. --set weight_range=minmax")
     ap.add_argument("--only-edgequant", action="store_true", help="skip the peers (quick what-if runs)")
+    ap.add_argument("--repeat", type=int, default=2,
+                    help="quantize this many times per tool and mode; seconds = the fastest (warm imports)")
     args = ap.parse_args()
     settings = {}
     for kv in args.set:
@@ -197,30 +213,35 @@ def main() -> int:
         sig = next((sd.signature_key for sd in m.signature_defs or []), None)
         ref = run_litert(blob, x_te)
         acc_f = f"{np.mean(ref.argmax(1) == y_te):.4f}" if y_te is not None else "-"
-        rows.append((name, "float", "-", len(blob), acc_f, "-", "-"))
+        classifier = ref.ndim == 2 and ref.shape[1] > 1 and name != "mlperf_tiny_ad01_fc_autoencoder_fp32"
+        rows.append((name, "float", "-", len(blob), acc_f, "-", "-", "-"))
         for mode in MODES:
             tools = [("edgequant", partial(edgequant, blob, mode, calib, settings)),
+                     ("edgequant, no data", partial(edgequant, blob, mode, None, settings)),
                      ("ai-edge-quantizer", partial(ai_edge, blob, mode, calib, input_name, sig))]
             if args.only_edgequant:
-                tools = tools[:1]
+                tools = tools[:2]
             elif keras_model is not None:
                 tools.insert(0, ("TFLiteConverter", partial(tf_converter, keras_model, mode, calib)))
             for tool, fn in tools:
-                t0 = time.perf_counter()
+                dt = float("inf")
                 try:
-                    out = fn()
+                    for _ in range(max(args.repeat, 1)):
+                        t0 = time.perf_counter()
+                        out = fn()
+                        dt = min(dt, time.perf_counter() - t0)
                 except Exception as e:  # noqa: BLE001 - a peer failing on a model is a result, not a crash
-                    rows.append((name, mode, tool, "error", str(e).splitlines()[0][:60], "-", "-"))
+                    rows.append((name, mode, tool, "error", str(e).splitlines()[0][:60], "-", "-", "-"))
                     continue
-                dt = time.perf_counter() - t0
                 if out is None:
                     continue
                 y = run_litert(out, x_te)
                 acc = f"{np.mean(y.argmax(1) == y_te):.4f}" if y_te is not None else "-"
-                rows.append((name, mode, tool, len(out), acc, f"{sqnr(ref, y):.1f}", f"{dt:.2f}"))
+                agree = f"{np.mean(y.argmax(1) == ref.argmax(1)):.4f}" if classifier else "-"
+                rows.append((name, mode, tool, len(out), acc, agree, f"{sqnr(ref, y):.1f}", f"{dt:.2f}"))
                 print(" | ".join(map(str, rows[-1])), file=sys.stderr)
-    print("| model | mode | tool | bytes | accuracy | SQNR dB | seconds |")
-    print("|---|---|---|---:|---:|---:|---:|")
+    print("| model | mode | tool | bytes | accuracy | top-1 = float | SQNR dB | seconds |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
     for r in rows:
         print("| " + " | ".join(map(str, r)) + " |")
     return 0
