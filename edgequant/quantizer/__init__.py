@@ -52,7 +52,7 @@ def quantize_with_report(model: Model, recipe: Recipe | str, calibration_data: A
             why = f"mode {recipe.mode}" if recipe.full_integer else 'weight_rounding "gptq"'
             raise EdgequantError(f"{why} needs calibration data")
         batches = rebatch(load_calibration(calibration_data, model), recipe.batch_size)
-        run = calibrate(model, batches, recipe.observer, progress=progress,
+        run = calibrate(model, batches, recipe.observer if recipe.full_integer else None, progress=progress,
                         visit=hessians.update if hessians is not None else None)
         ranges = ranges or run
     if recipe.full_integer:

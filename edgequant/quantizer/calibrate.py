@@ -122,18 +122,19 @@ class _FloatRunner:
         return {i: np.concatenate(v) if len(v) > 1 else v[0] for i, v in outs.items()}
 
 
-def calibrate(model: Model, batches: list[dict[str, np.ndarray]], observer: str = "minmax",
+def calibrate(model: Model, batches: list[dict[str, np.ndarray]], observer: str | None = "minmax",
               progress: Progress | None = None, visit: Callable[[dict[int, np.ndarray]], None] | None = None) -> Ranges:
     """Observed ranges of the float activations of ``model`` (main subgraph) over ``batches``.
 
     ``batches``: from :func:`edgequant.quantizer.data.load_calibration`. ``visit``: also called with every
-    batch's {tensor index: float values} (GPTQ's statistics come from the same run). Raises EdgequantError
+    batch's {tensor index: float values} (GPTQ's statistics come from the same run); with ``observer=None``
+    only ``visit`` sees them and no ranges are kept. Raises EdgequantError
     when an activation becomes NaN or Inf (names the tensor) or when the set is empty.
     """
     if not batches:
         raise EdgequantError("calibration set is empty")
     start = time.perf_counter()
-    make = _observers(observer)
+    make = _observers(observer) if observer is not None else None
     runner = _FloatRunner(model)
     sg = model.main
     float_acts = {t.index for t in sg.tensors if t.type == dtypes.FLOAT32 and not t.is_constant}
@@ -148,6 +149,8 @@ def calibrate(model: Model, batches: list[dict[str, np.ndarray]], observer: str 
             v = np.asarray(v, np.float32)
             if not np.all(np.isfinite(v)):
                 raise EdgequantError(f"calibration: tensor {i} '{sg.tensors[i].name}' became NaN or Inf")
+            if make is None:
+                continue
             if i not in obs:
                 obs[i] = make()
             obs[i].update(v)

@@ -202,8 +202,7 @@ def _upper_inverse_cholesky(h: np.ndarray) -> np.ndarray | None:
     """Upper-triangular U with U^T U = H^-1 (for each matrix of a stack), or None if H is not positive definite
     even after damping."""
     try:
-        hinv = np.linalg.inv(np.linalg.cholesky(h))  # L^-1, with H = L L^T
-        hinv = np.swapaxes(hinv, -1, -2) @ hinv  # H^-1
-        return np.swapaxes(np.linalg.cholesky(hinv), -1, -2)
+        np.linalg.cholesky(h)  # H itself must be positive definite (inv alone accepts indefinite matrices)
+        return np.swapaxes(np.linalg.cholesky(np.linalg.inv(h)), -1, -2)
     except np.linalg.LinAlgError:
         return None
