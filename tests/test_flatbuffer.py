@@ -146,6 +146,125 @@ def test_external_buffers_round_trip_and_run(path):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("path", model_params())
+def test_resaved_model_is_no_larger_than_the_original(path):
+    """Issue #5: the writer packs at least as tightly as the tools that wrote the shared models
+    (TFLiteConverter and ai-edge-quantizer through flatc's C++ builder, older converters)."""
+    original = path.read_bytes()
+    assert len(eq.save(eq.load(original))) <= len(original)
+
+
+def _litert_load_error(data: bytes) -> str | None:
+    """None if LiteRT's CompiledModel accepts the bytes (it runs the flatbuffers Verifier), else why not."""
+    from ai_edge_litert.compiled_model import CompiledModel
+
+    try:
+        CompiledModel.from_buffer(data)
+    except RuntimeError as e:
+        return str(e) or type(e).__name__
+    return None
+
+
+@pytest.mark.parametrize("path", model_params())
+def test_resaved_model_passes_litert_verifier(path):
+    """Our layout aligns objects counted from the start of the file and puts them in our own order;
+    the flatbuffers Verifier (alignment of every field, offsets in bounds) must agree."""
+    pytest.importorskip("ai_edge_litert.compiled_model")
+    original = path.read_bytes()
+    why = _litert_load_error(original)
+    if why is not None:
+        pytest.skip(f"LiteRT's CompiledModel does not load the original either: {why.splitlines()[0]}")
+    assert _litert_load_error(eq.save(eq.load(original))) is None
+
+
+def test_litert_verifier_rejects_misaligned_fields(monkeypatch):
+    """The check above has teeth: the same writer with 8-byte fields put 4 bytes off their alignment
+    (Buffer.offset/size in an external-data file) is rejected."""
+    pytest.importorskip("ai_edge_litert.compiled_model")
+    from edgequant.flatbuffer import packer
+
+    m = _tiny_model()
+    assert _litert_load_error(eq.save(m, external_data=True)) is None
+    real_init = packer.Obj.__init__
+
+    def misaligned(self, head, align=4, phase=0, blob=None):
+        real_init(self, head, align, 0 if align == 8 else phase, blob)
+
+    monkeypatch.setattr(packer.Obj, "__init__", misaligned)
+    assert "flatbuffer" in _litert_load_error(eq.save(m, external_data=True)).lower()
+
+
+def _tiny_model() -> Model:
+    """ADD of an input and a constant; saved with external data, its Buffer tables hold 8-byte fields."""
+    m = Model(version=3, buffers=[Buffer()], operator_codes=[], description="tiny")
+    sg = SubGraph(tensors=[], inputs=[], outputs=[], operators=[], name="main")
+    m.subgraphs = [sg]
+    m.bind()
+    a = sg.add_tensor(Tensor(name="a", type=dtypes.FLOAT32, shape=[1, 4]))
+    b = sg.add_tensor(Tensor(name="b", type=dtypes.FLOAT32, shape=[1, 4],
+                             buffer=m.add_buffer(np.arange(4, dtype=np.float32).reshape(1, 4))))
+    c = sg.add_tensor(Tensor(name="c", type=dtypes.FLOAT32, shape=[1, 4]))
+    sg.inputs, sg.outputs = [a], [c]
+    sg.operators = [Operator(opcode_index=m.op_code_index("ADD"), inputs=[a, b], outputs=[c],
+                             builtin_options=new_node("AddOptions"))]
+    return m
+
+
+@pytest.mark.parametrize("path", model_params(RANDOM_INPUTS_INVALID))
+def test_resaved_model_runs_identically_in_tflite_micro(path):
+    """tflite-micro reads the flatbuffer without a verifier, straight through the offsets: same outputs."""
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
+    original = path.read_bytes()
+    m = eq.load(original)
+    try:
+        it = runtime.Interpreter.from_bytes(original, arena_size=8_000_000)
+    except RuntimeError as e:
+        pytest.skip(f"tflite-micro cannot run the original: {e}")
+    rng = np.random.default_rng(2)
+    feeds = []
+    for i in range(len(m.main.inputs)):
+        d = it.get_input_details(i)
+        dt, shape = np.dtype(d["dtype"]), d["shape"]
+        if dt.kind == "f":
+            feeds.append(rng.standard_normal(shape).astype(dt))
+        else:
+            info = np.iinfo(dt)
+            feeds.append(rng.integers(max(info.min, -1000), min(info.max, 1000), size=shape, endpoint=True).astype(dt))
+    outputs = []
+    for data in (original, eq.save(m)):
+        it = runtime.Interpreter.from_bytes(data, arena_size=8_000_000)
+        for i, x in enumerate(feeds):
+            it.set_input(x, i)
+        it.invoke()
+        outputs.append([it.get_output(j).copy() for j in range(len(m.main.outputs))])
+    for a, b in zip(*outputs):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_scalar_that_does_not_fit_its_field_names_it():
+    m = _tiny_model()
+    m.main.tensors[1].buffer = -1
+    with pytest.raises(eq.EdgequantError, match=r"Tensor\.buffer = -1 does not fit a uint"):
+        eq.save(m)
+
+
+def test_empty_tables_are_shared_and_read_back_as_defaults():
+    """Tables with every field at its default have nothing to read or change in place: one copy per type
+    serves every parent. The official generated reader sees the same position and the defaults."""
+    schema = pytest.importorskip("ai_edge_litert.schema_py_generated")
+    m = _tiny_model()
+    empty = [0] + [m.add_buffer(None) for _ in range(3)]
+    data = eq.save(m)
+    root = schema.Model.GetRootAs(data, 0)
+    positions = [root.Buffers(i)._tab.Pos for i in range(root.BuffersLength())]
+    assert len({positions[i] for i in empty}) == 1
+    assert len(set(positions)) == len(positions) - len(empty) + 1  # the buffer with data has its own
+    for i in empty:
+        b = root.Buffers(i)
+        assert b.DataIsNone() and b.Offset() == 0 and b.Size() == 0
+    assert eq.load(data) == m
+
+
 def test_tensor_values_have_their_real_dtype(tmp_path):
     """A model built by hand: every dtype comes back as itself, and int8 per-channel dequantizes per channel."""
     w = np.arange(-6, 6, dtype=np.int8).reshape(3, 4)

@@ -1,107 +1,132 @@
-"""Serialise Node objects with the official flatbuffers Builder, driven by the schema tables.
+"""Serialise Node objects into a flatbuffer, driven by the schema tables.
 
-Deterministic: the same model always gives the same bytes. ``[ubyte]`` vectors (buffer data,
-custom options) are aligned to 16 bytes, because the Python flatbuffers package ignores the
-schema's ``force_align``. Models whose buffers exceed the 2 GB flatbuffer limit (or on request)
-keep buffer data after the flatbuffer, addressed by ``Buffer.offset``/``Buffer.size``.
+Each table, vector and string becomes one object (``packer.Obj``); ``packer.Layout`` then places
+them front to back with as little padding as the format allows (see there). Tables hold the fields
+that differ from the schema default, widest first so none needs padding; identical vtables are
+written once. Deterministic: the same model always gives the same bytes. ``[ubyte]`` vectors with
+a ``force_align`` in the schema (buffer data: 16 bytes) get it, counted from the start of the file.
+Models whose buffers exceed the 2 GB flatbuffer limit (or on request) keep buffer data after the
+flatbuffer, addressed by ``Buffer.offset``/``Buffer.size``.
 """
 
 from __future__ import annotations
 
-import flatbuffers
+import struct
+
 import numpy as np
 
 from ..errors import EdgequantError
 from .nodes import Node, visible_fields
+from .packer import Layout, Obj
 from .schema import FILE_IDENTIFIER, SCALARS, UNIONS
 
-_PREPEND = {
-    "bool": "PrependBoolSlot", "byte": "PrependInt8Slot", "ubyte": "PrependUint8Slot",
-    "short": "PrependInt16Slot", "ushort": "PrependUint16Slot", "int": "PrependInt32Slot",
-    "int32": "PrependInt32Slot", "uint": "PrependUint32Slot", "long": "PrependInt64Slot",
-    "ulong": "PrependUint64Slot", "float": "PrependFloat32Slot", "double": "PrependFloat64Slot",
-}
 _NP = {"bool": np.bool_, "byte": np.int8, "ubyte": np.uint8, "short": np.int16, "ushort": np.uint16,
        "int": np.int32, "int32": np.int32, "uint": np.uint32, "long": np.int64, "ulong": np.uint64,
        "float": np.float32, "double": np.float64}
+_LE = {k: np.dtype(v).newbyteorder("<") for k, v in _NP.items()}
+_FMT = {k: struct.Struct("<" + v[0]) for k, v in SCALARS.items()}
+_U32 = struct.Struct("<I")
 DATA_ALIGN = 16
 # The schema's force_align attributes: (table, field) -> bytes. Only these vectors get more than their
-# element size (Python flatbuffers ignores force_align, so we apply it here).
+# element size.
 _FORCE_ALIGN_BY_FIELD = {("Buffer", "data"): DATA_ALIGN, ("CustomQuantization", "custom"): 16,
                          ("Uint16Vector", "values"): 4, ("Uint8Vector", "values"): 4}
 FLATBUFFER_LIMIT = 2**31 - 1
 
 
 class _Writer:
-    def __init__(self, size_hint: int):
-        self.b = flatbuffers.Builder(max(1024, size_hint))
+    def __init__(self):
+        self.vtables: dict[bytes, Obj] = {}
+        self.data: list[Obj] = []  # non-empty Buffer.data, in buffer order: placed back to back
+        self.empty: dict[str, Obj] = {}  # one table per type with no field written, shared by all
 
-    def table(self, node: Node) -> int:
+    def table(self, node: Node) -> Obj:
         t = node._table
-        children: dict[str, int] = {}
+        inline: list[tuple[int, int, bytes, Obj | None]] = []  # (width, slot, bytes, uoffset target)
         for f in visible_fields(t):
-            if f.kind in ("scalar", "enum"):
-                continue
             v = getattr(node, f.name)
-            if v is None:
-                continue
-            children[f.name] = self._child(t.name, f, v)
-        b = self.b
-        b.StartObject(max((f.slot for f in t.fields), default=-1) + 1)
-        # Widest fields first, as flatc's generated builders do: no padding between fields of a table.
-        for f in _by_width(t):
             if f.kind in ("scalar", "enum"):
-                v = getattr(node, f.name)
-                getattr(b, _PREPEND[f.scalar])(f.slot, v, f.default)
-            elif f.name in children:
-                b.PrependUOffsetTRelativeSlot(f.slot, children[f.name], 0)
-        for f in visible_fields(t):  # union type tags are one byte: last
-            if f.kind == "union" and f.name in children:
-                member = getattr(node, f.name)._table.name
-                b.PrependUint8Slot(f.slot - 1, UNIONS[f.ref].index(member) + 1, 0)
-        return b.EndObject()
+                fmt = _FMT[f.scalar]
+                try:
+                    packed = fmt.pack(v)
+                except struct.error:
+                    raise EdgequantError(f"{t.name}.{f.name} = {v!r} does not fit a {f.scalar}") from None
+                if packed != fmt.pack(f.default):  # defaults are not written, as flatc does
+                    inline.append((fmt.size, f.slot, packed, None))
+            elif v is not None:
+                inline.append((4, f.slot, b"\0\0\0\0", self._child(t.name, f, v)))
+                if f.kind == "union":  # its type tag, one slot before
+                    tag = UNIONS[f.ref].index(v._table.name) + 1
+                    inline.append((1, f.slot - 1, bytes((tag,)), None))
+        if not inline:
+            # Nothing to read and nothing to change in place: one copy serves every parent (the older
+            # converter that wrote the MLPerf Tiny float models shares its empty buffers this way).
+            obj = self.empty.get(t.name)
+            if obj is None:
+                obj = self.empty[t.name] = Obj(bytes(4))
+                obj.vtable = self._vtable(struct.pack("<HH", 4, 4))
+            return obj
+        # Widest first after the 4-byte soffset, so no field needs padding: a table with 8-byte fields
+        # starts 4 bytes before a multiple of 8.
+        inline.sort(key=lambda x: (-x[0], x[1]))
+        align, phase = (8, 4) if inline[0][0] == 8 else (4, 0)
+        head = bytearray(4)
+        slots = [0] * (max(x[1] for x in inline) + 1)
+        refs = []
+        for _, slot, packed, target in inline:
+            slots[slot] = len(head)
+            if target is not None:
+                refs.append((len(head), target))
+            head += packed
+        obj = Obj(bytes(head), align, phase)
+        obj.refs = refs
+        vt = struct.pack(f"<HH{len(slots)}H", 4 + 2 * len(slots), len(head), *slots)
+        obj.vtable = self._vtable(vt)
+        return obj
 
-    def _child(self, table: str, f, v) -> int:
-        b = self.b
+    def _vtable(self, vt: bytes) -> Obj:
+        obj = self.vtables.get(vt)
+        if obj is None:
+            obj = self.vtables[vt] = Obj(vt, 2, 0)
+        return obj
+
+    def _child(self, table: str, f, v) -> Obj:
         if f.kind == "string":
-            return b.CreateString(v.encode("utf-8"))
+            return _string(v)
         if f.kind in ("table", "union"):
             return self.table(v)
         if f.elem == "scalar":
-            arr = np.ascontiguousarray(np.asarray(v, dtype=_NP[f.scalar]))
-            size = SCALARS[f.scalar][1]
-            return self.bytes_vector(arr.view(np.uint8), size, max(size, _FORCE_ALIGN_BY_FIELD.get((table, f.name), 0)))
-        offsets = [b.CreateString(s.encode("utf-8")) for s in v] if f.elem == "string" \
-            else [self.table(x) for x in v]
-        b.StartVector(4, len(offsets), 4)
-        for off in reversed(offsets):
-            b.PrependUOffsetTRelative(off)
-        return b.EndVector()
-
-    def bytes_vector(self, data: np.ndarray, elem_size: int, align: int) -> int:
-        b = self.b
-        n = data.size
-        b.StartVector(elem_size, n // elem_size, align)
-        b.head = b.head - n
-        b.Bytes[b.head:b.head + n] = data.tobytes() if n < 4096 else memoryview(data)
-        return b.EndVector()
+            arr = np.ascontiguousarray(np.asarray(v, dtype=_LE[f.scalar])).reshape(-1)
+            # The length is 4-byte aligned; the elements after it to their size or force_align (an
+            # empty vector has none to align).
+            align = max(4, arr.itemsize, _FORCE_ALIGN_BY_FIELD.get((table, f.name), 0)) if arr.size else 4
+            prefix = _U32.pack(arr.size)
+            if (table, f.name) == ("Buffer", "data") and arr.size:
+                obj = Obj(prefix, align, align - 4, blob=arr.view(np.uint8))
+                self.data.append(obj)
+                return obj
+            return Obj(prefix + arr.tobytes(), align, align - 4)
+        children = [_string(x) for x in v] if f.elem == "string" else [self.table(x) for x in v]
+        obj = Obj(_U32.pack(len(children)) + bytes(4 * len(children)))
+        obj.refs = [(4 + 4 * i, c) for i, c in enumerate(children)]
+        return obj
 
 
-_WIDTH_ORDER: dict[str, list] = {}
-
-
-def _by_width(t) -> list:
-    """The table's fields, 8-byte scalars first, then 4-byte scalars and offsets, then 2 and 1 byte."""
-    order = _WIDTH_ORDER.get(t.name)
-    if order is None:
-        def width(f) -> int:
-            return SCALARS[f.scalar][1] if f.kind in ("scalar", "enum") else 4
-        order = _WIDTH_ORDER[t.name] = sorted(visible_fields(t), key=width, reverse=True)
-    return order
+def _string(s: str) -> Obj:
+    b = s.encode("utf-8")
+    return Obj(_U32.pack(len(b)) + b + b"\0")  # flatbuffers strings end in a zero byte
 
 
 def _data_bytes(model: Node) -> int:
     return sum(int(np.asarray(buf.data).size) for buf in (model.buffers or []) if buf.data is not None)
+
+
+def _finish(model: Node) -> bytearray:
+    w = _Writer()
+    layout = Layout(w.table(model), w.data)
+    if layout.size > FLATBUFFER_LIMIT:
+        raise EdgequantError("model exceeds the 2 GB flatbuffer limit; save with external_data=True")
+    return layout.write(FILE_IDENTIFIER)
 
 
 def serialize(model: Node, *, external_data: bool | None = None) -> bytes:
@@ -114,15 +139,11 @@ def serialize(model: Node, *, external_data: bool | None = None) -> bytes:
         try:
             for buf in model.buffers or []:
                 buf.offset, buf.size = 0, 0  # data is inline
-            w = _Writer(total + 64 * 1024)
-            w.b.Finish(w.table(model), file_identifier=FILE_IDENTIFIER)
-            out = bytes(w.b.Output())
+            out = _finish(model)
         finally:
             for buf, (o, s) in zip(model.buffers or [], saved):
                 buf.offset, buf.size = o, s
-        if len(out) > FLATBUFFER_LIMIT:
-            raise EdgequantError("model exceeds the 2 GB flatbuffer limit; save with external_data=True")
-        return out
+        return bytes(out)
     return _serialize_external(model)
 
 
@@ -131,8 +152,9 @@ def _serialize_external(model: Node) -> bytes:
     datas = [np.asarray(buf.data, dtype=np.uint8) if buf.data is not None else None for buf in model.buffers]
     saved = [(buf.data, buf.offset, buf.size) for buf in model.buffers]
     try:
-        # Pass 1 with placeholder offsets measures the flatbuffer; offsets are fixed-size scalars,
-        # so pass 2 with the real offsets has exactly the same length.
+        # Pass 1 with placeholder offsets measures the flatbuffer; offsets are fixed-size scalars and
+        # the layout depends only on which fields are present, so pass 2 with the real offsets has
+        # exactly the same length.
         for buf, d in zip(model.buffers, datas):
             buf.data = None
             buf.offset, buf.size = (1, d.size) if d is not None and d.size else (0, 0)
@@ -154,12 +176,6 @@ def _serialize_external(model: Node) -> bytes:
     finally:
         for buf, (d, o, s) in zip(model.buffers, saved):
             buf.data, buf.offset, buf.size = d, o, s
-
-
-def _finish(model: Node) -> bytes:
-    w = _Writer(64 * 1024)
-    w.b.Finish(w.table(model), file_identifier=FILE_IDENTIFIER)
-    return bytes(w.b.Output())
 
 
 def _align(n: int) -> int:

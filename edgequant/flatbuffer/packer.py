@@ -1,0 +1,228 @@
+"""Lay out flatbuffer objects front to back with as little padding as the format allows.
+
+A flatbuffer is a root offset, a file identifier, then objects (tables, vtables, vectors, strings)
+in any order, subject to two rules: a uoffset only points forward (every object lies after every
+object that refers to it; vtables, reached by a signed offset, may lie anywhere), and each object
+starts at its alignment, counted from the start of the file (flatbuffers' Verifier checks
+``offset & (align - 1)``). Any byte that is not part of an object is padding.
+
+flatc's builders write objects in the order the program creates them, so the padding in front of
+each 16-byte aligned weight buffer (up to 15 bytes) is whatever that order leaves. Here the order
+is chosen, in three passes: the objects that refer to other objects (tables with children,
+vectors of tables), depth-first; then the weight buffers, back to back; then the rest (strings,
+scalar vectors, tables of scalars), depth-first. Before each object, free objects (those whose
+parents are placed, most of them leaves kept for the second pass) go into the padding when some
+of them close or narrow it. The result is deterministic and depends only on the objects.
+"""
+
+from __future__ import annotations
+
+import heapq
+import struct
+
+import numpy as np
+
+_U32 = struct.Struct("<I")
+_I32 = struct.Struct("<i")
+_HEADER = 8  # root uoffset + file identifier
+_MOD = 16  # every alignment divides this
+_USES = 3  # a gap-filling plan uses at most this many objects of one kind
+
+
+class Obj:
+    """One flatbuffer object: its bytes, where it may start, and the offsets it holds.
+
+    ``head`` holds the object's own bytes (with zeros where offsets go); ``blob``, if given, is an
+    array of bytes that follows ``head`` (a weight buffer: copied once, into the output).
+    The object must start at a position ``p`` with ``p % align == phase``.
+    """
+
+    __slots__ = ("align", "blob", "head", "order", "phase", "pos", "refs", "size", "vtable", "waiting")
+
+    def __init__(self, head: bytes, align: int = 4, phase: int = 0, blob: np.ndarray | None = None):
+        assert _MOD % align == 0 and 0 <= phase < align
+        self.head = head
+        self.blob = blob
+        self.size = len(head) + (int(blob.size) if blob is not None else 0)
+        self.align = align
+        self.phase = phase
+        self.refs: list[tuple[int, Obj]] = []  # (offset in this object, target): a forward uoffset
+        self.vtable: Obj | None = None  # tables: their vtable, reached by the soffset at offset 0
+        self.pos = -1
+        self.order = 0  # position in depth-first order: ties in the gap filler go to the earliest
+        self.waiting = 0  # parents not yet placed
+
+
+def _pad(pos: int, align: int, phase: int) -> int:
+    return (phase - pos) % align
+
+
+class Layout:
+    """Places objects reachable from ``root``; ``late`` (weight buffers) are placed back to back."""
+
+    def __init__(self, root: Obj, late: list[Obj]):
+        self.root = root
+        self.objects: list[Obj] = []
+        self.parent: dict[int, Obj] = {}
+        self._collect(root)
+        self.late = set(map(id, late))
+        # Free objects (all parents placed), by kind (align, phase, size % 16): a heap of (order, id, obj)
+        # each, with placed ones dropped lazily, and how many of each kind are still free.
+        self.pool: dict[tuple[int, int, int], list] = {}
+        self.free: dict[tuple[int, int, int], int] = {}
+        self.offered: set[int] = set()
+        # A plan depends only on the position mod 16, the target's alignment and, per kind, whether 0,
+        # 1, 2 or at least 3 objects are free (a plan uses a kind at most 3 times). ``version`` changes
+        # when that last part does; the same question then gets the remembered answer.
+        self.version = 0
+        self.plans: dict[tuple, tuple | None] = {}
+        self.pos = _HEADER
+        for o in self.objects:
+            if o.waiting == 0 and o is not root:
+                self._offer(o)  # vtables: free from the start
+        self._place(root)
+        # Objects that refer to others first, in depth-first order, so that the leaves (strings, scalar
+        # vectors, tables of scalars, vtables) are all free when the late objects need their gaps filled.
+        for o in self.objects:
+            if o.pos < 0 and o.waiting == 0 and any(id(c) not in self.late for _, c in o.refs):
+                self._fill_before(o)
+                self._place(o)
+        for o in late:
+            self._ensure(o)
+        rest = self.objects
+        while rest:  # depth-first; an object with several parents waits for the last one
+            for o in rest:
+                if o.pos < 0 and o.waiting == 0:
+                    self._fill_before(o)
+                    self._place(o)
+            left = [o for o in rest if o.pos < 0]
+            assert len(left) < len(rest), "objects that refer to each other in a cycle"
+            rest = left
+        self.size = self.pos
+
+    def _collect(self, root: Obj) -> None:
+        """Depth-first order, each table preceded by its vtable; count each object's parents."""
+        seen: set[int] = set()
+        stack = [root]
+        while stack:
+            o = stack.pop()
+            if id(o) in seen:
+                continue
+            seen.add(id(o))
+            vt = o.vtable
+            if vt is not None and id(vt) not in seen:
+                seen.add(id(vt))
+                vt.order = len(self.objects)
+                self.objects.append(vt)
+            o.order = len(self.objects)
+            self.objects.append(o)
+            for _, child in o.refs:
+                child.waiting += 1
+                self.parent.setdefault(id(child), o)
+            stack.extend(child for _, child in reversed(o.refs))
+
+    def _offer(self, o: Obj) -> None:
+        if id(o) in self.late:
+            return
+        key = (o.align, o.phase, o.size % _MOD)
+        heapq.heappush(self.pool.setdefault(key, []), (o.order, id(o), o))
+        self.free[key] = self.free.get(key, 0) + 1
+        if self.free[key] <= _USES:
+            self.version += 1
+        self.offered.add(id(o))
+
+    def _ensure(self, o: Obj) -> None:
+        if o.pos >= 0:
+            return
+        chain = []
+        while o is not None and o.pos < 0:
+            chain.append(o)
+            o = self.parent.get(id(o))
+        for x in reversed(chain):
+            self._fill_before(x)
+            self._place(x)
+
+    def _place(self, o: Obj) -> None:
+        assert o.pos < 0 and o.waiting == 0, "an object is placed once, after all its parents"
+        self.pos += _pad(self.pos, o.align, o.phase)
+        o.pos = self.pos
+        self.pos += o.size
+        if id(o) in self.offered:
+            key = (o.align, o.phase, o.size % _MOD)
+            self.free[key] -= 1
+            if self.free[key] < _USES:
+                self.version += 1
+        for _, child in o.refs:
+            child.waiting -= 1
+            if child.waiting == 0:
+                self._offer(child)
+
+    def _fill_before(self, target: Obj) -> None:
+        """Put free objects in the padding before ``target`` when some of them close it, or narrow it.
+
+        Every alignment divides 16, so only positions modulo 16 matter: a shortest-path search over
+        the 16 residues, one step per kind of free object (alignment, phase, size modulo 16), finds
+        the objects that leave the least padding (then the fewest objects)."""
+        while True:
+            waste = _pad(self.pos, target.align, target.phase)
+            if waste == 0:
+                return
+            memo = (self.pos % _MOD, target.align, target.phase, self.version)
+            plan = self.plans.get(memo, False)
+            if plan is False:
+                plan = self.plans[memo] = self._plan(target, waste)
+            if plan is None:
+                return
+            for key in plan:
+                heap = self.pool[key]
+                while heap[0][2].pos >= 0:
+                    heapq.heappop(heap)  # placed since it was offered
+                self._place(heapq.heappop(heap)[2])
+
+    def _plan(self, target: Obj, waste: int) -> tuple | None:
+        """The kinds of free objects to place, in order, that leave the least padding before ``target``
+        (then the fewest objects); None when none leaves less than ``waste``."""
+        start = self.pos % _MOD
+        kinds = [(key, min(n, _USES)) for key, n in self.free.items() if n]
+        for key, _ in kinds:  # one object that closes the gap: nothing is better (the common case)
+            if _pad(start, key[0], key[1]) == 0 and _pad(start + key[2], target.align, target.phase) == 0:
+                return (key,)
+        best_total, best_n, best_path = waste, 0, None
+        heap = [(0, 0, start, ())]
+        done: set[int] = set()
+        while heap:
+            cost, n, r, path = heapq.heappop(heap)
+            if cost >= best_total:
+                break  # padding only grows along a path
+            if r in done:
+                continue
+            done.add(r)
+            total = cost + _pad(r, target.align, target.phase)
+            if (total, n) < (best_total, best_n):
+                best_total, best_n, best_path = total, n, path
+            for key, limit in kinds:
+                if path.count(key) < limit:
+                    lead = _pad(r, key[0], key[1])
+                    nr = (r + lead + key[2]) % _MOD
+                    if nr not in done:
+                        heapq.heappush(heap, (cost + lead, n + 1, nr, path + (key,)))
+        return best_path or None
+
+    def write(self, identifier: bytes) -> bytearray:
+        out = bytearray(self.size)
+        _U32.pack_into(out, 0, self.root.pos)
+        out[4:8] = identifier
+        for o in self.objects:
+            p = o.pos
+            n = len(o.head)
+            out[p:p + n] = o.head
+            if o.blob is not None and o.blob.size:
+                out[p + n:p + n + o.blob.size] = memoryview(o.blob)
+            for off, child in o.refs:
+                _U32.pack_into(out, p + off, child.pos - p - off)
+            if o.vtable is not None:
+                _I32.pack_into(out, p, p - o.vtable.pos)
+        return out
+
+
+__all__ = ["Layout", "Obj"]
