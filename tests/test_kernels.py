@@ -33,6 +33,9 @@ KNOWN_GAPS: dict[str, str] = {}
 # - RELU6: tflite-micro clamps to [zp_in, zp_in + round(6 / s_in)] and never rescales to the output's
 #   quantization; LiteRT requantizes (QuantizedReluX).
 # - RELU: LiteRT's multiplier is float(s_in / s_out), tflite-micro's double(s_in) / double(s_out).
+# - PRELU, LEAKY_RELU: the same for both multipliers: LiteRT float(s_in / s_out) and float(s_in * s_alpha / s_out)
+#   (alpha for LEAKY_RELU), tflite-micro the same quotients of the scales cast to double (PRELU's source says
+#   so; LEAKY_RELU's source in the index divides in float, but the installed tflite-micro measurably does not).
 _FC_TFLM = "tflite-micro requantizes with a fixed-point multiplier, LiteRT with double(acc) * scale"
 RUNTIMES_DISAGREE: dict[str, str] = {
     "fc_i16x8_pt": "16x8 FC: tflite-micro's Q15-reduced multiplier gives -17557.54 where LiteRT has -17557.497",
@@ -42,6 +45,10 @@ RUNTIMES_DISAGREE: dict[str, str] = {
     "FULLY_CONNECTED__i16_ties": "16x8 FC: negative ties (-2.5) go to -2 in tflite-micro, to -3 in LiteRT",
     "RELU6__i16_rescale": "int16 RELU6 with s_in != s_out: tflite-micro does not rescale",
     "RELU__i8_tflm_multiplier": "RELU multiplier: LiteRT float(s_in / s_out), tflite-micro in double",
+    "PRELU__i8_tflm_multipliers": "PRELU multipliers: LiteRT float quotients, tflite-micro double ones",
+    "PRELU__i16_tflm_multipliers": "int16 PRELU multipliers: LiteRT float quotients, tflite-micro double ones",
+    "LEAKY_RELU__i8_tflm_multipliers": "LEAKY_RELU multipliers: LiteRT float quotients, tflite-micro double ones",
+    "LEAKY_RELU__i16_tflm_multipliers": "int16 LEAKY_RELU multipliers: LiteRT float, tflite-micro double",
 }
 
 

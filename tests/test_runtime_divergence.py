@@ -97,3 +97,45 @@ def test_fc_tflite_micro_uses_a_fixed_point_multiplier(name: str):
     else:
         got = qmath.multiply_by_quantized_multiplier_int64(acc, m, s)
     np.testing.assert_array_equal(np.clip(got + zo, lo, hi).reshape(g.tflm[0].shape), g.tflm[0])
+
+
+def _relu_family(g: Golden, real_1: float, real_2: float) -> np.ndarray:
+    """PRELU / LEAKY_RELU from the stored inputs: ``v = q - zp_in``; ``v >= 0``: v times the identity
+    multiplier, else v (times ``alpha_q - zp_alpha`` for PRELU) times the alpha multiplier; ``+ zp_out``, clamp."""
+    _, ins, y = _op(g)
+    (_, zi), (_, zo) = _sz(ins[0]), _sz(y)
+    v = g.ins[0].astype(np.int64) - zi
+    prod = v
+    if g.op == "PRELU":
+        _, za = _sz(ins[1])
+        prod = v * (ins[1].numpy().astype(np.int64) - za)
+    info = np.iinfo(g.outs[0].dtype)
+    got = [qmath.multiply_by_quantized_multiplier(x, *qmath.quantize_multiplier(np.float64(r)))
+           for x, r in ((v, real_1), (prod, real_2))]
+    return np.clip(np.where(v >= 0, got[0], got[1]) + zo, info.min, info.max)
+
+
+def _relu_family_scales(g: Golden) -> tuple[np.float32, np.float32, np.float32]:
+    """(s_in, s_out, s_alpha): PRELU's alpha tensor scale, LEAKY_RELU's alpha option."""
+    op, ins, y = _op(g)
+    (si,), _ = _sz(ins[0])
+    (so,), _ = _sz(y)
+    s2 = _sz(ins[1])[0][0] if g.op == "PRELU" else np.float32(op.options.alpha)
+    return si, so, s2
+
+
+@pytest.mark.parametrize("name", _cases("PRELU") + _cases("LEAKY_RELU"))
+def test_prelu_and_leaky_relu_multipliers_are_float_in_litert_and_double_in_tflite_micro(name: str):
+    """LiteRT: float(s_in / s_out), float(float(s_in * s_2) / s_out); tflite-micro: the same in double, where s_2
+    is PRELU's alpha scale or LEAKY_RELU's alpha. The listed cases also rule out a double quotient of the float
+    product, double(float(s_in * s_2)) / double(s_out), for tflite-micro."""
+    g = Golden(name)
+    si, so, s2 = _relu_family_scales(g)
+    f32, f64 = np.float32, np.float64
+    litert = _relu_family(g, f64(f32(si / so)), f64(f32(f32(si * s2) / so)))
+    tflm = _relu_family(g, f64(si) / f64(so), f64(si) * f64(s2) / f64(so))
+    np.testing.assert_array_equal(litert, g.outs[0])
+    np.testing.assert_array_equal(tflm, g.tflm[0])
+    if name in RUNTIMES_DISAGREE:
+        mixed = _relu_family(g, f64(si) / f64(so), f64(f32(si * s2)) / f64(so))
+        assert not np.array_equal(mixed, g.tflm[0]), f"{name} does not tell the two double formulas apart"

@@ -633,3 +633,36 @@ def cases_runtime_divergence():
 
 
 CASES.append(cases_runtime_divergence)
+
+
+# -- PRELU and LEAKY_RELU multipliers: float quotients in LiteRT, double ones in tflite-micro (issue #4) ------
+# LiteRT's PreluPrepare / LeakyReluPrepare compute s_in / s_out and s_in * s_alpha / s_out (or * alpha) in
+# float; tflite-micro's CalculatePreluParams computes them in double, and so does the installed tflite-micro's
+# LEAKY_RELU (measured: its source in the search index still divides in float). The
+# scales were found by search (like RELU__i8_tflm_multiplier's, whose int8 scales the int8 cases reuse) so that
+# both the identity and the alpha path part, and so that the alpha path also separates a double quotient of
+# the float product float(s_in * s_alpha) from the all-double one. Own generator: draws nothing from the above.
+
+def cases_relu_family_multipliers():
+    rng = np.random.default_rng(5)
+    x8 = np.arange(-128, 128, dtype=np.int8).reshape(2, 128)
+    a8 = rng.integers(-128, 127, (1, 128), endpoint=True).astype(np.int8)
+    x16 = rng.integers(-32768, 32767, (2, 320), endpoint=True).astype(np.int16)
+    a16 = rng.integers(-128, 127, (1, 320), endpoint=True).astype(np.int8)
+    yield Case("LEAKY_RELU__i8_tflm_multipliers", "LEAKY_RELU", [T(x8, q=(0.017920485, 14))],
+               [T(type=dtypes.INT8, q=(0.049557883, -100))], opts("LeakyReluOptions", alpha=0.46649885),
+               batch=True, version=2, tflm=True)
+    yield Case("PRELU__i8_tflm_multipliers", "PRELU", [T(x8, q=(0.017920485, 14)),
+                                                       T(a8, q=(0.0069906213, -10), const=True)],
+               [T(type=dtypes.INT8, q=(0.049557883, -100))], batch=True, tflm=True)  # LiteRT has PRELU v1 only
+    # int16: 2 x 320 (tflite-micro's default arena holds no 4 x 256 in and out), zero points 0 (LiteRT's
+    # LeakyReluPrepare requires them), int8 alpha for PRELU (the 16x8 scheme)
+    yield Case("LEAKY_RELU__i16_tflm_multipliers", "LEAKY_RELU", [T(x16, q=(0.0006608621, 0))],
+               [T(type=dtypes.INT16, q=(0.00070691336, 0))], opts("LeakyReluOptions", alpha=0.2516725),
+               batch=True, version=2, tflm=True)
+    yield Case("PRELU__i16_tflm_multipliers", "PRELU", [T(x16, q=(0.0005647134, 0)),
+                                                        T(a16, q=(0.007306582, 0), const=True)],
+               [T(type=dtypes.INT16, q=(0.00047662164, 0))], batch=True, tflm=True)
+
+
+CASES.append(cases_relu_family_multipliers)

@@ -33,8 +33,13 @@ class LeakyReluParams:
 class LeakyRelu(Kernel):
     """reference: lite/kernels/activations.cc LeakyReluPrepare / reference_ops::QuantizeLeakyRelu:
     ``v = q - zp_in``; ``zp_out + MultiplyByQuantizedMultiplier(v, identity or alpha multiplier)``,
-    clamped; multipliers from float32 ``s_in / s_out`` and ``s_in * alpha / s_out``. Float:
-    ``max(0, x) + alpha * min(0, x)``."""
+    clamped; multipliers from ``s_in / s_out`` and ``s_in * alpha / s_out``. Float:
+    ``max(0, x) + alpha * min(0, x)``.
+
+    The real multipliers differ by target: LiteRT computes both in float; the installed tflite-micro computes
+    them in double (measured on the LEAKY_RELU__*_tflm_multipliers goldens, which separate float, all-double
+    and double(float(s_in * alpha)) / s_out; leaky_relu_common.cc in the search index still divides in float).
+    The Q31 multipliers then part by up to ~2^7 units, which moves an output by one next to a rounding boundary."""
 
     def prepare(self, ctx, op):
         x, y = ctx.input(0), ctx.output(0)
@@ -45,10 +50,14 @@ class LeakyRelu(Kernel):
             return LeakyReluParams("float", alpha)
         si, zi = scale_zp(x)
         so, zo = scale_zp(y)
-        alpha_multiplier = F32(F32(F32(si) * alpha) / F32(so))
-        identity_multiplier = F32(F32(si) / F32(so))
-        ma, sa = qmath.quantize_multiplier(np.float64(alpha_multiplier))
-        mi, s_i = qmath.quantize_multiplier(np.float64(identity_multiplier))
+        if ctx.target == "tflm":
+            alpha_multiplier = np.float64(si) * np.float64(alpha) / np.float64(so)
+            identity_multiplier = np.float64(si) / np.float64(so)
+        else:
+            alpha_multiplier = np.float64(F32(F32(F32(si) * alpha) / F32(so)))
+            identity_multiplier = np.float64(F32(F32(si) / F32(so)))
+        ma, sa = qmath.quantize_multiplier(alpha_multiplier)
+        mi, s_i = qmath.quantize_multiplier(identity_multiplier)
         return LeakyReluParams("q", alpha, zi, zo, mi, s_i, ma, sa, x.dtype)
 
     def eval(self, p: LeakyReluParams, inputs):

@@ -32,12 +32,18 @@ class PreluParams:
 
 @kernel("PRELU")
 class Prelu(Kernel):
-    """reference: lite/kernels/prelu.cc / reference_ops::BroadcastPrelu4DSlow: ``v = q + input_offset``;
-    ``v >= 0``: ``MultiplyByQuantizedMultiplier(v, m1, s1)``, else ``MultiplyByQuantizedMultiplier(v *
-    (alpha + alpha_offset), m2, s2)``; ``+ output_offset``, clamp. ``m1 = s_in / s_out``,
-    ``m2 = s_in * s_alpha / s_out`` (float32 arithmetic, then QuantizeMultiplier). int16 activations take an
-    int8 alpha (BroadcastPrelu4DSlow<int16_t, int8_t>; LiteRT 2.3.0 reads any int16 alpha as int8 bytes, so an
-    int16 alpha is refused rather than reproduced); the int32 product ``v * alpha`` cannot overflow then."""
+    """reference: lite/kernels/activations.cc PreluPrepare / reference_ops::BroadcastPrelu4DSlow:
+    ``v = q + input_offset``; ``v >= 0``: ``MultiplyByQuantizedMultiplier(v, m1, s1)``, else
+    ``MultiplyByQuantizedMultiplier(v * (alpha + alpha_offset), m2, s2)``; ``+ output_offset``, clamp.
+    ``m1 = s_in / s_out``,
+    ``m2 = s_in * s_alpha / s_out``, then QuantizeMultiplier. int16 activations take an int8 alpha
+    (BroadcastPrelu4DSlow<int16_t, int8_t>; LiteRT 2.3.0 reads any int16 alpha as int8 bytes, so an int16 alpha
+    is refused rather than reproduced); the int32 product ``v * alpha`` cannot overflow then.
+
+    The real multipliers differ by target: LiteRT's PreluPrepare computes both in float, tflite-micro's
+    CalculatePreluParams casts each scale to double first. The two give Q31 multipliers up to ~2^7 units apart
+    (float keeps 24 bits), which moves an output by one next to a rounding boundary (the
+    PRELU__*_tflm_multipliers goldens: one element on each path)."""
 
     def prepare(self, ctx, op):
         x, a, y = ctx.input(0), ctx.input(1), ctx.output(0)
@@ -52,8 +58,14 @@ class Prelu(Kernel):
         si, zi = scale_zp(x)
         sa, za = scale_zp(a)
         so, zo = scale_zp(y)
-        m1, s1 = qmath.quantize_multiplier(np.float64(F32(F32(si) / F32(so))))
-        m2, s2 = qmath.quantize_multiplier(np.float64(F32(F32(F32(si) * F32(sa)) / F32(so))))
+        if ctx.target == "tflm":
+            real_1 = np.float64(si) / np.float64(so)
+            real_2 = np.float64(si) * np.float64(sa) / np.float64(so)
+        else:
+            real_1 = np.float64(F32(F32(si) / F32(so)))
+            real_2 = np.float64(F32(F32(F32(si) * F32(sa)) / F32(so)))
+        m1, s1 = qmath.quantize_multiplier(real_1)
+        m2, s2 = qmath.quantize_multiplier(real_2)
         return PreluParams("q", batchable, -zi, -za, zo, m1, s1, m2, s2, x.dtype)
 
     def eval(self, p: PreluParams, inputs):
