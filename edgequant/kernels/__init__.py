@@ -28,8 +28,9 @@ Add ``edgequant/kernels/<op_name_lowercase>.py`` holding one class::
   its params; the interpreter then loops over samples for that model.
 * Integer paths are bit-exact with TFLite's reference kernels: use ``edgequant.qmath`` for
   rounding and requantization through the ``_common`` helpers that take a rounding variant from
-  ``ctx.rounding_for(litert="single"|"double")`` (tflite-micro always rounds twice; the LiteRT wheel
-  differs per kernel, and the golden cases pin down which), keep TFLite's names (``input_offset`` = -input zero point,
+  ``ctx.rounding_for(litert="single"|"double")`` (see there; every kernel passes "double" today), and
+  branch on ``ctx.target`` where the runtimes compute differently (a golden case with both runtimes'
+  outputs shows each such place), keep TFLite's names (``input_offset`` = -input zero point,
   ``output_offset`` = +output zero point, ``output_multiplier``/``output_shift``,
   ``output_activation_min/max``) and name the C++ reference function in the class docstring.
 * Errors: raise short messages; the interpreter adds "subgraph s, op i (NAME), tensors ..." once.
@@ -94,9 +95,15 @@ class OpContext:
     def rounding_for(self, litert: str) -> str:
         """The MultiplyByQuantizedMultiplier variant this kernel must use for the target runtime.
 
-        tflite-micro compiles gemmlowp double rounding everywhere. The ai-edge-litert 2.3.0 wheel is
-        not uniform: some reference kernels round once (e.g. FULLY_CONNECTED), others twice (e.g.
-        CONV_2D); each kernel passes the variant its golden cases pin down."""
+        tflite-micro compiles gemmlowp double rounding everywhere. For LiteRT the kernel passes the variant
+        its golden cases pin down; in ai-edge-litert 2.3.0 every reference kernel with goldens here that
+        requantizes with a fixed-point multiplier rounds twice, so every caller passes "double" and this
+        returns "double" for both targets ("single", TFLITE_SINGLE_ROUNDING, stays for a build that needs it).
+
+        Not every runtime difference is a rounding variant: LiteRT's FULLY_CONNECTED uses no fixed-point
+        multiplier at all (``round(double(acc) * scale)``, see kernels/fully_connected.py), and RELU, PRELU and
+        LEAKY_RELU derive their multipliers from float quotients in LiteRT and double ones in tflite-micro.
+        Such kernels branch on :attr:`target` themselves."""
         return "double" if self.target == "tflm" else litert
 
     @property

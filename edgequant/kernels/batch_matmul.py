@@ -12,7 +12,6 @@ from ..errors import UnsupportedError
 from . import Kernel, kernel
 from ._common import (
     mul_by_qm,
-    mul_by_qm_single_wide,
     quantize_multiplier,
     requantize_int64,
     scale_zp,
@@ -50,7 +49,10 @@ def _adj(a: np.ndarray, flag: bool) -> np.ndarray:
 class BatchMatMul(Kernel):
     """reference_ops::BatchMatMul (float; int8 with int32 accumulators; int16 with int64 accumulators;
     the hybrid path with BatchQuantizeFloats per lhs row). ``out = adj(lhs) @ adj(rhs)`` with batch dims
-    broadcast. Multiplier: GetQuantizedConvolutionMultipler (per-tensor scales) -> QuantizeMultiplier."""
+    broadcast. Multiplier: GetQuantizedConvolutionMultipler (per-tensor scales) -> QuantizeMultiplier.
+    Requantization: MultiplyByQuantizedMultiplier with gemmlowp double rounding on the int32 accumulator (int8)
+    and the int64 overload on the int64 accumulator (int16 lhs), in LiteRT 2.3.0 and tflite-micro alike (the
+    bmm_i8* and bmm_i16 goldens carry both runtimes' outputs)."""
 
     def prepare(self, ctx, op):
         lhs, rhs, y = ctx.input(0), ctx.input(1), ctx.output(0)
@@ -120,9 +122,6 @@ class BatchMatMul(Kernel):
         if p.kind == "int32out":
             return [acc.astype(np.int32)]
         if p.wide:
-            if p.rounding == "single":
-                y = mul_by_qm_single_wide(acc, p.output_multiplier, p.output_shift) + p.output_offset
-                return [np.clip(y, p.qmin, p.qmax).astype(p.out_dtype)]
             return [requantize_int64(acc, p.output_multiplier, p.output_shift, p.output_offset, p.qmin, p.qmax,
                                      p.out_dtype)]
         y = mul_by_qm(acc, p.output_multiplier, p.output_shift, p.rounding) + p.output_offset
