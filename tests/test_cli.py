@@ -52,8 +52,41 @@ def test_keras_bridge_without_tensorflow_names_the_extra():
     assert r.stdout.strip() == "tensorflow is not installed; run: pip install 'edgequant[tf]'"
 
 
+def _long_chain(path: Path, n: int) -> None:
+    """x -> ADD(x, x) -> ... n times: an inspect listing far bigger than a pipe's buffer."""
+    from edgequant import dtypes
+    from edgequant.graph import Buffer, Model, Operator, SubGraph, Tensor, new_node
+
+    m = Model(version=3, buffers=[Buffer()], operator_codes=[], description="chain")
+    sg = SubGraph(tensors=[], inputs=[], outputs=[], operators=[], name="main")
+    m.subgraphs = [sg]
+    m.bind()
+    prev = sg.add_tensor(Tensor(name="x", type=dtypes.FLOAT32, shape=[1, 4]))
+    sg.inputs = [prev]
+    for k in range(n):
+        t = sg.add_tensor(Tensor(name=f"add_{k}", type=dtypes.FLOAT32, shape=[1, 4]))
+        sg.operators.append(Operator(opcode_index=m.op_code_index("ADD"), inputs=[prev, prev], outputs=[t],
+                                     builtin_options=new_node("AddOptions")))
+        prev = t
+    sg.outputs = [prev]
+    eq.save_file(m, path)
+
+
+def test_output_piped_into_head_ends_quietly(tmp_path):
+    """`edgequant inspect big.tflite | head -1`: the reader closes the pipe early; no error, exit 0."""
+    _long_chain(tmp_path / "chain.tflite", 2000)
+    p = subprocess.Popen([sys.executable, "-m", "edgequant", "inspect", str(tmp_path / "chain.tflite")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = p.stdout.readline()
+    p.stdout.close()  # the listing is ~200 kB: the rest is written into a closed pipe
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == 0 and first.startswith(b"model:")
+    assert err == ""
+
+
 def test_core_import_does_not_pull_optional_extras():
     code = ("import sys, edgequant, edgequant.cli.inspect\n"
-            "print(sorted(m for m in ('matplotlib', 'tensorflow', 'ai_edge_litert', 'tflite_micro') if m in sys.modules))")
+            "print(sorted(m for m in ('matplotlib', 'tensorflow', 'ai_edge_litert', 'tflite_micro', 'flatbuffers') "
+            "if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert r.stdout.strip() == "[]", r.stdout + r.stderr
