@@ -77,9 +77,14 @@ class Window:
         if self.pad_top == bottom == self.pad_left == right == 0:
             return np.ascontiguousarray(x)
         n, h, w, c = x.shape
-        out = np.empty((n, h + self.pad_top + bottom, w + self.pad_left + right, c), x.dtype)
-        out.fill(value)  # one fill + one copy: cheaper than np.pad
-        out[:, self.pad_top:self.pad_top + h, self.pad_left:self.pad_left + w, :] = x
+        top, left = self.pad_top, self.pad_left
+        out = np.empty((n, h + top + bottom, w + left + right, c), x.dtype)
+        # fill only the border, then copy the interior: one pass over the data instead of two
+        out[:, :top] = value
+        out[:, top + h:] = value
+        out[:, top:top + h, :left] = value
+        out[:, top:top + h, left + w:] = value
+        out[:, top:top + h, left:left + w, :] = x
         return out
 
     @property
@@ -88,7 +93,11 @@ class Window:
         return (self.kh == self.kw == self.sh == self.sw == 1 and self.pad_top == self.pad_left == 0
                 and self.out_h == self.in_h and self.out_w == self.in_w)
 
-    def accumulate_taps(self, xp: np.ndarray, w: np.ndarray) -> np.ndarray:
+    def tiled_taps(self, w: np.ndarray) -> np.ndarray:
+        """Depthwise weights (KH, KW, C) tiled to (KH, KW, OW*C) for ``accumulate_taps`` (once, in prepare)."""
+        return np.ascontiguousarray(np.tile(w, (1, 1, self.out_w)))
+
+    def accumulate_taps(self, xp: np.ndarray, w: np.ndarray, wt: np.ndarray | None = None) -> np.ndarray:
         """sum over taps of tap(N, OH, OW, C) * w[i, j] (C,): depthwise accumulation.
 
         At stride 1 along W a tap's (OW, C) block is one contiguous run of a padded row, so all taps
@@ -96,7 +105,8 @@ class Window:
         the weights tiled to (KH, KW, OW*C) sums them, about 2.5x faster than a multiply and an add
         per tap. Stride 2 (dilation 1) splits the columns into two phases first (one copy of the
         input), each again one contiguous run per tap. Integer sums are exact in any order; float
-        sums may differ from the tap-by-tap order in the last bits."""
+        sums may differ from the tap-by-tap order in the last bits. ``wt``: ``tiled_taps(w)`` if the
+        caller prepared it."""
         n, _, _, c = xp.shape
         if self.sw == 1:
             groups = [(xp, 0, self.kw, self.dw)]  # (array, first tap, taps, column step between taps)
@@ -105,7 +115,8 @@ class Window:
         else:
             return self._accumulate_taps_loop(xp, w)
         span = self.out_w * c
-        wt = np.tile(w, (1, 1, self.out_w))  # (KH, KW, OW*C)
+        if wt is None:
+            wt = self.tiled_taps(w)  # (KH, KW, OW*C)
         acc = None
         for arr, j0, nj, step in groups:
             if nj == 0:
@@ -146,6 +157,19 @@ class Window:
             xp, (n, self.out_h, self.out_w, self.kh, self.kw, c),
             (s[0], s[1] * self.sh, s[2] * self.sw, s[1] * self.dh, s[2] * self.dw, s[3]), writeable=False)
 
+    def im2col_transposed(self, xp: np.ndarray) -> np.ndarray:
+        """(N, OH, OW, KW, KH, C) patches of the padded input, read from a (N, Wp, Hp, C) copy of it.
+
+        ``im2col`` copies runs of KW*C contiguous values; for a tall window over few channels (a 10x4
+        filter on 1 channel) that is 4 values per run. After one transposing copy of the (small)
+        input a patch column is KH*C contiguous values, which numpy copies about twice as fast."""
+        n, _, _, c = xp.shape
+        xt = np.ascontiguousarray(xp.transpose(0, 2, 1, 3))
+        s0, s_w, s_h, s_c = xt.strides
+        return np.lib.stride_tricks.as_strided(
+            xt, (n, self.out_h, self.out_w, self.kw, self.kh, c),
+            (s0, s_h * self.sh, s_w * self.sw, s_w * self.dw, s_h * self.dh, s_c), writeable=False)
+
     def counts(self) -> np.ndarray:
         """(OH, OW, 1) number of in-range taps per output position (for average pooling)."""
         ys = np.arange(self.out_h) * self.sh - self.pad_top
@@ -153,6 +177,36 @@ class Window:
         ch = np.minimum(ys + self.kh, self.in_h) - np.maximum(ys, 0)
         cw = np.minimum(xs + self.kw, self.in_w) - np.maximum(xs, 0)
         return (ch[:, None] * cw[None, :])[:, :, None]
+
+
+# -- float epilogues ----------------------------------------------------------------------------
+
+TILE_MAX = 1 << 16  # values of a per-channel vector tiled for the epilogues (256 KB)
+
+
+def channel_tile(v, win: Window):
+    """A per-channel vector (C,) tiled over the output positions, float32, for ``epilogue``; None stays None.
+
+    numpy runs one inner loop per row of the smaller operand, so adding a (C,) vector to an
+    (N, OH, OW, C) array loops over C values at a time; tiled over a whole output plane (or one
+    output row when the plane is large) the loops are long. Made once, in prepare."""
+    if v is None:
+        return None
+    v = np.asarray(v, np.float32)
+    reps = win.out_h * win.out_w if win.out_h * win.out_w * v.size <= TILE_MAX else win.out_w
+    return np.ascontiguousarray(np.tile(v, reps))
+
+
+def epilogue(y: np.ndarray, bias_tile, lo: float, hi: float) -> np.ndarray:
+    """y (N, OH, OW, C) float32: += bias (``channel_tile``), then the activation clamp; in place when y is
+    contiguous (the kernels' own fresh arrays), else on a contiguous copy. Returns the result."""
+    if not y.flags.c_contiguous or not y.flags.writeable:
+        y = np.array(y, np.float32, order="C")
+    if bias_tile is not None:
+        rows = y.reshape(-1, bias_tile.size)
+        np.add(rows, bias_tile, out=rows)
+    apply_float_activation(y, lo, hi)
+    return y
 
 
 # -- activations ---------------------------------------------------------------------------------

@@ -12,8 +12,9 @@ from ..errors import UnsupportedError
 from . import Kernel, kernel
 from ._common import (
     Window,
-    apply_float_activation,
+    channel_tile,
     check_type,
+    epilogue,
     exact_in_float32,
     float_activation_range,
     per_channel_multipliers,
@@ -46,6 +47,19 @@ class ConvParams:
     hybrid: Any = None
     groups: int = 1
     rounding: str = "single"
+    transposed: bool = False  # patches via win.im2col_transposed; w_mat rows in (KW, KH, C_in) order
+    bias_tile: Any = None  # float and hybrid: channel_tile(bias) for the epilogue
+    hybrid_scale_tile: Any = None  # per-channel hybrid: channel_tile(filter scales)
+
+
+def _transposed_patches(kh: int, kw: int, cin: int) -> bool:
+    """Read patches from the transposed input when that makes the copied runs much longer (KH*C vs KW*C)."""
+    return kh > kw and kw * cin < 16
+
+
+def _patches(p: ConvParams, xp: np.ndarray) -> np.ndarray:
+    """Patch view of the padded input whose K order matches p.w_mat's rows."""
+    return p.win.im2col_transposed(xp) if p.transposed else p.win.im2col(xp)
 
 
 @kernel("CONV_2D")
@@ -78,13 +92,15 @@ class Conv2D(Kernel):
                           o.dilation_h_factor, o.dilation_w_factor)
         act = o.fused_activation_function
         bv = ctx.const(2) if b is not None else None
-        w2 = np.ascontiguousarray(wv.reshape(cout, -1).T)  # (KH*KW*Cin, Cout)
+        tr = _transposed_patches(kh, kw, cin)
+        w2 = np.ascontiguousarray((wv.transpose(0, 2, 1, 3) if tr else wv).reshape(cout, -1).T)  # (K, Cout)
         if x.type == dtypes.FLOAT32 and w.type == dtypes.FLOAT32:
             lo, hi = float_activation_range(act)
             bias = None if bv is None else bv.astype(np.float32)
-            return ConvParams("float", win, w2.astype(np.float32), bias, lo, hi)
+            return ConvParams("float", win, w2.astype(np.float32), bias, lo, hi, transposed=tr,
+                              bias_tile=channel_tile(bias, win))
         if x.type == dtypes.FLOAT32 and w.type in (dtypes.INT8, dtypes.UINT8):
-            return self._prepare_hybrid(ctx, op, win, w2, bv, act)
+            return self._prepare_hybrid(ctx, op, win, w2, bv, act, tr)
         check_type(x, (dtypes.INT8, dtypes.INT16), "input")
         check_type(w, (dtypes.INT8,), "filter")
         _, in_zp = scale_zp(x)
@@ -98,13 +114,17 @@ class Conv2D(Kernel):
             gd = np.float32 if exact_in_float32(bound) else np.float64
             return ConvParams("int", win, wi.astype(gd), bias, lo, hi, input_offset=-in_zp, output_offset=out_zp,
                               output_multiplier=mult, output_shift=shift, gemm_dtype=gd, out_dtype=np.int8,
-                              rounding=ctx.rounding_for("double"))
+                              rounding=ctx.rounding_for("double"), transposed=tr)
         return ConvParams("int16", win, wi.astype(np.float64), bias, lo, hi, input_offset=-in_zp,
                           output_offset=out_zp, output_multiplier=mult, output_shift=shift, gemm_dtype=np.float64,
-                          out_dtype=np.int16, rounding=ctx.rounding_for("double"))
+                          out_dtype=np.int16, rounding=ctx.rounding_for("double"), transposed=tr)
 
     def eval(self, p: ConvParams, inputs):
         x = inputs[0]
+        if p.kind == "hybrid":
+            return [self._hybrid(p, x)]
+        if p.kind == "float":
+            return [self._float(p, x)]
         n = x.shape[0]
         win = p.win
         # the im2col matrix is KH*KW times the input: do few samples at a time so it stays in cache
@@ -117,18 +137,9 @@ class Conv2D(Kernel):
     def _eval(self, p: ConvParams, x: np.ndarray) -> list[np.ndarray]:
         n = x.shape[0]
         win = p.win
-        if p.kind == "float":
-            cols = x.reshape(-1, x.shape[3]) if win.is_pointwise else \
-                win.im2col(win.padded(x, 0)).reshape(n * win.out_h * win.out_w, -1)
-            y = cols @ p.w_mat  # (N*OH*OW, Cout) float32
-            if p.bias is not None:
-                y += p.bias
-            return [apply_float_activation(y.reshape(n, win.out_h, win.out_w, -1), p.act_min, p.act_max)]
-        if p.kind == "hybrid":
-            return [self._hybrid(p, x)]
         # int: pad with the zero point so padded taps contribute (x + input_offset) == 0
         cols = x.reshape(-1, x.shape[3]) if win.is_pointwise else \
-            win.im2col(win.padded(x, -p.input_offset)).reshape(n * win.out_h * win.out_w, -1)
+            _patches(p, win.padded(x, -p.input_offset)).reshape(n * win.out_h * win.out_w, -1)
         xs = cols.astype(p.gemm_dtype)
         xs += p.gemm_dtype(p.input_offset)
         acc = np.matmul(xs, p.w_mat).astype(np.int64)  # (N*OH*OW, Cout) exact int
@@ -142,7 +153,24 @@ class Conv2D(Kernel):
                                  np.int16)
         return [y.reshape(n, win.out_h, win.out_w, -1)]
 
-    def _prepare_hybrid(self, ctx, op, win, w2, bv, act):
+    def _float(self, p: ConvParams, x: np.ndarray) -> np.ndarray:
+        """GEMM straight into the output (im2col a few samples at a time), then bias and clamp in place."""
+        n = x.shape[0]
+        win = p.win
+        out = np.empty((n, win.out_h, win.out_w, p.w_mat.shape[1]), np.float32)
+        if win.is_pointwise:
+            np.matmul(x.reshape(-1, x.shape[3]), p.w_mat, out=out.reshape(-1, out.shape[3]))
+        else:
+            step = max(COLS_BUDGET // (win.out_h * win.out_w * p.w_mat.shape[0] * 4), 1)
+            xp = win.padded(x, 0)
+            for k in range(0, n, step):
+                cols = _patches(p, xp[k:k + step])  # (n, OH, OW, KH, KW, C) view
+                y = out[k:k + step]
+                np.matmul(cols.reshape(y.shape[0] * win.out_h * win.out_w, -1), p.w_mat,
+                          out=y.reshape(-1, y.shape[3]))  # (N*OH*OW, Cout) float32
+        return epilogue(out, p.bias_tile, p.act_min, p.act_max)
+
+    def _prepare_hybrid(self, ctx, op, win, w2, bv, act, tr):
         """conv.cc Prepare: per-channel hybrid only when the filter has several *different* scales."""
         w = ctx.input(1)
         if np.any(zero_points(w) != 0):
@@ -158,9 +186,22 @@ class Conv2D(Kernel):
         lo, hi = float_activation_range(act)
         bias = None if bv is None else bv.astype(np.float32)
         hybrid = (per_channel, s if per_channel else np.float32(s[0]))
-        return ConvParams("hybrid", win, wi.astype(gd), bias, lo, hi, hybrid=hybrid, gemm_dtype=gd)
+        return ConvParams("hybrid", win, wi.astype(gd), bias, lo, hi, hybrid=hybrid, gemm_dtype=gd, transposed=tr,
+                          bias_tile=channel_tile(bias, win),
+                          hybrid_scale_tile=channel_tile(s, win) if per_channel else None)
 
     def _hybrid(self, p: ConvParams, x: np.ndarray) -> np.ndarray:
+        """Quantize, GEMM and rescale straight into the output, a few samples at a time when there is
+        an im2col matrix (it is KH*KW times the input)."""
+        n = x.shape[0]
+        win = p.win
+        out = np.empty((n, win.out_h, win.out_w, p.w_mat.shape[1]), np.float32)
+        step = n if win.is_pointwise else max(COLS_BUDGET // (win.out_h * win.out_w * p.w_mat.shape[0] * 4), 1)
+        for k in range(0, n, step):
+            self._hybrid_block(p, x[k:k + step], out[k:k + step])
+        return out
+
+    def _hybrid_block(self, p: ConvParams, x: np.ndarray, out: np.ndarray) -> None:
         n = x.shape[0]
         win = p.win
         per_channel, fscale = p.hybrid
@@ -169,21 +210,22 @@ class Conv2D(Kernel):
         if per_channel:  # reference_ops::HybridConvPerChannel: taps outside the input are skipped
             q, sf, off = asymmetric_quantize_rows(rows)
             q -= off[:, None].astype(np.float32)  # exact: small integers
-            centered = q.reshape(x.shape).astype(p.gemm_dtype, copy=False)
         else:  # optimized_ops::HybridConv (the only hybrid implementation): symmetric, zero padding
             q, sf = symmetric_quantize_rows(rows)
-            centered = q.reshape(x.shape).astype(p.gemm_dtype, copy=False)
-        cols = centered.reshape(-1, x.shape[3]) if win.is_pointwise else \
-            win.im2col(win.padded(centered, 0)).reshape(n * pix, -1)
-        acc = np.matmul(cols, p.w_mat)  # (N*OH*OW, Cout) exact integer sums
-        y = acc.astype(np.float32, copy=False).reshape(n, pix, -1)
+        q = q.reshape(x.shape)
+        cols = q.reshape(-1, x.shape[3]) if win.is_pointwise else \
+            _patches(p, win.padded(q, 0)).reshape(n * pix, -1)
+        y = out.reshape(n * pix, -1)
+        if p.gemm_dtype is np.float32:
+            np.matmul(cols, p.w_mat, out=y)  # (N*OH*OW, Cout) exact integer sums
+        else:
+            y[...] = np.matmul(cols.astype(p.gemm_dtype), p.w_mat)  # exact, then rounded like float(int32)
+        per_sample = y.reshape(n, -1)
         if per_channel:
-            np.multiply(y, fscale, out=y)
-            np.multiply(y, sf[:, None, None], out=y)
+            tiles = y.reshape(-1, p.hybrid_scale_tile.size)
+            np.multiply(tiles, p.hybrid_scale_tile, out=tiles)
+            np.multiply(per_sample, sf[:, None], out=per_sample)
         else:
             scale = np.multiply(sf, fscale, dtype=np.float32)  # scaling_factors[b] *= filter scale
-            np.multiply(y, scale[:, None, None], out=y)
-        if p.bias is not None:
-            y += p.bias
-        y = apply_float_activation(y, p.act_min, p.act_max)
-        return y.reshape(n, win.out_h, win.out_w, -1)
+            np.multiply(per_sample, scale[:, None], out=per_sample)
+        epilogue(out, p.bias_tile, p.act_min, p.act_max)

@@ -13,7 +13,9 @@ from . import Kernel, kernel
 from ._common import (
     Window,
     apply_float_activation,
+    channel_tile,
     check_type,
+    epilogue,
     float_activation_range,
     per_channel_multipliers,
     quant_activation_range,
@@ -40,6 +42,8 @@ class DepthwiseParams:
     output_shift: Any = None
     acc_dtype: Any = np.float32
     rounding: str = "single"
+    w_tiled: Any = None  # w tiled to (KH, KW, OW*C_out): win.tiled_taps(w)
+    bias_tile: Any = None  # float: channel_tile(bias) for the epilogue
 
 
 @kernel("DEPTHWISE_CONV_2D")
@@ -74,7 +78,9 @@ class DepthwiseConv2D(Kernel):
         if x.type == dtypes.FLOAT32 and w.type == dtypes.FLOAT32:
             lo, hi = float_activation_range(act)
             bias = None if bv is None else bv.astype(np.float32)
-            return DepthwiseParams("float", win, wk.astype(np.float32), mult, bias, lo, hi)
+            wf = wk.astype(np.float32)
+            return DepthwiseParams("float", win, wf, mult, bias, lo, hi, w_tiled=win.tiled_taps(wf),
+                                   bias_tile=channel_tile(bias, win))
         if x.type == dtypes.FLOAT32 and w.type == dtypes.INT8:
             # hybrid: reference_integer_ops::DepthwiseConvHybridPerChannel (per-sample asymmetric input)
             lo, hi = float_activation_range(act)
@@ -102,16 +108,15 @@ class DepthwiseConv2D(Kernel):
             return [self._hybrid(p, x)]
         if p.kind == "float":
             xp = win.padded(x, 0)
-        else:
-            xp = win.padded(x, -p.input_offset).astype(p.acc_dtype)
-            xp += p.input_offset
+            if p.depth_multiplier > 1:
+                xp = np.repeat(xp, p.depth_multiplier, axis=3)
+            acc = win.accumulate_taps(xp, p.w, p.w_tiled)  # (N, OH, OW, Cout) float32
+            return [epilogue(acc, p.bias_tile, p.act_min, p.act_max)]
+        xp = win.padded(x, -p.input_offset).astype(p.acc_dtype)
+        xp += p.input_offset
         if p.depth_multiplier > 1:
             xp = np.repeat(xp, p.depth_multiplier, axis=3)
         acc = win.accumulate_taps(xp, p.w)  # (N, OH, OW, Cout)
-        if p.kind == "float":
-            if p.bias is not None:
-                acc += p.bias
-            return [apply_float_activation(acc, p.act_min, p.act_max)]
         acc = acc.astype(np.int64)
         if p.bias is not None:
             acc += p.bias
