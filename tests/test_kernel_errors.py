@@ -107,3 +107,78 @@ def test_int8_hard_swish_with_a_tiny_output_scale_is_refused():
                                                                     zero_point=np.array([0], np.int64))
     with pytest.raises(UnsupportedError, match=r"op 0 \(HARD_SWISH.*exponent 3 > 0"):
         Interpreter(m.bind()).allocate_tensors()
+
+
+def _int16_binary(op: str, scales: tuple, shapes=((1, 8), (1, 8))) -> bytes:
+    """A single int16 ADD/SUB with pot_scale_int16 (the schema default) and the given (s1, s2, s_out)."""
+    import edgequant
+    from edgequant.graph import Buffer, Model, Operator, QuantizationParameters, SubGraph, Tensor, new_node
+
+    m = Model(version=3, operator_codes=[], subgraphs=[], buffers=[Buffer()], description="refusal")
+    sg = SubGraph(tensors=[], operators=[], inputs=[], outputs=[], name="main")
+    m.subgraphs.append(sg)
+    out_shape = list(np.broadcast_shapes(*shapes))
+    for name, s, shape in (("a", scales[0], shapes[0]), ("b", scales[1], shapes[1]), ("y", scales[2], out_shape)):
+        q = QuantizationParameters(scale=np.array([s], np.float32), zero_point=np.array([0], np.int64))
+        sg.add_tensor(Tensor(name=name, type=edgequant.dtypes.INT16, shape=list(shape), buffer=0, quantization=q))
+    sg.inputs, sg.outputs = [0, 1], [2]
+    table = "AddOptions" if op == "ADD" else "SubOptions"
+    sg.operators.append(Operator(opcode_index=m.op_code_index(op, 3), inputs=[0, 1], outputs=[2],
+                                 builtin_options=new_node(table, pot_scale_int16=True)))
+    m.bind()
+    return edgequant.save(m)
+
+
+@pytest.mark.parametrize("op", ["ADD", "SUB"])
+@pytest.mark.parametrize("scales", [(2.0 ** -15, 2.0 ** -14, 2.0 ** -12), (2.0 ** -10, 2.0 ** -12, 2.0 ** -12)],
+                         ids=["both-inputs-shifted", "input-coarser-than-output"])
+def test_int16_pot_add_sub_refuse_what_litert_refuses_and_run_like_tflite_micro(op, scales):
+    """On the power-of-two path add.cc / sub.cc need one input at the output's scale and the other at a finer
+    one; LiteRT's Prepare fails otherwise, and so do we. tflite-micro has no such path (it rescales), and
+    target="tflm" computes what it computes."""
+    li = pytest.importorskip("ai_edge_litert.interpreter")
+    from edgequant.errors import UnsupportedError
+
+    data = _int16_binary(op, scales)
+    ref = li.Interpreter(model_content=data, experimental_op_resolver_type=li.OpResolverType.BUILTIN_REF)
+    with pytest.raises(RuntimeError):
+        ref.allocate_tensors()
+    with pytest.raises(UnsupportedError, match=rf"op 0 \({op};.*refuse this too"):
+        Interpreter(data).allocate_tensors()
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
+    rng = np.random.default_rng(1)
+    a, b = (rng.integers(-32768, 32767, (1, 8), endpoint=True).astype(np.int16) for _ in range(2))
+    micro = runtime.Interpreter.from_bytes(data)
+    micro.set_input(a, 0)
+    micro.set_input(b, 1)
+    micro.invoke()
+    np.testing.assert_array_equal(Interpreter(data, target="tflm").run([a, b])[0], micro.get_output(0))
+
+
+def test_int16_pot_add_with_broadcasting_is_refused_because_litert_aborts():
+    """reference_ops::Add(int16) on the power-of-two path is elementwise: with broadcasting LiteRT's
+    MatchingElementsSize check aborts the process (checked in a child process). SUB broadcasts there."""
+    pytest.importorskip("ai_edge_litert.interpreter")
+    import signal
+    import subprocess
+    import sys
+
+    from edgequant.errors import UnsupportedError
+
+    data = _int16_binary("ADD", (2.0 ** -12, 2.0 ** -14, 2.0 ** -12), shapes=((2, 8), (1, 8)))
+    code = ("import sys, numpy as np\n"
+            "from ai_edge_litert.interpreter import Interpreter, OpResolverType\n"
+            "it = Interpreter(model_content=sys.stdin.buffer.read(),"
+            " experimental_op_resolver_type=OpResolverType.BUILTIN_REF)\n"
+            "it.allocate_tensors()\n"
+            "it.set_tensor(it.get_input_details()[0]['index'], np.ones((2, 8), np.int16))\n"
+            "it.set_tensor(it.get_input_details()[1]['index'], np.ones((1, 8), np.int16))\n"
+            "it.invoke()\n")
+    sub = _int16_binary("SUB", (2.0 ** -12, 2.0 ** -14, 2.0 ** -12), shapes=((2, 8), (1, 8)))
+    codes = [subprocess.run([sys.executable, "-c", code], check=False, input=model, capture_output=True,
+                            timeout=120).returncode for model in (data, sub)]
+    assert codes == [-signal.SIGABRT, 0], codes
+    with pytest.raises(UnsupportedError, match=r"op 0 \(ADD;.*cannot broadcast.*abort"):
+        Interpreter(data).allocate_tensors()
+    Interpreter(sub).allocate_tensors()
+

@@ -666,3 +666,55 @@ def cases_relu_family_multipliers():
 
 
 CASES.append(cases_relu_family_multipliers)
+
+
+# -- int16 ADD/SUB on the power-of-two path (issue #4) -------------------------------------------------------
+# Own generator, as above. ADD/SUB: with pot_scale_int16 (the schema default) and power-of-two scales, LiteRT's
+# add.cc / sub.cc shift one input right (gemmlowp::RoundingDivideByPOT on int16) and add without rescaling;
+# tflite-micro ignores the flag and always rescales (the general path), so the two runtimes differ there: the
+# LiteRT cases carry no tflite-micro outputs, and the "_tflm" cases pin tflite-micro's own result for the same
+# kind of model. Shifts of 16 and more show gemmlowp's int16 mask quirk (x >= 0 -> 1, x < 0 -> -1).
+
+def cases_pot_int16():
+    rng = np.random.default_rng(6)
+
+    def q16(*shape):
+        return rng.integers(-32768, 32767, shape, endpoint=True).astype(np.int16)
+
+    def ties(shift: int, n: int) -> np.ndarray:  # odd multiples of 2^(shift-1) and their neighbours, both signs
+        k = np.arange(-(n // 6), n // 6 + 1) * 2 + 1
+        v = np.concatenate([k << (shift - 1), (k << (shift - 1)) + 1, (k << (shift - 1)) - 1])
+        return np.clip(v, -32768, 32767)[:n].astype(np.int16)
+
+    for op in ("ADD", "SUB"):
+        table = "AddOptions" if op == "ADD" else "SubOptions"
+        o = opts(table, pot_scale_int16=True)
+        a = q16(2, 96)
+        a[0] = ties(3, 96)
+        b = q16(2, 96)
+        yield Case(f"{op}__i16_pot_in1_shift3", op, [T(a, q=(2.0 ** -15, 0)), T(b, q=(2.0 ** -12, 0))],
+                   [T(type=dtypes.INT16, q=(2.0 ** -12, 0))], o, batch=True, version=3)
+        b = q16(2, 96)
+        b[1] = ties(5, 96)
+        yield Case(f"{op}__i16_pot_in2_shift5_relu", op, [T(q16(2, 96), q=(2.0 ** -10, 0)), T(b, q=(2.0 ** -15, 0))],
+                   [T(type=dtypes.INT16, q=(2.0 ** -10, 0))], opts(table, pot_scale_int16=True,
+                                                                   fused_activation_function=1),
+                   batch=True, version=3)
+        b = q16(1, 64)
+        b[0, :4] = [0, 1, -1, -32768]
+        yield Case(f"{op}__i16_pot_in2_shift20_const", op, [T(q16(1, 64), q=(2.0 ** -10, 0)),
+                                                            T(b, q=(2.0 ** -30, 0), const=True)],
+                   [T(type=dtypes.INT16, q=(2.0 ** -10, 0))], o, batch=True, version=3)
+        yield Case(f"{op}__i16_pot_same_scale_relu6", op, [T(q16(2, 64), q=(2.0 ** -12, 0)),
+                                                           T(q16(2, 64), q=(2.0 ** -12, 0))],
+                   [T(type=dtypes.INT16, q=(2.0 ** -12, 0))], opts(table, pot_scale_int16=True,
+                                                                   fused_activation_function=3),
+                   batch=True, version=3, tflm=True)  # no shift: both paths give the same sums
+        yield Case(f"{op}__i16_pot_in1_shift3_tflm", op, [T(a, q=(2.0 ** -15, 0)), T(q16(2, 96), q=(2.0 ** -12, 0))],
+                   [T(type=dtypes.INT16, q=(2.0 ** -12, 0))], o, batch=True, version=3, ref="tflm")
+    yield Case("SUB__i16_pot_broadcast", "SUB", [T(q16(2, 3, 32), q=(2.0 ** -12, 0)), T(q16(3, 32), q=(2.0 ** -14, 0))],
+               [T(type=dtypes.INT16, q=(2.0 ** -12, 0))], opts("SubOptions", pot_scale_int16=True), version=3)
+
+
+CASES.append(cases_pot_int16)
+

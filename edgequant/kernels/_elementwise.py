@@ -1,4 +1,5 @@
-"""Binary elementwise helpers: broadcasting, batching rules, ADD/SUB quantized math."""
+"""Binary elementwise helpers: broadcasting, batching rules, ADD/SUB quantized math (the general rescaling path
+of int8/int16 and the power-of-two int16 path of LiteRT's add.cc / sub.cc)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import dtypes
+from .. import dtypes, qmath
 from ..errors import UnsupportedError
 from ._common import (
     apply_float_activation,
@@ -36,7 +37,7 @@ def batchable_binary(ctx, out_rank: int) -> bool:
 
 @dataclass(frozen=True)
 class AddSubParams:
-    kind: str  # "float" | "int" (plain integer add) | "q8" | "q16"
+    kind: str  # "float" | "int" (plain integer add) | "q8" | "q16" | "q16pot"
     sign: int
     act_min: Any
     act_max: Any
@@ -62,6 +63,14 @@ class QuantAddParams:
     rounding: str
 
 
+@dataclass(frozen=True)
+class PotAddParams:
+    """The ArithmeticParams of reference_ops::Add(int16) / Sub16 / BroadcastSub16POTSlow: two right shifts."""
+
+    input1_shift: int  # log2(s1) - log2(s_out), <= 0
+    input2_shift: int  # log2(s2) - log2(s_out), <= 0; at least one of the two is 0
+
+
 def prepare_add_sub(ctx, op, sign: int) -> AddSubParams:
     a, b, y = ctx.input(0), ctx.input(1), ctx.output(0)
     o = op.options
@@ -78,8 +87,12 @@ def prepare_add_sub(ctx, op, sign: int) -> AddSubParams:
             lo, hi = _int_activation(act, lo, hi)
         return AddSubParams("int", sign, lo, hi, batchable)
     if a.type in (dtypes.INT8, dtypes.INT16):
-        q = _prepare_quant(a, b, y, sign, op, ctx.rounding_for("double"))
         lo, hi = quant_activation_range(act, y)
+        if a.type == dtypes.INT16 and ctx.target == "litert":
+            pot = _prepare_pot(a, b, y, sign, op)
+            if pot is not None:
+                return AddSubParams("q16pot", sign, lo, hi, batchable, pot)
+        q = _prepare_quant(a, b, y, sign, op, ctx.rounding_for("double"))
         return AddSubParams("q8" if a.type == dtypes.INT8 else "q16", sign, lo, hi, batchable, q)
     raise UnsupportedError(f"input type {dtypes.name(a.type)}")
 
@@ -101,10 +114,6 @@ def _prepare_quant(a, b, y, sign: int, op, rounding: str) -> QuantAddParams:
     so, zo = scale_zp(y)
     if a.type == dtypes.INT16 and (z1 or z2 or zo):
         raise UnsupportedError("int16 ADD/SUB needs zero points of 0")
-    if a.type == dtypes.INT16 and getattr(op.options, "pot_scale_int16", False) and all(
-            _is_pot(v) for v in (s1, s2, so)):
-        # add.cc/sub.cc then take a separate shift-only path (pot_scale_int16) that we do not implement
-        raise UnsupportedError("int16 ADD/SUB with power-of-two scales and pot_scale_int16 is not implemented")
     left_shift = 20 if a.type == dtypes.INT8 else 15
     twice_max = 2.0 * max(float(s1), float(s2))
     real1 = float(s1) / twice_max
@@ -117,10 +126,47 @@ def _prepare_quant(a, b, y, sign: int, op, rounding: str) -> QuantAddParams:
                           np.int8 if a.type == dtypes.INT8 else np.int16, rounding)
 
 
-def _is_pot(scale: float) -> bool:
-    """tflite::CheckedLog2: log2 of the scale within 1e-3 of an integer."""
-    lg = float(np.log2(np.float32(scale)))
-    return abs(lg - round(lg)) < 1e-3
+def _prepare_pot(a, b, y, sign: int, op) -> PotAddParams | None:
+    """add.cc / sub.cc Prepare for int16: with ``pot_scale_int16`` (the schema's default; false when the op has
+    no options table) and three power-of-two scales, LiteRT takes the LSTM-style shift-only path; else None
+    (the general path). tflite-micro has only the general path, so its target never comes here."""
+    if op.options is None or not op.options.pot_scale_int16:
+        return None
+    logs = [checked_log2(scale_zp(t)[0]) for t in (a, b, y)]
+    if not all(is_pot for is_pot, _ in logs):
+        return None
+    if any(scale_zp(t)[1] for t in (a, b, y)):
+        raise UnsupportedError("int16 ADD/SUB needs zero points of 0")
+    (_, l1), (_, l2), (_, lo) = logs
+    shift1, shift2 = l1 - lo, l2 - lo
+    if (shift1 and shift2) or shift1 > 0 or shift2 > 0:
+        raise UnsupportedError(
+            f"int16 ADD/SUB with power-of-two scales and pot_scale_int16: input scales 2^{l1} and 2^{l2} for output "
+            f"2^{lo} need one input at the output's scale and the other at a smaller one; LiteRT's reference "
+            f"kernels refuse this too")
+    out_size = int(np.prod(broadcast_shape(a.shape or [], b.shape or []), dtype=np.int64))
+    if sign > 0 and any(int(np.prod(t.shape or [], dtype=np.int64)) != out_size for t in (a, b)):
+        # reference_ops::Add(int16) is elementwise only: MatchingElementsSize's TFLITE_CHECK aborts the process
+        raise UnsupportedError("int16 ADD with power-of-two scales and pot_scale_int16 cannot broadcast; LiteRT's "
+                               "reference kernels refuse this too (they abort)")
+    return PotAddParams(shift1, shift2)
+
+
+def checked_log2(scale: float) -> tuple[bool, int]:
+    """tflite::CheckedLog2 in float32: (log2 of the scale within 1e-3 of an integer, that integer rounded)."""
+    lg = np.float32(np.log(np.float32(scale))) * np.float32(1.0 / np.log(np.float32(2.0)))
+    rounded = float(qmath.round_half_away(lg))
+    return bool(abs(float(lg) - rounded) < 1e-3), int(rounded)
+
+
+def rounding_divide_by_pot_int16(x: np.ndarray, exponent: int) -> np.ndarray:
+    """gemmlowp::RoundingDivideByPOT with IntegerType int16 (int64 result). As in the C++, the mask 2**e - 1 is
+    cast to int16: for exponents of 16 and more it is -1, which maps x >= 0 to 1 and x < 0 to -1."""
+    mask = ((1 << exponent) - 1) & 0xFFFF
+    mask = mask - 0x10000 if mask >= 0x8000 else mask
+    x = x.astype(np.int64)
+    threshold = (mask >> 1) + (x < 0)
+    return (x >> exponent) + ((x & mask) > threshold)
 
 
 def eval_add_sub(p: AddSubParams, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -131,6 +177,12 @@ def eval_add_sub(p: AddSubParams, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         y = a + b if p.sign > 0 else a - b
         return np.clip(y, p.act_min, p.act_max).astype(a.dtype)
     q = p.q
+    if p.kind == "q16pot":  # Add / Sub16 saturate to int16 before the clamp, BroadcastSub16POTSlow does not:
+        # the same, as the clamp range lies inside int16
+        s1 = rounding_divide_by_pot_int16(a, -q.input1_shift)
+        s2 = rounding_divide_by_pot_int16(b, -q.input2_shift)
+        raw = s1 + s2 if p.sign > 0 else s1 - s2
+        return np.clip(raw, p.act_min, p.act_max).astype(np.int16)
     x1 = (a.astype(np.int64) + q.input1_offset) << q.left_shift
     x2 = (b.astype(np.int64) + q.input2_offset) << q.left_shift
     s1 = mul_by_qm_smaller_than_one_exp(x1, q.input1_multiplier, q.input1_shift, q.rounding)

@@ -9,7 +9,8 @@ from ._elementwise import eval_add_sub, prepare_add_sub
 @kernel("SUB")
 class Sub(Kernel):
     """reference_ops::Sub / BroadcastSubSlow (float, int32, int64) and the quantized SUB of
-    lite/kernels/sub.cc (left_shift 20 for int8, 15 for int16; same math as ADD with a minus)."""
+    lite/kernels/sub.cc (left_shift 20 for int8, 15 for int16; same math as ADD with a minus; for target
+    "litert" with pot_scale_int16 and power-of-two scales Sub16 / BroadcastSub16POTSlow, see ``_elementwise``)."""
 
     def prepare(self, ctx, op):
         return prepare_add_sub(ctx, op, sign=-1)
