@@ -182,3 +182,22 @@ def test_int16_pot_add_with_broadcasting_is_refused_because_litert_aborts():
         Interpreter(data).allocate_tensors()
     Interpreter(sub).allocate_tensors()
 
+
+def test_hybrid_fully_connected_with_weights_fed_at_run_time_is_refused():
+    """Float input with int8 weights that are an input (not a constant): LiteRT runs it, our hybrid path
+    packs constant weights only, so prepare refuses it instead of computing something else."""
+    import edgequant
+    from edgequant.errors import UnsupportedError
+    from edgequant.graph import Buffer, Model, Operator, QuantizationParameters, SubGraph, Tensor
+
+    m = Model(version=3, operator_codes=[], subgraphs=[], buffers=[Buffer()])
+    sg = SubGraph(tensors=[], operators=[], inputs=[0, 1], outputs=[2], name="main")
+    m.subgraphs.append(sg)
+    q = QuantizationParameters(scale=np.array([0.02], np.float32), zero_point=np.array([0], np.int64))
+    sg.add_tensor(Tensor(name="x", type=edgequant.dtypes.FLOAT32, shape=[2, 8], buffer=0))
+    sg.add_tensor(Tensor(name="w", type=edgequant.dtypes.INT8, shape=[3, 8], buffer=0, quantization=q))
+    sg.add_tensor(Tensor(name="y", type=edgequant.dtypes.FLOAT32, shape=[2, 3], buffer=0))
+    sg.operators.append(Operator(opcode_index=m.op_code_index("FULLY_CONNECTED", 3), inputs=[0, 1, -1],
+                                 outputs=[2]))
+    with pytest.raises(UnsupportedError, match=r"op 0 \(FULLY_CONNECTED;.*hybrid.*non-constant weights"):
+        Interpreter(m.bind()).allocate_tensors()

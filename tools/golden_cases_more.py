@@ -668,12 +668,13 @@ def cases_relu_family_multipliers():
 CASES.append(cases_relu_family_multipliers)
 
 
-# -- int16 ADD/SUB on the power-of-two path (issue #4) -------------------------------------------------------
-# Own generator, as above. ADD/SUB: with pot_scale_int16 (the schema default) and power-of-two scales, LiteRT's
+# -- int16 ADD/SUB on the power-of-two path; FULLY_CONNECTED with non-constant weights (issue #4) ----------
+# Own generators, as above. ADD/SUB: with pot_scale_int16 (the schema default) and power-of-two scales, LiteRT's
 # add.cc / sub.cc shift one input right (gemmlowp::RoundingDivideByPOT on int16) and add without rescaling;
 # tflite-micro ignores the flag and always rescales (the general path), so the two runtimes differ there: the
 # LiteRT cases carry no tflite-micro outputs, and the "_tflm" cases pin tflite-micro's own result for the same
 # kind of model. Shifts of 16 and more show gemmlowp's int16 mask quirk (x >= 0 -> 1, x < 0 -> -1).
+# FULLY_CONNECTED: weights (and bias) fed as inputs, as in attention; both runtimes read them at every Eval.
 
 def cases_pot_int16():
     rng = np.random.default_rng(6)
@@ -718,3 +719,58 @@ def cases_pot_int16():
 
 CASES.append(cases_pot_int16)
 
+
+def cases_fc_weight_inputs():
+    """FULLY_CONNECTED with weights (and bias) fed at run time; batch False: run() must not stack the weights
+    with the input. Per-channel weights' zero points are never read (FullyConnectedPerChannel, both runtimes)."""
+    rng = np.random.default_rng(7)
+
+    def q16(*shape):
+        return rng.integers(-32768, 32767, shape, endpoint=True).astype(np.int16)
+
+    def q8(*shape):
+        return rng.integers(-128, 127, shape, endpoint=True).astype(np.int8)
+
+    f = "FullyConnectedOptions"
+    w = rng.uniform(-1, 1, (5, 8)).astype(np.float32)
+    yield Case("FULLY_CONNECTED__f32_weights_input", "FULLY_CONNECTED",
+               [T(f32_rng(rng, 3, 8)), T(w), T(rng.uniform(-1, 1, 5).astype(np.float32), const=True)],
+               [T(type=dtypes.FLOAT32)], opts(f, fused_activation_function=1))
+    yield Case("FULLY_CONNECTED__f32_weights_bias_input_keepdims", "FULLY_CONNECTED",
+               [T(f32_rng(rng, 1, 3, 8)), T(f32_rng(rng, 6, 8)), T(f32_rng(rng, 6))],
+               [T(type=dtypes.FLOAT32)], opts(f, keep_num_dims=True))
+    yield Case("FULLY_CONNECTED__i8_weights_input", "FULLY_CONNECTED",
+               [T(q8(3, 24), q=(0.05, 3)), T(q8(7, 24), q=(0.02, -9)),
+                T(rng.integers(-800, 800, 7).astype(np.int32), q=(0.001, 0), const=True)],
+               [T(type=dtypes.INT8, q=(0.4, -4))], opts(f), version=4, tflm=True)
+    yield Case("FULLY_CONNECTED__i8_weights_bias_input_relu", "FULLY_CONNECTED",
+               [T(q8(2, 16), q=(0.05, -6)), T(q8(5, 16), q=(0.03, 11)),
+                T(rng.integers(-800, 800, 5).astype(np.int32), q=(0.0015, 0))],
+               [T(type=dtypes.INT8, q=(0.3, -30))], opts(f, fused_activation_function=1), version=4, tflm=True)
+    yield Case("FULLY_CONNECTED__i8_weights_input_deep_nobias", "FULLY_CONNECTED",
+               [T(q8(2, 300), q=(0.05, 120)), T(q8(4, 300), q=(0.02, -120)), None],
+               [T(type=dtypes.INT8, q=(12.0, 0))], opts(f), version=4, tflm=True)  # float64 GEMM: sums > 2^24
+    ws = rng.uniform(0.01, 0.03, 5).astype(np.float32)
+    yield Case("FULLY_CONNECTED__i8_pc_weights_input_zp_ignored", "FULLY_CONNECTED",
+               [T(q8(3, 16), q=(0.05, 3)), T(q8(5, 16), q=(ws, np.full(5, 4), 0)),
+                T(rng.integers(-500, 500, 5).astype(np.int32), q=(0.05 * ws, np.zeros(5), 0), const=True)],
+               [T(type=dtypes.INT8, q=(0.3, 2))], opts(f), version=4)  # the runtimes part on one element here
+    yield Case("FULLY_CONNECTED__i8_pc_const_zp_ignored", "FULLY_CONNECTED",
+               [T(q8(3, 16), q=(0.05, 3)), T(q8(5, 16), q=(ws, np.arange(5) - 2, 0), const=True),
+                T(rng.integers(-500, 500, 5).astype(np.int32), q=(0.05 * ws, np.zeros(5), 0), const=True)],
+               [T(type=dtypes.INT8, q=(0.3, 2))], opts(f), batch=True, version=4, tflm=True)
+    yield Case("FULLY_CONNECTED__i16x8_weights_input", "FULLY_CONNECTED",
+               [T(q16(3, 16), q=(0.0005, 0)), T(q8(5, 16), q=(0.02, 0)),
+                T(rng.integers(-50000, 50000, 5).astype(np.int64), q=(0.00001, 0), const=True)],
+               [T(type=dtypes.INT16, q=(0.003, 0))], opts(f), version=7)
+    yield Case("FULLY_CONNECTED__i16x8_weights_bias_input_wzp", "FULLY_CONNECTED",
+               [T(q16(2, 12), q=(0.0005, 0)), T(q8(4, 12), q=(0.02, 5)),
+                T(rng.integers(-50000, 50000, 4).astype(np.int64), q=(0.00001, 0))],
+               [T(type=dtypes.INT16, q=(0.002, 0))], opts(f, fused_activation_function=3), version=7)
+
+
+def f32_rng(rng: np.random.Generator, *shape) -> np.ndarray:
+    return rng.uniform(-2, 2, shape).astype(np.float32)
+
+
+CASES.append(cases_fc_weight_inputs)

@@ -1,4 +1,5 @@
-"""FULLY_CONNECTED: float32, int8 (per-tensor / per-channel), int16x8, hybrid (int8 weights, float input)."""
+"""FULLY_CONNECTED: float32, int8 (per-tensor / per-channel), int16x8, hybrid (int8 weights, float input);
+constant or non-constant weights and bias (hybrid: constant weights only)."""
 
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ from ._common import (
 @dataclass(frozen=True)
 class FCParams:
     kind: str  # "float" | "int" | "int16" | "hybrid"
-    w_mat: np.ndarray  # (input_depth, units) in the GEMM dtype
-    bias: Any
+    w_mat: Any  # (input_depth, units) in the GEMM dtype; None when the weights are an input (built in eval)
+    bias: Any  # constant bias (float32 or int64), or None (absent, or an input: see bias_is_input)
     act_min: Any
     act_max: Any
     keep_num_dims: bool
@@ -43,6 +44,9 @@ class FCParams:
     hybrid: Any = None
     rounding: str = "float"  # "float" (LiteRT) | "double" (tflite-micro: gemmlowp int8, Q15 int64 for 16x8)
     effective_scale: Any = None  # (units,) float64: double(s_in) * double(s_w[c]) / double(s_out)
+    depth: int = 0  # the weights' input depth (their last dimension)
+    bias_is_input: bool = False  # the bias is a non-constant input: read it in eval
+    batchable: bool = True  # False with non-constant weights or bias: run() must not stack them
 
 
 @kernel("FULLY_CONNECTED")
@@ -64,6 +68,10 @@ class FullyConnected(Kernel):
     Both agree on most elements; they part on ties (-2.5: LiteRT -3, tflite-micro 16x8 -2), where
     gemmlowp's two roundings compound (int8), and where the Q15 multiplier's lost bits cross a rounding
     boundary (16x8, the fc_i16x8_pt golden). tflite-micro has per-channel weights for int8 input only.
+
+    Weights and bias may be non-constant (both runtimes read them, and nothing derived from them, at every
+    Eval): float32, int8 and 16x8 then build the GEMM matrix in eval, and such a model is not batchable.
+    Per-channel weights' zero points are ignored, as FullyConnectedPerChannel does in both runtimes.
     """
 
     def prepare(self, ctx, op):
@@ -73,22 +81,30 @@ class FullyConnected(Kernel):
         keep = bool(o.keep_num_dims) if o is not None else False
         if o is not None and o.weights_format != 0:
             raise UnsupportedError("shuffled FULLY_CONNECTED weights format")
+        # Weights and bias may be activations (e.g. attention's K and V): LiteRT's reference kernels read
+        # them, and their scales, at every Eval and cache nothing, so their values are taken in eval then.
         wv = ctx.const(1)
-        if wv is None:
-            raise UnsupportedError("non-constant weights")
-        if wv.ndim != 2:
-            raise UnsupportedError(f"weights of rank {wv.ndim}; need 2")
-        units, depth = wv.shape
+        w_shape = list(wv.shape) if wv is not None else list(w.shape or [])
+        if len(w_shape) != 2:
+            raise UnsupportedError(f"weights of rank {len(w_shape)}; need 2")
+        units, depth = w_shape
         if x.shape and int(np.prod(x.shape)) % depth:
             raise UnsupportedError(f"input shape {list(x.shape)} is not a multiple of the weights' depth {depth}")
         bv = ctx.const(2) if b is not None else None
-        wt = np.ascontiguousarray(wv.T)  # (depth, units)
+        dyn = {"depth": depth, "bias_is_input": b is not None and bv is None,
+               "batchable": wv is not None and (b is None or bv is not None)}
+        wt = None if wv is None else np.ascontiguousarray(wv.T)  # (depth, units)
         if x.type == dtypes.FLOAT32 and w.type == dtypes.FLOAT32:
             lo, hi = float_activation_range(act)
-            return FCParams("float", wt.astype(np.float32), None if bv is None else bv.astype(np.float32), lo, hi,
-                            keep)
+            return FCParams("float", None if wt is None else wt.astype(np.float32),
+                            None if bv is None else bv.astype(np.float32), lo, hi, keep, **dyn)
         if x.type == dtypes.FLOAT32 and w.type in (dtypes.INT8, dtypes.UINT8):
             from ._hybrid import prepare_hybrid_fc
+            if wt is None or dyn["bias_is_input"]:
+                # LiteRT runs these (EvalHybridDense reads them each time; with asymmetric inputs it computes
+                # the weights' row sums on the first Eval only), but our hybrid path packs constant weights
+                raise UnsupportedError("hybrid FULLY_CONNECTED (float input, int8 weights) with non-constant "
+                                       "weights or bias is not implemented")
             lo, hi = float_activation_range(act)
             hw = prepare_hybrid_fc(w, wt, bool(o.asymmetric_quantize_inputs) if o is not None else False)
             return FCParams("hybrid", hw.w_mat, None if bv is None else bv.astype(np.float32), lo, hi, keep,
@@ -98,7 +114,8 @@ class FullyConnected(Kernel):
         in_s, in_zp = scale_zp(x)
         out_s, out_zp = scale_zp(y)
         w_s = scales(w)
-        w_zp = int(zero_points(w)[0])
+        # FullyConnectedPerChannel (both runtimes) assumes symmetric weights and never reads their zero points
+        w_zp = int(zero_points(w)[0]) if w_s.size == 1 else 0
         if w_s.size not in (1, units):
             raise UnsupportedError(f"weights have {w_s.size} scales for {units} units")
         tflm = ctx.target == "tflm"
@@ -109,33 +126,41 @@ class FullyConnected(Kernel):
         mult, shift = quantize_multiplier(eff, "double") if tflm else (None, None)
         lo, hi = quant_activation_range(act, y)
         bias = None if bv is None else bv.astype(np.int64)
-        wi = wt.astype(np.int64) - w_zp  # filter_offset folded into the weights
-        if x.type == dtypes.INT8:
+        if wt is None:  # |w - w_zp| <= 255 and |x + input_offset| <= 255 (int8) bound every partial sum
+            wi = None
+            bound = depth * 255.0 * 255.0
+        else:
+            wi = wt.astype(np.int64) - w_zp  # filter_offset folded into the weights
             bound = float(np.abs(wi).sum(axis=0).max(initial=0)) * 255
+        if x.type == dtypes.INT8:
             gd = np.float32 if exact_in_float32(bound) else np.float64
-            return FCParams("int", wi.astype(gd), bias, lo, hi, keep, -in_zp, -w_zp, out_zp, mult, shift, gd,
-                            np.int8, rounding=rounding, effective_scale=eff)
-        return FCParams("int16", wi.astype(np.float64), bias, lo, hi, keep, -in_zp, -w_zp, out_zp, mult, shift,
-                        np.float64, np.int16, rounding=rounding, effective_scale=eff)
+            return FCParams("int", None if wi is None else wi.astype(gd), bias, lo, hi, keep, -in_zp, -w_zp, out_zp,
+                            mult, shift, gd, np.int8, rounding=rounding, effective_scale=eff, **dyn)
+        return FCParams("int16", None if wi is None else wi.astype(np.float64), bias, lo, hi, keep, -in_zp, -w_zp,
+                        out_zp, mult, shift, np.float64, np.int16, rounding=rounding, effective_scale=eff, **dyn)
 
     def eval(self, p: FCParams, inputs):
         x = inputs[0]
-        depth, units = p.w_mat.shape
+        w_mat = p.w_mat if p.w_mat is not None else self._weights(p, inputs[1])
+        bias = p.bias
+        if p.bias_is_input:
+            bias = inputs[2].astype(np.float32 if p.kind == "float" else np.int64)
+        depth, units = w_mat.shape
         rows = x.reshape(-1, depth)
         out_shape = (x.shape[:-1] + (units,)) if p.keep_num_dims else (rows.shape[0], units)
         if p.kind == "float":
-            y = rows @ p.w_mat  # (rows, units) float32
-            if p.bias is not None:
-                y += p.bias
+            y = rows @ w_mat  # (rows, units) float32
+            if bias is not None:
+                y += bias
             return [apply_float_activation(y, p.act_min, p.act_max).reshape(out_shape)]
         if p.kind == "hybrid":
             y = p.hybrid.run(rows, p.bias)
             return [apply_float_activation(y, p.act_min, p.act_max).reshape(out_shape)]
         xs = rows.astype(p.gemm_dtype)
         xs += p.gemm_dtype(p.input_offset)
-        acc = np.matmul(xs, p.w_mat).astype(np.int64)  # (rows, units) exact int
-        if p.bias is not None:
-            acc += p.bias
+        acc = np.matmul(xs, w_mat).astype(np.int64)  # (rows, units) exact int
+        if bias is not None:
+            acc += bias
         if p.rounding == "float":  # LiteRT: std::round(double(acc) * effective_scale), then offset and clamp
             y = qmath.round_half_away(acc.astype(np.float64) * p.effective_scale)  # (rows, units) float64
             y += p.output_offset
@@ -147,3 +172,11 @@ class FullyConnected(Kernel):
             y = requantize_int64(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max,
                                  np.int16)
         return [y.reshape(out_shape)]
+
+    @staticmethod
+    def _weights(p: FCParams, w: np.ndarray) -> np.ndarray:
+        """(depth, units) GEMM matrix of weights fed at run time, the filter offset added as in prepare."""
+        wt = w.reshape(-1, p.depth).T.astype(p.gemm_dtype)  # (depth, units)
+        if p.kind != "float" and p.filter_offset:
+            wt += p.gemm_dtype(p.filter_offset)
+        return wt
