@@ -43,6 +43,14 @@ def test_ties_in_some_rows_of_a_matrix():
     _check_rows(v[0])  # one row, 1-D
 
 
+def test_nonnegative_rows_only_fix_positive_ties():
+    v = np.float32(0.5) + np.arange(0, 300, dtype=np.float32).reshape(3, 100)  # every value a tie
+    v[1, ::3] = np.float32(0)
+    v[2] = np.nextafter(v[2], np.float32(0))  # just below the ties
+    want = qmath.round_half_away(v)
+    np.testing.assert_array_equal(round_half_away_f32(v.copy(), nonnegative=True), want)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.integers(1, 12), st.integers(1, 40), st.integers(0, 2**32 - 1))
 def test_random_matrices_with_planted_ties(rows, cols, seed):
@@ -75,6 +83,8 @@ def test_kws_hybrid_layers_match_litert_reference_bit_for_bit():
     plan = ours._plan(0)
     hybrid = [s for s in plan.steps if getattr(s.params, "kind", "") == "hybrid"]
     assert len(hybrid) == 5  # the manifest: every CONV_2D of this model has int8 weights
+    # the first reads the model input; the others read RELU outputs and take the nonnegative fast path
+    assert [s.params.input_nonnegative for s in hybrid] == [False, True, True, True, True]
     d = ref.get_input_details()[0]
     xs = np.random.default_rng(7).standard_normal([150] + list(d["shape"][1:])).astype(np.float32)
     xs[3] = 0  # all-zero sample: scaling factor 1, quantized zeros

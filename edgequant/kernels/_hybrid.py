@@ -17,7 +17,7 @@ from ..errors import UnsupportedError
 from ._common import exact_in_float32, scales, zero_points
 
 
-def round_half_away_f32(v: np.ndarray) -> np.ndarray:
+def round_half_away_f32(v: np.ndarray, nonnegative: bool = False) -> np.ndarray:
     """``qmath.round_half_away`` for a float32 array we own, in few passes; v is overwritten.
 
     ``np.rint`` rounds halves to even; only exact ties differ from TfLiteRound. ``d = v - rint(v)`` is
@@ -26,11 +26,11 @@ def round_half_away_f32(v: np.ndarray) -> np.ndarray:
     hundred thousand values), so only the rows whose own max or min shows one are searched; there a
     tie rint rounded toward zero moves one step away from zero: d == 0.5 with rint(v) >= 0 (v > 0
     was rounded down) gets +1, d == -0.5 with rint(v) <= 0 gets -1; the other ties already went
-    away from zero. Checked against
+    away from zero. ``nonnegative``: the caller knows v >= 0, so only d == 0.5 can need a fix. Checked against
     ``qmath.round_half_away`` on all ties below 2**16, their float neighbours and random bit patterns."""
     r = np.rint(v)
     d = np.subtract(v, r, out=v)  # exact, in [-0.5, 0.5]
-    if d.size and (d.max() == 0.5 or d.min() == -0.5):
+    if d.size and (d.max() == 0.5 or (not nonnegative and d.min() == -0.5)):
         _move_ties_away(r, d)
     return r
 
@@ -46,19 +46,20 @@ def _move_ties_away(r: np.ndarray, d: np.ndarray) -> None:
             r2[row, k] += step
 
 
-def symmetric_quantize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def symmetric_quantize_rows(x: np.ndarray, nonnegative: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """SymmetricQuantizeFloats per row of x (rows, n): int values in [-127, 127] (float32) and float32 scales.
 
     No clamp is needed: |x| <= range and inv = fl(127 / range) give |x * inv| <= 127 * (1 + 2**-23)**2,
-    which rounds to at most 127; an all-zero row gives zeros (the C++'s special case)."""
-    lo = x.min(axis=1)
+    which rounds to at most 127; an all-zero row gives zeros (the C++'s special case). ``nonnegative``:
+    the caller knows x >= 0 (a RELU/RELU6 output), so the range is the row max and two reductions go."""
     hi = x.max(axis=1)
-    rng = np.maximum(np.negative(lo), hi).astype(np.float32)  # max(|min|, |max|), exactly, since min <= max
+    # max(|min|, |max|), exactly, since min <= max
+    rng = (hi if nonnegative else np.maximum(np.negative(x.min(axis=1)), hi)).astype(np.float32)
     zero = rng == 0
     safe = np.where(zero, np.float32(1), rng)
     scale = np.where(zero, np.float32(1), np.divide(safe, np.float32(127), dtype=np.float32))
     inv = np.divide(np.float32(127), safe, dtype=np.float32)
-    q = round_half_away_f32(np.multiply(x, inv[:, None], dtype=np.float32))
+    q = round_half_away_f32(np.multiply(x, inv[:, None], dtype=np.float32), nonnegative)
     if zero.any():
         q[zero] = 0
     return q, scale.astype(np.float32)

@@ -11,6 +11,8 @@ from .. import dtypes
 from ..errors import UnsupportedError
 from . import Kernel, kernel
 from ._common import (
+    ACT_RELU,
+    ACT_RELU6,
     Window,
     channel_tile,
     check_type,
@@ -50,6 +52,7 @@ class ConvParams:
     patches: str = "c"  # im2col layout, see _patch_layout; "t" orders w_mat's rows (KW, KH, C_in)
     bias_tile: Any = None  # float and hybrid: channel_tile(bias) for the epilogue
     hybrid_scale_tile: Any = None  # per-channel hybrid: channel_tile(filter scales)
+    input_nonnegative: bool = False  # hybrid: input 0 is a RELU/RELU6 output (see _relu_output)
 
 
 def _patch_layout(kh: int, kw: int, cin: int, out_w: int) -> str:
@@ -66,6 +69,26 @@ def _patch_layout(kh: int, kw: int, cin: int, out_w: int) -> str:
     if out_w >= 16:
         return "k"
     return "t" if kh > kw else "c"
+
+
+# ops whose fused activation clamps their (float) output, as our kernels and TFLite's do
+_CLAMPING_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL", "AVERAGE_POOL_2D",
+                 "MAX_POOL_2D")
+
+
+def _relu_output(ctx, tensor: int) -> bool:
+    """True when an op of this subgraph writes the float tensor through RELU or RELU6 (the op itself,
+    or fused into one of _CLAMPING_OPS): its values are >= 0 (or NaN) whenever a kernel reads it,
+    because the interpreter runs the producer first. Lets the hybrid quantization skip its min
+    reductions."""
+    o = ctx.subgraph.producers().get(tensor)
+    if o is None or ctx.subgraph.tensor(tensor).type != dtypes.FLOAT32:
+        return False
+    op = ctx.subgraph.operators[o]
+    name = ctx.model.op_name(op)
+    if name in ("RELU", "RELU6"):
+        return True
+    return name in _CLAMPING_OPS and getattr(op.options, "fused_activation_function", None) in (ACT_RELU, ACT_RELU6)
 
 
 def _patch_matrix(p: ConvParams, xp: np.ndarray, dtype) -> np.ndarray:
@@ -204,6 +227,7 @@ class Conv2D(Kernel):
         bias = None if bv is None else bv.astype(np.float32)
         hybrid = (per_channel, s if per_channel else np.float32(s[0]))
         return ConvParams("hybrid", win, wi.astype(gd), bias, lo, hi, hybrid=hybrid, gemm_dtype=gd, patches=pl,
+                          input_nonnegative=_relu_output(ctx, ctx.op.inputs[0]),
                           bias_tile=channel_tile(bias, win),
                           hybrid_scale_tile=channel_tile(s, win) if per_channel else None)
 
@@ -228,7 +252,7 @@ class Conv2D(Kernel):
             q, sf, off = asymmetric_quantize_rows(rows)
             q -= off[:, None].astype(np.float32)  # exact: small integers
         else:  # optimized_ops::HybridConv (the only hybrid implementation): symmetric, zero padding
-            q, sf = symmetric_quantize_rows(rows)
+            q, sf = symmetric_quantize_rows(rows, p.input_nonnegative)
         q = q.reshape(x.shape)
         cols = q.reshape(-1, x.shape[3]) if win.is_pointwise else _patch_matrix(p, win.padded(q, 0), np.float32)
         y = out.reshape(n * pix, -1)
