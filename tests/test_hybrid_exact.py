@@ -1,7 +1,7 @@
 """Hybrid (int8 weights, float activations) convolutions stay bit-identical to LiteRT's reference kernels
 layer by layer, not only within the float tolerance of tests/test_models.py: every intermediate of the
 MLPerf Tiny KWS hybrid model through batched run(), against BUILTIN_REF with all tensors preserved.
-Plus the helpers the fast paths rely on: row-wise tie rounding and transposed im2col patches."""
+Plus the row-wise tie rounding the fast path relies on."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from edgequant import qmath
 from edgequant.interpreter import Interpreter
-from edgequant.kernels._common import Window
 from edgequant.kernels._hybrid import round_half_away_f32
 
 KWS = Path(__file__).resolve().parents[2] / "shared" / "models" / "mlperf_tiny_kws_dscnn_float32.tflite"
@@ -59,14 +58,6 @@ def test_random_matrices_with_planted_ties(rows, cols, seed):
     ties = rng.random((rows, cols)) < 0.05
     v[ties] = np.floor(v[ties]) + np.float32(0.5)
     _check_rows(v)
-
-
-@pytest.mark.parametrize("kh,kw,sh,sw,dh,dw,pad", [(10, 4, 2, 2, 1, 1, 0), (3, 1, 1, 1, 1, 1, 1),
-                                                   (5, 2, 1, 2, 2, 1, 0), (4, 3, 3, 1, 1, 2, 1)])
-def test_transposed_patches_are_the_same_patches(kh, kw, sh, sw, dh, dw, pad):
-    win = Window.make(pad, 13, 11, kh, kw, sh, sw, dh, dw)
-    xp = win.padded(np.random.default_rng(1).standard_normal((3, 13, 11, 2)).astype(np.float32), 0)
-    np.testing.assert_array_equal(win.im2col_transposed(xp).transpose(0, 1, 2, 4, 3, 5), win.im2col(xp))
 
 
 def test_kws_hybrid_layers_match_litert_reference_bit_for_bit():

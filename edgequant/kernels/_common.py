@@ -97,23 +97,54 @@ class Window:
         """Depthwise weights (KH, KW, C) tiled to (KH, KW, OW*C) for ``accumulate_taps`` (once, in prepare)."""
         return np.ascontiguousarray(np.tile(w, (1, 1, self.out_w)))
 
-    def accumulate_taps(self, xp: np.ndarray, w: np.ndarray, wt: np.ndarray | None = None) -> np.ndarray:
+    def tap_input(self, x: np.ndarray, value, dtype=None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """What ``accumulate_taps`` reads: the padded input (``padded``), or at stride 2 along W (dilation
+        1) its even and odd padded columns as two contiguous arrays, built from x in one pass (padding
+        and then splitting the columns cost two). dtype: of the result (default x's); it may be x itself
+        when nothing is padded and the dtype is x's."""
+        dtype = x.dtype if dtype is None else dtype
+        if not (self.sw == 2 and self.dw == 1):
+            return self.padded(x, value).astype(dtype, copy=False)
+        n, h, w, c = x.shape
+        need_h = (self.out_h - 1) * self.sh + (self.kh - 1) * self.dh + 1
+        need_w = (self.out_w - 1) * self.sw + self.kw
+        top, left = self.pad_top, self.pad_left
+        hp = max(need_h, top + h)
+        phases = []
+        for q in range(2):
+            wq = len(range(q, max(need_w, left + w), 2))
+            out = np.empty((n, hp, wq, c), dtype)
+            lo = max(0, (left - q + 1) // 2)  # first phase column holding an input column
+            hi = min(wq, (w - 1 + left - q) // 2 + 1)  # one past the last
+            out[:, :top] = value
+            out[:, top + h:] = value
+            out[:, top:top + h, :lo] = value
+            out[:, top:top + h, max(hi, lo):] = value
+            if hi > lo:
+                x0 = 2 * lo + q - left
+                out[:, top:top + h, lo:hi] = x[:, :, x0:x0 + 2 * (hi - lo) - 1:2]
+            phases.append(out)
+        return phases[0], phases[1]
+
+    def accumulate_taps(self, xp, w: np.ndarray, wt: np.ndarray | None = None) -> np.ndarray:
         """sum over taps of tap(N, OH, OW, C) * w[i, j] (C,): depthwise accumulation.
 
         At stride 1 along W a tap's (OW, C) block is one contiguous run of a padded row, so all taps
         are one strided view (N, OH, KH, KW, OW*C) of the input (no copy) and one ``einsum`` against
         the weights tiled to (KH, KW, OW*C) sums them, about 2.5x faster than a multiply and an add
-        per tap. Stride 2 (dilation 1) splits the columns into two phases first (one copy of the
-        input), each again one contiguous run per tap. Integer sums are exact in any order; float
-        sums may differ from the tap-by-tap order in the last bits. ``wt``: ``tiled_taps(w)`` if the
-        caller prepared it."""
-        n, _, _, c = xp.shape
+        per tap. Stride 2 (dilation 1) reads the padded columns split into two phases, each again one
+        contiguous run per tap. Integer sums are exact in any order; float sums may differ from the
+        tap-by-tap order in the last bits. xp: ``tap_input(x, ...)`` (or the padded input); ``wt``:
+        ``tiled_taps(w)`` if the caller prepared it."""
         if self.sw == 1:
             groups = [(xp, 0, self.kw, self.dw)]  # (array, first tap, taps, column step between taps)
         elif self.sw == 2 and self.dw == 1:
-            groups = [(np.ascontiguousarray(xp[:, :, q::2, :]), q, len(range(q, self.kw, 2)), 1) for q in range(2)]
+            if not isinstance(xp, tuple):
+                xp = tuple(np.ascontiguousarray(xp[:, :, q::2, :]) for q in range(2))
+            groups = [(xp[q], q, len(range(q, self.kw, 2)), 1) for q in range(2)]
         else:
             return self._accumulate_taps_loop(xp, w)
+        n, _, _, c = groups[0][0].shape
         span = self.out_w * c
         if wt is None:
             wt = self.tiled_taps(w)  # (KH, KW, OW*C)

@@ -46,6 +46,15 @@ class DepthwiseParams:
     bias_tile: Any = None  # float: channel_tile(bias) for the epilogue
 
 
+def _repeat(xp, depth_multiplier: int):
+    """Input channel ic feeds output channels ic*m .. ic*m + m-1: repeat channels (each phase array)."""
+    if depth_multiplier == 1:
+        return xp
+    if isinstance(xp, tuple):
+        return tuple(np.repeat(a, depth_multiplier, axis=3) for a in xp)
+    return np.repeat(xp, depth_multiplier, axis=3)
+
+
 @kernel("DEPTHWISE_CONV_2D")
 class DepthwiseConv2D(Kernel):
     """reference_ops::DepthwiseConv (float) and reference_integer_ops::DepthwiseConvPerChannel (int8,
@@ -107,16 +116,12 @@ class DepthwiseConv2D(Kernel):
         if p.kind == "hybrid":
             return [self._hybrid(p, x)]
         if p.kind == "float":
-            xp = win.padded(x, 0)
-            if p.depth_multiplier > 1:
-                xp = np.repeat(xp, p.depth_multiplier, axis=3)
-            acc = win.accumulate_taps(xp, p.w, p.w_tiled)  # (N, OH, OW, Cout) float32
-            return [epilogue(acc, p.bias_tile, p.act_min, p.act_max)]
-        xp = win.padded(x, -p.input_offset).astype(p.acc_dtype)
-        xp += p.input_offset
-        if p.depth_multiplier > 1:
-            xp = np.repeat(xp, p.depth_multiplier, axis=3)
-        acc = win.accumulate_taps(xp, p.w)  # (N, OH, OW, Cout)
+            acc = win.accumulate_taps(_repeat(win.tap_input(x, 0), p.depth_multiplier), p.w, p.w_tiled)
+            return [epilogue(acc, p.bias_tile, p.act_min, p.act_max)]  # acc (N, OH, OW, Cout) float32
+        xp = win.tap_input(x, -p.input_offset, p.acc_dtype)  # new arrays: wider than x
+        for a in xp if isinstance(xp, tuple) else (xp,):
+            a += p.input_offset  # padded taps become (zero point + input_offset) == 0
+        acc = win.accumulate_taps(_repeat(xp, p.depth_multiplier), p.w)  # (N, OH, OW, Cout)
         acc = acc.astype(np.int64)
         if p.bias is not None:
             acc += p.bias
@@ -132,9 +137,7 @@ class DepthwiseConv2D(Kernel):
         n = x.shape[0]
         q, sf, off = asymmetric_quantize_rows(x.reshape(n, -1))
         centered = (q - off[:, None]).astype(np.float32).reshape(x.shape)  # out-of-range taps pad with 0
-        xp = p.win.padded(centered, 0)
-        if p.depth_multiplier > 1:
-            xp = np.repeat(xp, p.depth_multiplier, axis=3)
+        xp = _repeat(p.win.tap_input(centered, 0), p.depth_multiplier)
         acc = p.win.accumulate_taps(xp, p.w)  # (N, OH, OW, Cout) exact integers in float32
         scale = np.multiply(p.output_multiplier[None, :], sf[:, None], dtype=np.float32)  # (N, Cout)
         y = np.multiply(acc, scale[:, None, None, :], dtype=np.float32)

@@ -1,0 +1,46 @@
+"""The alternative layouts the convolution kernels read (tests/test_kernels.py runs the kernels on goldens;
+these pin the layouts themselves against the plain padded input)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgequant.kernels._common import SAME, VALID, Window
+
+WINDOWS = [(10, 4, 2, 2, 1, 1, SAME), (3, 1, 1, 1, 1, 1, VALID), (5, 2, 1, 2, 2, 1, SAME), (4, 3, 3, 1, 1, 2, VALID),
+           (3, 3, 2, 2, 1, 1, SAME), (3, 3, 2, 2, 1, 1, VALID), (2, 2, 2, 2, 1, 1, SAME), (5, 5, 2, 2, 1, 1, SAME),
+           (1, 1, 2, 2, 1, 1, VALID), (3, 3, 1, 2, 1, 1, SAME)]
+
+
+@pytest.mark.parametrize("kh,kw,sh,sw,dh,dw,pad", WINDOWS)
+@pytest.mark.parametrize("h,w", [(13, 11), (12, 12), (7, 8)])
+def test_transposed_patches_are_the_same_patches(kh, kw, sh, sw, dh, dw, pad, h, w):
+    win = Window.make(pad, h, w, kh, kw, sh, sw, dh, dw)
+    xp = win.padded(np.random.default_rng(1).standard_normal((3, h, w, 2)).astype(np.float32), 0)
+    np.testing.assert_array_equal(win.im2col_transposed(xp).transpose(0, 1, 2, 4, 3, 5), win.im2col(xp))
+
+
+@pytest.mark.parametrize("kh,kw,sh,sw,dh,dw,pad", WINDOWS)
+@pytest.mark.parametrize("h,w", [(13, 11), (12, 12), (7, 8)])
+def test_tap_input_is_the_padded_input_or_its_column_phases(kh, kw, sh, sw, dh, dw, pad, h, w):
+    win = Window.make(pad, h, w, kh, kw, sh, sw, dh, dw)
+    x = np.random.default_rng(2).integers(-128, 128, (2, h, w, 3)).astype(np.int8)
+    xp = win.padded(x, 5)
+    got = win.tap_input(x, 5, np.int32)
+    if sw == 2 and dw == 1:
+        assert isinstance(got, tuple) and all(a.dtype == np.int32 for a in got)
+        for q in range(2):
+            np.testing.assert_array_equal(got[q], xp[:, :, q::2, :])
+    else:
+        np.testing.assert_array_equal(got, xp)
+
+
+@pytest.mark.parametrize("kh,kw,sh,sw,dh,dw,pad", WINDOWS)
+def test_depthwise_taps_from_phases_equal_the_tap_by_tap_sum(kh, kw, sh, sw, dh, dw, pad):
+    win = Window.make(pad, 12, 11, kh, kw, sh, sw, dh, dw)
+    rng = np.random.default_rng(3)
+    x = rng.integers(-128, 128, (2, 12, 11, 4)).astype(np.int32)
+    wk = rng.integers(-127, 128, (kh, kw, 4)).astype(np.int32)
+    want = sum(tap.astype(np.int64) * wk[i, j] for i, j, tap in win.taps(win.padded(x, 0)))
+    np.testing.assert_array_equal(win.accumulate_taps(win.tap_input(x, 0), wk), want)
