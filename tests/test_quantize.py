@@ -309,6 +309,31 @@ def test_cli_writes_model_and_summary(tmp_path, capsys):
     assert eq.load_file(out).main.tensors[eq.load_file(out).main.inputs[0]].type == dtypes.FLOAT32
 
 
+def test_cli_weight_modes_use_calibration_data_for_gptq(tmp_path, capsys):
+    import json
+
+    from edgequant.cli import main
+
+    np.savez(tmp_path / "c.npz", x=np.load(FIX / "digits_split.npz")["x_calib"])
+    model = str(FIX / "digits_cnn.tflite")
+    runs = {}
+    for tag, extra in (("gptq", ["--calib", str(tmp_path / "c.npz")]), ("plain", [])):
+        rc = main(["quantize", model, "-o", str(tmp_path / f"{tag}.tflite"), "--mode", "dynamic_int8", "--json",
+                   *extra])
+        assert rc == 0
+        runs[tag] = json.loads(capsys.readouterr().out)
+    g, p = runs["gptq"], runs["plain"]
+    assert g["recipe"]["weight_rounding"] == "gptq" and g["recipe"]["min_weight_elements"] == 0
+    assert g["calibration"]["samples"] == 200 - 40  # the default 20% held out to measure SQNR
+    assert min(g["sqnr_db"].values()) > 50
+    assert p["recipe"]["weight_rounding"] == "nearest" and p["recipe"]["min_weight_elements"] == 1024
+    assert "calibration" not in p and g["size_after"] < p["size_after"]  # the small conv is quantized too
+    rc = main(["quantize", model, "-o", str(tmp_path / "never.tflite"), "--mode", "dynamic_int8", "--rounding", "gptq"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err == "error: --rounding gptq needs calibration data: pass --calib data.npz\n"
+    assert not (tmp_path / "never.tflite").exists()
+
+
 def test_cli_bad_input_writes_nothing(tmp_path, capsys):
     from edgequant.cli import main
 

@@ -87,6 +87,8 @@ def run(args) -> int:
     calib, held, bar = None, [], None
     if recipe.full_integer and not args.calib:
         raise EdgequantError(f"mode {recipe.mode} needs calibration data: pass --calib data.npz")
+    if recipe.weight_rounding == "gptq" and not args.calib:
+        raise EdgequantError("--rounding gptq needs calibration data: pass --calib data.npz")
     if args.calib:
         from ..quantizer.rewrite import check_float_model, check_one_subgraph
 
