@@ -201,3 +201,50 @@ def test_hybrid_fully_connected_with_weights_fed_at_run_time_is_refused():
                                  outputs=[2]))
     with pytest.raises(UnsupportedError, match=r"op 0 \(FULLY_CONNECTED;.*hybrid.*non-constant weights"):
         Interpreter(m.bind()).allocate_tensors()
+
+
+def _grouped_conv(cout: int, hybrid: bool = False) -> bytes:
+    """CONV_2D over 4 input channels with a (cout, 3, 3, 2) filter: 2 groups."""
+    import edgequant
+    from edgequant.graph import Buffer, Model, Operator, QuantizationParameters, SubGraph, Tensor, new_node
+
+    rng = np.random.default_rng(3)
+    m = Model(version=3, operator_codes=[], subgraphs=[], buffers=[Buffer()], description="refusal")
+    sg = SubGraph(tensors=[], operators=[], inputs=[0], outputs=[3], name="main")
+    m.subgraphs.append(sg)
+    w = rng.integers(-127, 127, (cout, 3, 3, 2)).astype(np.int8) if hybrid else \
+        rng.uniform(-1, 1, (cout, 3, 3, 2)).astype(np.float32)
+    wq = QuantizationParameters(scale=rng.uniform(0.01, 0.02, cout).astype(np.float32),
+                                zero_point=np.zeros(cout, np.int64)) if hybrid else None
+    f32 = edgequant.dtypes.FLOAT32
+    sg.add_tensor(Tensor(name="x", type=f32, shape=[1, 5, 5, 4], buffer=0))
+    sg.add_tensor(Tensor(name="w", type=edgequant.dtypes.from_numpy(w.dtype), shape=list(w.shape),
+                         buffer=m.add_buffer(w), quantization=wq))
+    sg.add_tensor(Tensor(name="b", type=f32, shape=[cout], buffer=m.add_buffer(np.zeros(cout, np.float32))))
+    sg.add_tensor(Tensor(name="y", type=f32, shape=[1, 5, 5, cout], buffer=0))
+    sg.operators.append(Operator(opcode_index=m.op_code_index("CONV_2D", 2 if hybrid else 1), inputs=[0, 1, 2],
+                                 outputs=[3], builtin_options=new_node(
+                                     "Conv2DOptions", padding=0, stride_w=1, stride_h=1, dilation_w_factor=1,
+                                     dilation_h_factor=1)))
+    return edgequant.save(m.bind())
+
+
+def test_grouped_conv_with_output_channels_not_a_multiple_of_the_groups_is_refused_like_litert():
+    li = pytest.importorskip("ai_edge_litert.interpreter")
+    from edgequant.errors import UnsupportedError
+
+    data = _grouped_conv(5)
+    ref = li.Interpreter(model_content=data, experimental_op_resolver_type=li.OpResolverType.BUILTIN_REF)
+    with pytest.raises(RuntimeError):
+        ref.allocate_tensors()
+    with pytest.raises(UnsupportedError, match=r"op 0 \(CONV_2D;.*5 output channels for 2 groups.*refuse this too"):
+        Interpreter(data).allocate_tensors()
+    Interpreter(_grouped_conv(6)).allocate_tensors()  # 3 filters per group: runs
+
+
+def test_grouped_hybrid_conv_is_refused():
+    """LiteRT runs it (reference_ops::HybridConvPerChannel); our hybrid conv has no groups, so we refuse."""
+    from edgequant.errors import UnsupportedError
+
+    with pytest.raises(UnsupportedError, match=r"op 0 \(CONV_2D;.*grouped hybrid convolution"):
+        Interpreter(_grouped_conv(6, hybrid=True)).allocate_tensors()

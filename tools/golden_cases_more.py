@@ -774,3 +774,48 @@ def f32_rng(rng: np.random.Generator, *shape) -> np.ndarray:
 
 
 CASES.append(cases_fc_weight_inputs)
+
+
+# -- grouped CONV_2D (issue #4): filter input channels = input channels / groups -----------------------------
+# LiteRT runs every grouped convolution on its reference kernels (float, int8, 16x8) and tflite-micro agrees.
+# Own generator, as above.
+
+def cases_grouped_conv():
+    rng = np.random.default_rng(8)
+
+    def conv_opts(pad=0, stride=1, dil=1, act=0):
+        return opts("Conv2DOptions", padding=pad, stride_w=stride, stride_h=stride, dilation_w_factor=dil,
+                    dilation_h_factor=dil, fused_activation_function=act)
+
+    def filt(cout, k, cg):
+        return rng.integers(-127, 127, (cout, k, k, cg), endpoint=True).astype(np.int8)
+
+    yield Case("CONV_2D__f32_grouped_g2_same", "CONV_2D",
+               [T(f32_rng(rng, 1, 6, 5, 4)), T(f32_rng(rng, 6, 3, 3, 2), const=True), T(f32_rng(rng, 6), const=True)],
+               [T(type=dtypes.FLOAT32)], conv_opts(act=1), batch=True)
+    yield Case("CONV_2D__f32_grouped_g4_valid_s2_dil2", "CONV_2D",
+               [T(f32_rng(rng, 2, 9, 9, 8)), T(f32_rng(rng, 8, 3, 3, 2), const=True), T(f32_rng(rng, 8), const=True)],
+               [T(type=dtypes.FLOAT32)], conv_opts(pad=1, stride=2, dil=2))
+    for name, (shape, cout, k, g, pad, stride, act) in {
+        "g2_same_relu": ((1, 6, 5, 4), 6, 3, 2, 0, 1, 1),
+        "g3_valid_s2": ((1, 7, 7, 6), 9, 3, 3, 1, 2, 0),
+        "g8_1x1": ((1, 4, 4, 16), 8, 1, 8, 0, 1, 3),  # one input channel pair per group, pointwise
+    }.items():
+        cg = shape[3] // g
+        ws = rng.uniform(0.005, 0.02, cout).astype(np.float32)
+        in_zp = int(rng.integers(-20, 20))
+        yield Case(f"CONV_2D__i8_grouped_{name}", "CONV_2D",
+                   [T(rng.integers(-128, 127, shape, endpoint=True).astype(np.int8), q=(0.05, in_zp)),
+                    T(filt(cout, k, cg), q=(ws, np.zeros(cout), 0), const=True),
+                    T(rng.integers(-2000, 2000, cout).astype(np.int32), q=(0.05 * ws, np.zeros(cout), 0), const=True)],
+                   [T(type=dtypes.INT8, q=(float(0.05 * ws.mean() * 127 * np.sqrt(k * k * cg) / 2), -3))],
+                   conv_opts(pad=pad, stride=stride, act=act), batch=True, version=3, tflm=True)
+    ws = rng.uniform(0.005, 0.02, 6).astype(np.float32)
+    yield Case("CONV_2D__i16x8_grouped_g2_same", "CONV_2D",
+               [T(rng.integers(-32768, 32767, (1, 5, 6, 4), endpoint=True).astype(np.int16), q=(0.0005, 0)),
+                T(filt(6, 3, 2), q=(ws, np.zeros(6), 0), const=True),
+                T(rng.integers(-200000, 200000, 6).astype(np.int64), q=(0.0005 * ws, np.zeros(6), 0), const=True)],
+               [T(type=dtypes.INT16, q=(0.004, 0))], conv_opts(), batch=True, version=3, tflm=True)
+
+
+CASES.append(cases_grouped_conv)

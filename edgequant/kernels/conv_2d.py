@@ -1,4 +1,5 @@
-"""CONV_2D: float32, int8 (per-tensor / per-channel), int16x8, hybrid (int8 weights, float activations)."""
+"""CONV_2D: float32, int8 (per-tensor / per-channel), int16x8, hybrid (int8 weights, float activations);
+grouped (filter channels < input channels) for float32, int8 and int16x8 in ``_grouped_conv``."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from ._common import (
     scales,
     zero_points,
 )
+from ._grouped_conv import GroupedConvParams, eval_grouped, prepare_grouped
 from ._hybrid import asymmetric_quantize_rows, symmetric_quantize_rows
 
 COLS_BUDGET = 1 << 20  # bytes of im2col matrix per GEMM call
@@ -129,7 +131,7 @@ class Conv2D(Kernel):
             raise UnsupportedError(f"input channels {cin} not a multiple of filter channels {cin_w}")
         groups = cin // cin_w
         if groups != 1:
-            raise UnsupportedError("grouped convolution (filter channels < input channels)")
+            return prepare_grouped(ctx, op, wv, groups)  # float, int8, 16x8: one GEMM per group
         win = Window.make(o.padding, x.shape[1], x.shape[2], kh, kw, o.stride_h, o.stride_w,
                           o.dilation_h_factor, o.dilation_w_factor)
         act = o.fused_activation_function
@@ -163,6 +165,8 @@ class Conv2D(Kernel):
 
     def eval(self, p: ConvParams, inputs):
         x = inputs[0]
+        if isinstance(p, GroupedConvParams):
+            return [eval_grouped(p, x)]
         if p.kind == "hybrid":
             return [self._hybrid(p, x)]
         if p.kind == "float":
