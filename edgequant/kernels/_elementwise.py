@@ -87,13 +87,12 @@ def prepare_add_sub(ctx, op, sign: int) -> AddSubParams:
             lo, hi = _int_activation(act, lo, hi)
         return AddSubParams("int", sign, lo, hi, batchable)
     if a.type in (dtypes.INT8, dtypes.INT16):
+        # inputs' quantization first, then the output's: errors name the first tensor without a scale
+        pot = _prepare_pot(a, b, y, sign, op) if a.type == dtypes.INT16 and ctx.target == "litert" else None
+        q = pot if pot is not None else _prepare_quant(a, b, y, sign, op, ctx.rounding_for("double"))
         lo, hi = quant_activation_range(act, y)
-        if a.type == dtypes.INT16 and ctx.target == "litert":
-            pot = _prepare_pot(a, b, y, sign, op)
-            if pot is not None:
-                return AddSubParams("q16pot", sign, lo, hi, batchable, pot)
-        q = _prepare_quant(a, b, y, sign, op, ctx.rounding_for("double"))
-        return AddSubParams("q8" if a.type == dtypes.INT8 else "q16", sign, lo, hi, batchable, q)
+        kind = "q16pot" if pot is not None else "q8" if a.type == dtypes.INT8 else "q16"
+        return AddSubParams(kind, sign, lo, hi, batchable, q)
     raise UnsupportedError(f"input type {dtypes.name(a.type)}")
 
 
