@@ -207,15 +207,17 @@ def test_float16_weights_behind_dequantize_match_litert():
         np.testing.assert_allclose(got[k:k + 1], want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
 
 
-def test_int16_add_with_power_of_two_scales_is_refused_not_guessed():
+def test_int16_broadcast_add_on_the_power_of_two_path_is_refused_not_guessed():
+    """LiteRT aborts the process on this one (see tests/test_kernel_errors.py); we name the op and why."""
     m = Model(version=3, operator_codes=[], subgraphs=[], buffers=[Buffer()])
     q = QuantizationParameters(scale=np.array([2.0 ** -10], np.float32), zero_point=np.array([0], np.int64))
-    sg = SubGraph(tensors=[Tensor(name=n, type=dtypes.INT16, shape=[1, 4], buffer=0, quantization=q) for n in "abc"],
-                  operators=[], inputs=[0, 1], outputs=[2])
+    shapes = {"a": [1, 4], "b": [1, 1], "c": [1, 4]}
+    sg = SubGraph(tensors=[Tensor(name=n, type=dtypes.INT16, shape=s, buffer=0, quantization=q)
+                           for n, s in shapes.items()], operators=[], inputs=[0, 1], outputs=[2])
     m.subgraphs.append(sg)
     sg.operators.append(Operator(opcode_index=m.op_code_index("ADD", 3), inputs=[0, 1], outputs=[2],
                                  builtin_options=new_node("AddOptions", pot_scale_int16=True)))
-    with pytest.raises(UnsupportedError, match=r"op 0 \(ADD.*power-of-two scales and pot_scale_int16"):
+    with pytest.raises(UnsupportedError, match=r"op 0 \(ADD.*power-of-two scales and pot_scale_int16 cannot broadcast"):
         Interpreter(m.bind()).allocate_tensors()
 
 

@@ -68,9 +68,13 @@ def _fc_acc(g: Golden):
     (si,), zi = _sz(x)
     (so,), zo = _sz(y)
     sw = np.asarray(w.quantization.scale, np.float32)
-    acc = (g.ins[0].astype(np.int64).reshape(-1, w.shape[1]) - zi) @ w.numpy().astype(np.int64).T
-    if b is not None:
-        acc += b.numpy().astype(np.int64)
+    fed = iter(g.ins[1:])  # weights / bias that are not constants are fed, in input order
+    wq = w.numpy() if w.is_constant else next(fed)
+    bq = None if b is None else b.numpy() if b.is_constant else next(fed)
+    wzp = int(w.quantization.zero_point[0]) if sw.size == 1 else 0  # per-channel: zero points never read
+    acc = (g.ins[0].astype(np.int64).reshape(-1, w.shape[1]) - zi) @ (wq.astype(np.int64) - wzp).T
+    if bq is not None:
+        acc += bq.astype(np.int64)
     act = op.options.fused_activation_function if op.options is not None else 0
     info = np.iinfo(g.outs[0].dtype)
     lo, hi = qmath.calculate_activation_range_quantized(act, so, zo, info.min, info.max)
