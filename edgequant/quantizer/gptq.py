@@ -32,7 +32,7 @@ from ..quantization import QuantParams
 ROUNDINGS = ("auto", "nearest", "gptq")
 DAMP = 0.01  # added to H's diagonal, times its mean: keeps H invertible when calibration inputs are few
 BLOCK = 128  # columns updated lazily per block (the rest get one matrix product per block)
-_ROWS = 1 << 14  # input rows per batch that H is estimated from (evenly strided)
+_ROWS = 1 << 12  # input rows per batch that H is estimated from (evenly strided)
 
 
 class Hessians:
@@ -161,11 +161,10 @@ def _gptq(w: np.ndarray, s: np.ndarray, h: np.ndarray, qmin: int, qmax: int) -> 
     k = w.shape[1]
     h = np.array(h, np.float64)
     diag = np.diagonal(h, axis1=-2, axis2=-1)  # a view: writing h's diagonal below updates it
-    dead = diag <= 0  # inputs that were always zero: their weights never matter
-    if h.ndim == 2:
-        w[:, dead] = 0.0
-    else:
-        w[dead] = 0.0
+    # Inputs that were always zero in calibration: H leaves their weights free, but the quantized model's inputs
+    # are not exactly the float model's, so they round to nearest (a unit diagonal decouples them) rather than
+    # to whatever would be cheapest on the calibration set.
+    dead = diag <= 0
     damp = DAMP * np.mean(diag, axis=-1, keepdims=True)
     h[..., np.arange(k), np.arange(k)] = np.where(dead, 1.0, diag + damp)
     u = _upper_inverse_cholesky(h)
