@@ -391,7 +391,7 @@ class Interpreter:
         order = list(sg.inputs or [])
         arrays = self._order_inputs(sg, order, inputs)
         n = None
-        per_call = None
+        per_call: list[int] = []  # each input's rows per sample: its own leading dimension in the model
         for idx, a in zip(order, arrays):
             t = sg.tensors[idx]
             shape = list(t.shape or [])
@@ -402,8 +402,9 @@ class Interpreter:
             if a.shape[0] % b0:
                 raise EdgequantError(f"input '{t.name}': {a.shape[0]} rows is not a multiple of the model's batch {b0}")
             count = a.shape[0] // b0
+            per_call.append(b0)
             if n is None:
-                n, per_call = count, b0
+                n = count
             elif count != n:
                 raise EdgequantError(f"inputs hold different numbers of samples ({n} and {count})")
         n = n or 0
@@ -412,12 +413,12 @@ class Interpreter:
             raise EdgequantError("run() needs at least one sample")
         release = _tuned_heap() if n > max(plan.chunk, 1) else None
         if (plan.batchable and not plan.variables) or n == 1:
-            step = max(plan.chunk, 1) * per_call
+            step = max(plan.chunk, 1)
             parts_out: list[list[np.ndarray]] = []
             parts_inter: dict[int, list[np.ndarray]] = {}
-            for k in range(0, n * per_call, step):
+            for k in range(0, n, step):
                 vals = dict(values)
-                vals.update((i, a[k:k + step]) for i, a in zip(order, arrays))
+                vals.update((i, a[k * b:(k + step) * b]) for i, a, b in zip(order, arrays, per_call))
                 plan.execute(vals)
                 for i in plan.variables:
                     values[i] = vals[i]
@@ -438,7 +439,7 @@ class Interpreter:
             chunks_inter: dict[int, list[np.ndarray]] = {}
             for k in range(n):
                 vals = dict(values)
-                vals.update((i, a[k * per_call:(k + 1) * per_call]) for i, a in zip(order, arrays))
+                vals.update((i, a[k * b:(k + 1) * b]) for i, a, b in zip(order, arrays, per_call))
                 plan.execute(vals)
                 for i in plan.variables:
                     values[i] = vals[i]

@@ -236,3 +236,25 @@ def test_scalar_intermediates_of_a_per_sample_model_are_stacked():
     (y,), inter = Interpreter(m.bind()).run([x], keep_intermediates=True)
     np.testing.assert_allclose(y, [2.0, 5.0])  # one mean per sample, by hand
     np.testing.assert_array_equal(inter[2], y)
+
+
+def test_run_slices_each_input_by_its_own_leading_dimension():
+    """FULLY_CONNECTED with fed weights: the weights input's leading dimension is its units, not the batch, so
+    run() over 3 samples must cut 3 row-blocks of each input by that input's own size (it used the first's)."""
+    golden = Path(__file__).resolve().parent / "data" / "goldens" / "FULLY_CONNECTED__f32_weights_bias_input_keepdims.npz"
+    with np.load(golden, allow_pickle=False) as z:
+        model = z["model"].tobytes()
+    it = Interpreter(model)
+    details = it.get_input_details()
+    rng = np.random.default_rng(0)
+    samples = [[rng.normal(size=d["shape"]).astype(np.float32) for d in details] for _ in range(3)]
+    want = []
+    for feed in samples:
+        for d, v in zip(details, feed):
+            it.set_tensor(d["index"], v)
+        it.invoke()
+        want.append(it.get_tensor(it.get_output_details()[0]["index"]).copy())
+    stacked = [np.concatenate([s[j] for s in samples]) for j in range(len(details))]
+    assert any(d["shape"][0] != details[0]["shape"][0] for d in details)  # the case this test is about
+    got = Interpreter(model).run(stacked)[0]
+    np.testing.assert_array_equal(got, np.concatenate(want))

@@ -413,16 +413,3 @@ def broadcast_shape(*shapes) -> tuple[int, ...]:
         return np.broadcast_shapes(*shapes)
     except ValueError:
         raise ModelFormatError(f"shapes {', '.join(str(list(s)) for s in shapes)} do not broadcast") from None
-
-
-def mul_by_qm_single_wide(acc: np.ndarray, multiplier, shift) -> np.ndarray:
-    """Single-rounding MultiplyByQuantizedMultiplier on a wide (int64) accumulator, without int64 overflow:
-    ``(acc * m + 2**(t-1)) >> t`` with t = 31 - shift, computed as ``(A + ((B + r) >> 16)) >> (t - 16)``
-    where m = m_hi * 2**16 + m_lo, A = acc * m_hi, B = acc * m_lo (exact floor-division identity)."""
-    acc = np.asarray(acc, np.int64)
-    m = np.asarray(multiplier, np.int64)
-    t = 31 - np.asarray(shift, np.int64)
-    m_hi, m_lo = m >> 16, m & 0xFFFF
-    r = np.int64(1) << (t - 1)
-    low = (acc * m_lo + (r & 0xFFFF)) >> 16
-    return (acc * m_hi + (r >> 16) + low) >> (t - 16)
