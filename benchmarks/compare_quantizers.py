@@ -171,7 +171,8 @@ def mnist_model():
     m = keras.Model(inp, out, name="mnist_cnn")
     m.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     m.fit(x_tr, y_tr, batch_size=64, epochs=3, verbose=0)
-    blob = tf.lite.TFLiteConverter.from_keras_model(m).convert()
+    with contextlib.redirect_stdout(io.StringIO()):
+        blob = tf.lite.TFLiteConverter.from_keras_model(m).convert()
     rng = np.random.default_rng(0)
     return "mnist_cnn", m, blob, x_tr[rng.choice(8000, 200, replace=False)], x_te, y_te
 
