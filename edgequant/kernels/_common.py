@@ -388,6 +388,15 @@ def requantize_int64(acc: np.ndarray, multiplier, shift, output_offset: int, act
     return y.astype(dtype)
 
 
+def requantize_output(acc: np.ndarray, p) -> np.ndarray:
+    """The integer epilogue shared by CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED params ``p``: kind "int" ->
+    int8 with the kernel's rounding, kind "int16" -> the int16x8 path on the int64 accumulator."""
+    if p.kind == "int":
+        return requantize(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max, np.int8,
+                          p.rounding)
+    return requantize_int64(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max, np.int16)
+
+
 def is_float(t) -> bool:
     return t.type == dtypes.FLOAT32
 

@@ -25,8 +25,7 @@ from ._common import (
     float_activation_range,
     per_channel_multipliers,
     quant_activation_range,
-    requantize,
-    requantize_int64,
+    requantize_output,
     scale_zp,
     zero_points,
 )
@@ -122,10 +121,4 @@ def _eval_block(p: GroupedConvParams, x: np.ndarray) -> np.ndarray:
     acc = np.matmul(cols, p.w_mats).transpose(1, 0, 2).reshape(pix, -1).astype(np.int64)  # exact int
     if p.bias is not None:
         acc += p.bias
-    if p.kind == "int":
-        out = requantize(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max, np.int8,
-                         p.rounding)
-    else:
-        out = requantize_int64(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max,
-                               np.int16)
-    return out.reshape(n, win.out_h, win.out_w, -1)
+    return requantize_output(acc, p).reshape(n, win.out_h, win.out_w, -1)

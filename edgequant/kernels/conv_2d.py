@@ -22,8 +22,7 @@ from ._common import (
     float_activation_range,
     per_channel_multipliers,
     quant_activation_range,
-    requantize,
-    requantize_int64,
+    requantize_output,
     scale_zp,
     scales,
     zero_points,
@@ -190,13 +189,7 @@ class Conv2D(Kernel):
         acc = np.matmul(xs, p.w_mat).astype(np.int64)  # (N*OH*OW, Cout) exact int
         if p.bias is not None:
             acc += p.bias
-        if p.kind == "int":
-            y = requantize(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max, np.int8,
-                           p.rounding)
-        else:
-            y = requantize_int64(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max,
-                                 np.int16)
-        return [y.reshape(n, win.out_h, win.out_w, -1)]
+        return [requantize_output(acc, p).reshape(n, win.out_h, win.out_w, -1)]
 
     def _float(self, p: ConvParams, x: np.ndarray) -> np.ndarray:
         """GEMM straight into the output (im2col a few samples at a time), then bias and clamp in place."""

@@ -19,8 +19,7 @@ from ._common import (
     float_activation_range,
     per_channel_multipliers,
     quant_activation_range,
-    requantize,
-    requantize_int64,
+    requantize_output,
     scale_zp,
     scales,
 )
@@ -125,11 +124,7 @@ class DepthwiseConv2D(Kernel):
         acc = acc.astype(np.int64)
         if p.bias is not None:
             acc += p.bias
-        if p.kind == "int":
-            return [requantize(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max,
-                               np.int8, p.rounding)]
-        return [requantize_int64(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max,
-                                 np.int16)]
+        return [requantize_output(acc, p)]
 
     def _hybrid(self, p: DepthwiseParams, x: np.ndarray) -> np.ndarray:
         """acc = sum over in-bounds taps of w * (q - offset[b]) (exact in float32: 9 taps of 255 * 127);

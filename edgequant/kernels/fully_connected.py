@@ -18,8 +18,7 @@ from ._common import (
     float_activation_range,
     quant_activation_range,
     quantize_multiplier,
-    requantize,
-    requantize_int64,
+    requantize_output,
     scale_zp,
     scales,
     zero_points,
@@ -165,12 +164,8 @@ class FullyConnected(Kernel):
             y = qmath.round_half_away(acc.astype(np.float64) * p.effective_scale)  # (rows, units) float64
             y += p.output_offset
             y = np.clip(y, p.act_min, p.act_max).astype(p.out_dtype)
-        elif p.kind == "int":
-            y = requantize(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max, np.int8,
-                           p.rounding)
         else:
-            y = requantize_int64(acc, p.output_multiplier, p.output_shift, p.output_offset, p.act_min, p.act_max,
-                                 np.int16)
+            y = requantize_output(acc, p)
         return [y.reshape(out_shape)]
 
     @staticmethod
