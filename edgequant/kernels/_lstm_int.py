@@ -410,8 +410,15 @@ def eval_integer(p: IntegerLstmParams, x: np.ndarray, h0: np.ndarray, c0: np.nda
         else:
             h = hidden
         outs.append(h)
+    return sequence_outputs(outs, h, c, h0, c0, p.time_major)
+
+
+def sequence_outputs(outs: list[np.ndarray], h: np.ndarray, c: np.ndarray, h0: np.ndarray, c0: np.ndarray,
+                     time_major: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The integer LSTM's results: the int8 output sequence (batch-major unless ``time_major``), and the final
+    int8 output state and int16 cell state in their variables' shapes."""
     y = np.stack(outs)  # (T, B, n_output)
-    if not p.time_major:
+    if not time_major:
         y = np.swapaxes(y, 0, 1)
     return (np.ascontiguousarray(y).astype(np.int8), h.reshape(h0.shape).astype(np.int8),
             c.reshape(c0.shape).astype(np.int16))

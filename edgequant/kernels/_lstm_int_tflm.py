@@ -23,6 +23,7 @@ import numpy as np
 from .. import dtypes, qmath
 from ..errors import UnsupportedError
 from ._common import quantize_multiplier, scale_zp
+from ._lstm_int import sequence_outputs
 from ._lut import checked_log2, int16_input_data, interpolate_int16, sigmoid_table_uint16
 
 INT16_MIN, INT16_MAX = -32768, 32767
@@ -218,8 +219,4 @@ def eval_integer_tflm(p: TflmLstmParams, x: np.ndarray, h0: np.ndarray, c0: np.n
         # UpdateLstmHidden
         h = p.output_mul.run(_tanh(p.cell_state_scale_power, c, table), o_g)
         outs.append(h)
-    y = np.stack(outs)  # (T, B, n_output)
-    if not p.time_major:
-        y = np.swapaxes(y, 0, 1)
-    return (np.ascontiguousarray(y).astype(np.int8), h.reshape(h0.shape).astype(np.int8),
-            c.reshape(c0.shape).astype(np.int16))
+    return sequence_outputs(outs, h, c, h0, c0, p.time_major)
