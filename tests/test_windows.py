@@ -44,3 +44,19 @@ def test_depthwise_taps_from_phases_equal_the_tap_by_tap_sum(kh, kw, sh, sw, dh,
     wk = rng.integers(-127, 128, (kh, kw, 4)).astype(np.int32)
     want = sum(tap.astype(np.int64) * wk[i, j] for i, j, tap in win.taps(win.padded(x, 0)))
     np.testing.assert_array_equal(win.accumulate_taps(win.tap_input(x, 0), wk), want)
+
+
+@pytest.mark.parametrize("shape", [(65, 25, 5, 64), (3, 7, 7, 1280), (2, 1, 1, 8)])
+def test_global_average_pool_sums_like_the_tap_loop_to_the_bit(shape):
+    """AVERAGE_POOL_2D's one-reduction path for a global window keeps the reference's float summation order."""
+    from edgequant.kernels.average_pool_2d import AveragePool2D
+
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=shape) * np.exp(3 * rng.normal(size=shape))).astype(np.float32)  # order-sensitive sums
+    win = Window.make(VALID, shape[1], shape[2], shape[1], shape[2], 1, 1)
+    want = None
+    for _, _, tap in win.taps(win.padded(x, 0)):
+        want = tap.copy() if want is None else np.add(want, tap, out=want)
+    got = AveragePool2D._sum(win, x)
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
