@@ -16,7 +16,7 @@ one small ``H`` per channel. Other weight ops (and grouped convolutions) keep ne
 
 >>> hs = Hessians(model)                 # doctest: +SKIP
 >>> for values in float_runs: hs.update(values)          # {tensor index: float array} per batch
->>> q = round_weights(w, qp, hs.get(weight_index))      # int array in [qp.qmin, qp.qmax]
+>>> q = round_weights(w, qp, hs.get(weight_index), "CONV_2D")   # integers in [qp.qmin, qp.qmax], or None
 """
 
 from __future__ import annotations
