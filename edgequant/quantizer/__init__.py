@@ -52,7 +52,8 @@ def quantize_with_report(model: Model, recipe: Recipe | str, calibration_data: A
             why = f"mode {recipe.mode}" if recipe.full_integer else 'weight_rounding "gptq"'
             raise EdgequantError(f"{why} needs calibration data")
         batches = rebatch(load_calibration(calibration_data, model), recipe.batch_size)
-        run = calibrate(model, batches, recipe.observer if recipe.full_integer else None, progress=progress,
+        observe = recipe.full_integer and ranges is None  # else the run only feeds GPTQ
+        run = calibrate(model, batches, recipe.observer if observe else None, progress=progress,
                         visit=hessians.update if hessians is not None else None)
         ranges = ranges or run
     if recipe.full_integer:
@@ -63,5 +64,6 @@ def quantize_with_report(model: Model, recipe: Recipe | str, calibration_data: A
     if run is not None:
         rep.calibration = {"samples": run.samples, "backend": run.backend, "seconds": round(run.seconds, 3)}
     return q, rep
+
 
 __all__ = ["MODES", "ProgressBar", "Ranges", "Recipe", "Report", "calibrate", "load_calibration", "quantize", "quantize_with_report"]
