@@ -50,6 +50,27 @@ def test_nonnegative_rows_only_fix_positive_ties():
     np.testing.assert_array_equal(round_half_away_f32(v.copy(), nonnegative=True), want)
 
 
+def test_nonnegative_rounding_on_every_tie_below_2_to_the_16_and_its_neighbours():
+    ties = np.float32(0.5) + np.arange(0, 1 << 16, dtype=np.float32)
+    below = np.nextafter(ties, np.float32(0))
+    above = np.nextafter(ties, np.float32(np.inf))
+    # 0.5 - 2**-25 is the one value where floor(v + 0.5) would be wrong (the sum rounds up to 1.0)
+    odd = np.array([0.0, 0.5 - 2.0**-25, 2.0**-149, 2.0**22 - 0.5, 2.0**22 + 0.5, 2.0**23 - 1, 2.0**24 + 2,
+                    3.4e38], np.float32)
+    for v in (ties, below, above, odd, ties.reshape(256, 256)):
+        np.testing.assert_array_equal(round_half_away_f32(v.copy(), nonnegative=True), qmath.round_half_away(v))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_nonnegative_rounding_on_random_bit_patterns(seed):
+    rng = np.random.default_rng(seed)
+    bits = rng.integers(0, 0x7F800000, 4096, dtype=np.uint32)  # every finite float32 >= 0
+    small = (rng.random(4096) * 300).astype(np.float32)  # the hybrid range, 0..127 and a bit beyond
+    for v in (bits.view(np.float32), small, np.floor(small) + np.float32(0.5)):
+        np.testing.assert_array_equal(round_half_away_f32(v.copy(), nonnegative=True), qmath.round_half_away(v))
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.integers(1, 12), st.integers(1, 40), st.integers(0, 2**32 - 1))
 def test_random_matrices_with_planted_ties(rows, cols, seed):
