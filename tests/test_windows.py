@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edgequant.errors import ModelFormatError
 from edgequant.kernels._common import SAME, VALID, Window
 
 WINDOWS = [(10, 4, 2, 2, 1, 1, SAME), (3, 1, 1, 1, 1, 1, VALID), (5, 2, 1, 2, 2, 1, SAME), (4, 3, 3, 1, 1, 2, VALID),
@@ -44,6 +45,31 @@ def test_depthwise_taps_from_phases_equal_the_tap_by_tap_sum(kh, kw, sh, sw, dh,
     wk = rng.integers(-127, 128, (kh, kw, 4)).astype(np.int32)
     want = sum(tap.astype(np.int64) * wk[i, j] for i, j, tap in win.taps(win.padded(x, 0)))
     np.testing.assert_array_equal(win.accumulate_taps(win.tap_input(x, 0), wk), want)
+
+
+ROW_WINDOWS = [(3, 3, 1, 1, 1, SAME), (3, 3, 1, 1, 1, VALID), (3, 3, 2, 1, 1, SAME), (5, 5, 1, 1, 1, SAME),
+               (3, 3, 1, 2, 2, SAME), (1, 3, 1, 1, 1, SAME), (3, 1, 1, 1, 1, SAME), (4, 2, 1, 1, 1, SAME),
+               (2, 4, 3, 1, 2, SAME), (4, 3, 1, 1, 2, VALID), (7, 7, 1, 1, 1, SAME)]
+
+
+@pytest.mark.parametrize("kh,kw,sh,dh,dw,pad", ROW_WINDOWS)
+@pytest.mark.parametrize("h,w", [(25, 5), (7, 8), (3, 2), (1, 1), (12, 11)])
+def test_row_taps_sum_like_the_padded_taps_to_the_bit(kh, kw, sh, dh, dw, pad, h, w):
+    """The depthwise path without padding along W: same float sums as accumulate_taps over the padded input,
+    on values whose sums depend on the order, so a wrong, missing or extra tap shows."""
+    try:
+        win = Window.make(pad, h, w, kh, kw, sh, 1, dh, dw)
+    except ModelFormatError:
+        pytest.skip("empty output")
+    rng = np.random.default_rng(4)
+    x = (rng.normal(size=(3, h, w, 5)) * np.exp(3 * rng.normal(size=(3, h, w, 5)))).astype(np.float32)
+    wk = rng.normal(size=(kh, kw, 5)).astype(np.float32)
+    want = win.accumulate_taps(win.tap_input(x, 0), wk)
+    np.testing.assert_array_equal(win.row_taps(x, win.masked_tiled_taps(wk)), want)
+    # the taps outside a row read the neighbouring rows' edges: those must carry weight zero
+    x[:, :, [0, -1]] = np.float32(1e30)
+    want = win.accumulate_taps(win.tap_input(x, 0), wk)
+    np.testing.assert_array_equal(win.row_taps(x, win.masked_tiled_taps(wk)), want)
 
 
 @pytest.mark.parametrize("shape", [(65, 25, 5, 64), (3, 7, 7, 1280), (2, 1, 1, 8)])

@@ -41,7 +41,8 @@ class DepthwiseParams:
     output_shift: Any = None
     acc_dtype: Any = np.float32
     rounding: str = "single"
-    w_tiled: Any = None  # w tiled to (KH, KW, OW*C_out): win.tiled_taps(w)
+    w_tiled: Any = None  # w tiled to (KH, KW, OW*C_out): win.tiled_taps(w), or win.masked_tiled_taps(w) with rows
+    rows: bool = False  # float at stride 1 along W: win.row_taps (no padding along W)
     bias_tile: Any = None  # float: channel_tile(bias) for the epilogue
 
 
@@ -87,8 +88,9 @@ class DepthwiseConv2D(Kernel):
             lo, hi = float_activation_range(act)
             bias = None if bv is None else bv.astype(np.float32)
             wf = wk.astype(np.float32)
-            return DepthwiseParams("float", win, wf, mult, bias, lo, hi, w_tiled=win.tiled_taps(wf),
-                                   bias_tile=channel_tile(bias, win))
+            rows = win.sw == 1
+            return DepthwiseParams("float", win, wf, mult, bias, lo, hi, bias_tile=channel_tile(bias, win),
+                                   w_tiled=win.masked_tiled_taps(wf) if rows else win.tiled_taps(wf), rows=rows)
         if x.type == dtypes.FLOAT32 and w.type == dtypes.INT8:
             # hybrid: reference_integer_ops::DepthwiseConvHybridPerChannel (per-sample asymmetric input)
             lo, hi = float_activation_range(act)
@@ -114,6 +116,9 @@ class DepthwiseConv2D(Kernel):
         win = p.win
         if p.kind == "hybrid":
             return [self._hybrid(p, x)]
+        if p.kind == "float" and p.rows:
+            acc = win.row_taps(_repeat(x, p.depth_multiplier), p.w_tiled)  # (N, OH, OW, Cout) float32
+            return [epilogue(acc, p.bias_tile, p.act_min, p.act_max)]
         if p.kind == "float":
             acc = win.accumulate_taps(_repeat(win.tap_input(x, 0), p.depth_multiplier), p.w, p.w_tiled)
             return [epilogue(acc, p.bias_tile, p.act_min, p.act_max)]  # acc (N, OH, OW, Cout) float32
