@@ -64,12 +64,15 @@ def test_row_taps_sum_like_the_padded_taps_to_the_bit(kh, kw, sh, dh, dw, pad, h
     rng = np.random.default_rng(4)
     x = (rng.normal(size=(3, h, w, 5)) * np.exp(3 * rng.normal(size=(3, h, w, 5)))).astype(np.float32)
     wk = rng.normal(size=(kh, kw, 5)).astype(np.float32)
-    want = win.accumulate_taps(win.tap_input(x, 0), wk)
-    np.testing.assert_array_equal(win.row_taps(x, win.masked_tiled_taps(wk)), want)
-    # the taps outside a row read the neighbouring rows' edges: those must carry weight zero
-    x[:, :, [0, -1]] = np.float32(1e30)
-    want = win.accumulate_taps(win.tap_input(x, 0), wk)
-    np.testing.assert_array_equal(win.row_taps(x, win.masked_tiled_taps(wk)), want)
+    # output rows per inner loop: one, every divisor of OH that row_group allows, the default choice
+    groups = {1, win.row_group(5)} | {win.row_group(5, budget) for budget in range(kh * kw * 5, 2000, 97)}
+    assert all(win.out_h % g == 0 for g in groups)
+    for planted in (False, True):
+        if planted:  # the taps outside a row read the neighbouring rows' edges: those must carry weight zero
+            x[:, :, [0, -1]] = np.float32(1e30)
+        want = win.accumulate_taps(win.tap_input(x, 0), wk)
+        for g in sorted(groups):
+            np.testing.assert_array_equal(win.row_taps(x, win.masked_tiled_taps(wk, g)), want, err_msg=f"G={g}")
 
 
 @pytest.mark.parametrize("shape", [(65, 25, 5, 64), (3, 7, 7, 1280), (2, 1, 1, 8)])

@@ -90,7 +90,8 @@ class DepthwiseConv2D(Kernel):
             wf = wk.astype(np.float32)
             rows = win.sw == 1
             return DepthwiseParams("float", win, wf, mult, bias, lo, hi, bias_tile=channel_tile(bias, win),
-                                   w_tiled=win.masked_tiled_taps(wf) if rows else win.tiled_taps(wf), rows=rows)
+                                   w_tiled=win.masked_tiled_taps(wf, win.row_group(cout)) if rows else win.tiled_taps(wf),
+                                   rows=rows)
         if x.type == dtypes.FLOAT32 and w.type == dtypes.INT8:
             # hybrid: reference_integer_ops::DepthwiseConvHybridPerChannel (per-sample asymmetric input)
             lo, hi = float_activation_range(act)
