@@ -52,15 +52,23 @@ ROW_WINDOWS = [(3, 3, 1, 1, 1, SAME), (3, 3, 1, 1, 1, VALID), (3, 3, 2, 1, 1, SA
                (2, 4, 3, 1, 2, SAME), (4, 3, 1, 1, 2, VALID), (7, 7, 1, 1, 1, SAME)]
 
 
-@pytest.mark.parametrize("kh,kw,sh,dh,dw,pad", ROW_WINDOWS)
-@pytest.mark.parametrize("h,w", [(25, 5), (7, 8), (3, 2), (1, 1), (12, 11)])
+def _nonempty(kh, kw, sh, dh, dw, pad, h, w) -> bool:
+    try:
+        Window.make(pad, h, w, kh, kw, sh, 1, dh, dw)
+    except ModelFormatError:
+        return False
+    return True
+
+
+ROW_CASES = [(*win, h, w) for win in ROW_WINDOWS for h, w in [(25, 5), (7, 8), (3, 2), (1, 1), (12, 11)]
+             if _nonempty(*win, h, w)]  # VALID windows larger than the input have no output to compare
+
+
+@pytest.mark.parametrize("kh,kw,sh,dh,dw,pad,h,w", ROW_CASES)
 def test_row_taps_sum_like_the_padded_taps_to_the_bit(kh, kw, sh, dh, dw, pad, h, w):
     """The depthwise path without padding along W: same float sums as accumulate_taps over the padded input,
     on values whose sums depend on the order, so a wrong, missing or extra tap shows."""
-    try:
-        win = Window.make(pad, h, w, kh, kw, sh, 1, dh, dw)
-    except ModelFormatError:
-        pytest.skip("empty output")
+    win = Window.make(pad, h, w, kh, kw, sh, 1, dh, dw)
     rng = np.random.default_rng(4)
     x = (rng.normal(size=(3, h, w, 5)) * np.exp(3 * rng.normal(size=(3, h, w, 5)))).astype(np.float32)
     wk = rng.normal(size=(kh, kw, 5)).astype(np.float32)
@@ -89,3 +97,37 @@ def test_global_average_pool_sums_like_the_tap_loop_to_the_bit(shape):
     got = AveragePool2D._sum(win, x)
     assert got.shape == want.shape
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("column", [0, -1, 2])
+@pytest.mark.parametrize("value", [np.inf, np.nan])
+def test_float_depthwise_with_inf_or_nan_at_a_row_edge_matches_litert(column, value):
+    """row_taps gives off-row taps weight zero, and 0 * inf is NaN: with a non-finite value where a neighbouring
+    row's taps read, the kernel must take the padded path, whose outputs LiteRT's reference kernel shares."""
+    litert = pytest.importorskip("ai_edge_litert.interpreter")
+    from pathlib import Path
+
+    from edgequant import Interpreter
+
+    golden = Path(__file__).resolve().parent / "data" / "goldens" / "dw_f32_same_m1_relu.npz"
+    with np.load(golden, allow_pickle=False) as z:
+        model, x = z["model"].tobytes(), z["in0"].copy()
+    x[0, x.shape[1] // 2, column, 0] = value
+    ref = litert.Interpreter(model_content=model, experimental_op_resolver_type=litert.OpResolverType.BUILTIN_REF)
+    ref.allocate_tensors()
+    i, o = ref.get_input_details()[0], ref.get_output_details()[0]
+    want = []
+    for k in range(len(x)):
+        ref.set_tensor(i["index"], x[k:k + 1])
+        ref.invoke()
+        want.append(ref.get_tensor(o["index"]).copy())
+    want = np.concatenate(want)
+    got = Interpreter(model).run([x])[0]
+    # LiteRT's fused RELU clamps to [0, FLT_MAX], so an inf leaves it as FLT_MAX; ours keeps inf (no clamp pass
+    # for the upper bound). Everything else, NaNs included, must be where LiteRT has it.
+    big = np.finfo(np.float32).max
+    got = np.where(np.isinf(got), np.sign(got) * big, got).astype(np.float32)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)  # NaNs compare equal here
+    win = Window.make(SAME, x.shape[1], x.shape[2], 3, 3, 1, 1)
+    assert win.row_edges_finite(x) == (column == 2)  # a middle column is never read across rows

@@ -117,11 +117,12 @@ class DepthwiseConv2D(Kernel):
         win = p.win
         if p.kind == "hybrid":
             return [self._hybrid(p, x)]
-        if p.kind == "float" and p.rows:
+        if p.kind == "float" and p.rows and win.row_edges_finite(x):
             acc = win.row_taps(_repeat(x, p.depth_multiplier), p.w_tiled)  # (N, OH, OW, Cout) float32
             return [epilogue(acc, p.bias_tile, p.act_min, p.act_max)]
         if p.kind == "float":
-            acc = win.accumulate_taps(_repeat(win.tap_input(x, 0), p.depth_multiplier), p.w, p.w_tiled)
+            wt = None if p.rows else p.w_tiled  # the row layout's tiles are masked and span several rows
+            acc = win.accumulate_taps(_repeat(win.tap_input(x, 0), p.depth_multiplier), p.w, wt)
             return [epilogue(acc, p.bias_tile, p.act_min, p.act_max)]  # acc (N, OH, OW, Cout) float32
         xp = win.tap_input(x, -p.input_offset, p.acc_dtype)  # new arrays: wider than x
         for a in xp if isinstance(xp, tuple) else (xp,):
