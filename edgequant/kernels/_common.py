@@ -185,15 +185,17 @@ class Window:
     def row_edges_finite(self, x: np.ndarray) -> bool:
         """Whether ``row_taps`` may run on x: the columns a neighbouring row's off-row taps read (the last
         ``pad_left`` and the first columns the right padding would have covered) hold no inf or NaN, which a
-        zero weight would turn into NaN beside them. Two small reductions (kws: 2 of 5 columns)."""
-        w, c = x.shape[2], x.shape[3]
+        zero weight would turn into NaN beside them. Their sum is finite exactly when they are, short of an
+        overflow: one reduction per side, no temporary (kws: 2 of 5 columns)."""
+        w = x.shape[2]
         right = max((self.out_w - 1) + (self.kw - 1) * self.dw - self.pad_left - (w - 1), 0)
-        ok = True
-        if self.pad_left:
-            ok = bool(np.isfinite(x[:, :, w - min(self.pad_left, w):, :]).all())
-        if ok and right:
-            ok = bool(np.isfinite(x[:, :, :min(right, w), :]).all())
-        return ok and c > 0
+        total = np.float32(0)
+        with np.errstate(over="ignore", invalid="ignore"):  # a sum of huge finite values may overflow: then
+            if self.pad_left:                              # the padded path runs, which is only slower
+                total += np.add.reduce(x[:, :, w - min(self.pad_left, w):, :], axis=None, dtype=np.float32)
+            if right:
+                total += np.add.reduce(x[:, :, :min(right, w), :], axis=None, dtype=np.float32)
+        return bool(np.isfinite(total))
 
     def row_taps(self, x: np.ndarray, wt: np.ndarray) -> np.ndarray:
         """Depthwise accumulation at stride 1 along W, with no padding along W: the same ``einsum`` as
