@@ -48,7 +48,6 @@ class ConvParams:
     gemm_dtype: Any = np.float32
     out_dtype: Any = np.float32
     hybrid: Any = None
-    groups: int = 1
     rounding: str = "single"
     patches: str = "c"  # im2col layout, see _patch_layout; "t" orders w_mat's rows (KW, KH, C_in)
     bias_tile: Any = None  # float and hybrid: channel_tile(bias) for the epilogue
