@@ -131,3 +131,19 @@ def test_float_depthwise_with_inf_or_nan_at_a_row_edge_matches_litert(column, va
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)  # NaNs compare equal here
     win = Window.make(SAME, x.shape[1], x.shape[2], 3, 3, 1, 1)
     assert win.row_edges_finite(x) == (column == 2)  # a middle column is never read across rows
+
+
+@pytest.mark.parametrize("kh,kw,sh,dh,dw,pad,h,w", [c for c in ROW_CASES if c[7] > 1][:40])
+def test_row_edges_finite_sees_exactly_the_columns_other_rows_read(kh, kw, sh, dh, dw, pad, h, w):
+    """Brute force: an inf in column j of any row (first, middle, last, of any sample) must be reported
+    exactly when j is one of the last pad_left or first right-padding columns."""
+    win = Window.make(pad, h, w, kh, kw, sh, 1, dh, dw)
+    cols = [ow + j * dw - win.pad_left for ow in range(win.out_w) for j in range(kw)]  # input column per tap
+    read_across = {c + w for c in cols if c < 0} | {c - w for c in cols if c >= w}  # a neighbouring row's
+    base = np.ones((2, h, w, 3), np.float32)
+    assert win.row_edges_finite(base)
+    for n_, r in ((0, 0), (0, h - 1), (1, 0), (1, h // 2), (1, h - 1)):
+        for j in range(w):
+            x = base.copy()
+            x[n_, r, j, 1] = np.nan if j % 2 else -np.inf
+            assert win.row_edges_finite(x) == (j not in read_across), (n_, r, j)
