@@ -161,13 +161,17 @@ def test_quantized_sum_cases_are_pinned_by_tflite_micro_because_litert_ref_is_wr
 
 
 def test_keras_flatten_pattern_under_batched_run():
-    """SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE in digits_cnn: a batch of 16 through run() matches LiteRT's
-    reference kernels sample by sample (SHAPE must report the real batch)."""
+    """SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE in digits_cnn: run() stacks the samples (the slice cuts a
+    shape vector, not the batch) and a batch of 16 matches LiteRT's reference kernels sample by sample (SHAPE
+    must report the real batch)."""
     li = pytest.importorskip("ai_edge_litert.interpreter")
     assert "STRIDED_SLICE" in load_all()
     root = Path(__file__).resolve().parents[1] / "edgequant" / "data"
     x = np.load(root / "digits_test.npz")["x"][:16].astype(np.float32).reshape(16, 8, 8, 1)
-    got = Interpreter(root / "digits_cnn.tflite").run([x])[0]
+    it = Interpreter(root / "digits_cnn.tflite")
+    plan = it._plan(0)
+    assert "STRIDED_SLICE" in [s.name for s in plan.steps] and plan.batchable
+    got = it.run([x])[0]
     ref = li.Interpreter(model_path=str(root / "digits_cnn.tflite"),
                          experimental_op_resolver_type=li.OpResolverType.BUILTIN_REF)
     ref.allocate_tensors()

@@ -9,6 +9,7 @@ import numpy as np
 from .. import dtypes
 from ..errors import EdgequantError, UnsupportedError
 from . import Kernel, kernel
+from ._shape_value import from_shape_op
 from .pack import same_quantization
 
 
@@ -45,6 +46,8 @@ class Gather(Kernel):
         p_const, i_const = ctx.const(0) is not None, ctx.const(1) is not None
         if p_const and i_const:
             batchable = True
+        elif i_const and from_shape_op(ctx, 0):
+            batchable = True  # entries of a shape vector, not samples (see _shape_value)
         elif p_const:  # indices stacked: only their leading axis leads the output when axis is 0
             batchable = axis == 0 and bd == 0 and irank >= 1
         elif i_const:

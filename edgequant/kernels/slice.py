@@ -9,6 +9,7 @@ import numpy as np
 from .. import dtypes
 from ..errors import EdgequantError, UnsupportedError
 from . import Kernel, kernel
+from ._shape_value import from_shape_op
 from .pack import same_quantization
 
 
@@ -54,6 +55,8 @@ class Slice(Kernel):
         batchable = bool(shape) and index[0] == slice(0, shape[0])
         if batchable:
             index = (slice(None),) + index[1:]
+        elif from_shape_op(ctx, 0):
+            batchable = True  # a cut of a shape vector, not of the samples (see _shape_value)
         return SliceParams(index, batchable)
 
     def eval(self, p: SliceParams, inputs):

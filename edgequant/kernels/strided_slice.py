@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ..errors import UnsupportedError
 from . import Kernel, kernel
+from ._shape_value import from_shape_op
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ class StridedSlice(Kernel):
             first.stop == (shape[0] if shape else 0)
         if batchable:
             index[0] = slice(None)
+        elif from_shape_op(ctx, 0):
+            batchable = True  # a cut of a shape vector, not of the samples (see _shape_value)
         return StridedSliceParams(tuple(index), batchable)
 
     def eval(self, p: StridedSliceParams, inputs):
