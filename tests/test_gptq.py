@@ -147,3 +147,18 @@ def test_gptq_needs_calibration_data(digits):
     _, rep = quantize_with_report(models["digits_cnn"], Recipe.dynamic_int8())
     assert rep.recipe["weight_rounding"] == "nearest" and rep.recipe["min_weight_elements"] == 1024
     assert rep.calibration is None
+
+
+@pytest.mark.parametrize("n", [9, 64, 65, 300])
+def test_upper_inverse_cholesky_factors_the_inverse(n):
+    """U is upper triangular with U^T U = H^-1, for single matrices (sizes around the block split) and a stack
+    (one H per depthwise channel); an indefinite H gives None."""
+    from edgequant.quantizer.gptq import _upper_inverse_cholesky
+
+    rng = np.random.default_rng(n)
+    a = rng.standard_normal((2 * n, n))
+    for h in (a.T @ a, np.stack([a.T @ a, a.T @ a + np.eye(n)])):
+        u = _upper_inverse_cholesky(h)
+        assert np.array_equal(u, np.triu(u)) and np.all(np.diagonal(u, axis1=-2, axis2=-1) > 0)
+        np.testing.assert_allclose(np.swapaxes(u, -1, -2) @ u @ h, np.broadcast_to(np.eye(n), h.shape), atol=1e-8)
+    assert _upper_inverse_cholesky(a.T @ a - 1e3 * np.eye(n)) is None
