@@ -16,6 +16,9 @@ Models:
 edgequant runs twice for the weight modes: with the calibration data (its default then rounds int8 weights with
 GPTQ and quantizes every weight) and without ("no data": nearest rounding, TFLiteConverter's 1024-element rule
 for dynamic_int8). "top-1 = float": how often the quantized model's top class is the float model's (classifiers).
+"vs better peer" (edgequant rows, labelled data): against the more accurate peer in the same mode, +c/-b = the
+held-out samples only edgequant / only the peer gets right, and p = McNemar's exact two-sided test of "equally
+accurate" (a small p means the accuracy difference is more than chance).
 
     .venv/bin/python benchmarks/compare_quantizers.py [--quick] [--repeat 2]
     .venv/bin/python benchmarks/compare_quantizers.py --only-edgequant --set weight_range=mse   # what-if runs
@@ -30,6 +33,7 @@ import argparse
 import contextlib
 import gzip
 import io
+import math
 import os
 import sys
 import time
@@ -133,6 +137,16 @@ def edgequant(blob: bytes, mode: str, calib: np.ndarray | None, settings: dict |
     return eq.save(quantize(eq.load(blob), r, calib))
 
 
+def mcnemar(ours_right: np.ndarray, peer_right: np.ndarray) -> str:
+    """+c/-b and McNemar's exact two-sided p: only c + b discordant samples carry information; under "equally
+    accurate" each is ours with probability 1/2."""
+    c = int(np.sum(ours_right & ~peer_right))
+    b = int(np.sum(peer_right & ~ours_right))
+    n = b + c
+    p = min(1.0, 2 * sum(math.comb(n, k) for k in range(min(b, c) + 1)) / 2 ** n) if n else 1.0
+    return f"+{c}/-{b} p={p:.2g}"
+
+
 # -- models ---------------------------------------------------------------------------------------------------
 
 def digits_models():
@@ -215,7 +229,7 @@ def main() -> int:
         ref = run_litert(blob, x_te)
         acc_f = f"{np.mean(ref.argmax(1) == y_te):.4f}" if y_te is not None else "-"
         classifier = ref.ndim == 2 and ref.shape[1] > 1 and name != "mlperf_tiny_ad01_fc_autoencoder_fp32"
-        rows.append((name, "float", "-", len(blob), acc_f, "-", "-", "-"))
+        rows.append([name, "float", "-", len(blob), acc_f, "-", "-", "-", "-"])
         for mode in MODES:
             tools = [("edgequant", partial(edgequant, blob, mode, calib, settings)),
                      ("edgequant, no data", partial(edgequant, blob, mode, None, settings)),
@@ -224,6 +238,8 @@ def main() -> int:
                 tools = tools[:2]
             elif keras_model is not None:
                 tools.insert(0, ("TFLiteConverter", partial(tf_converter, keras_model, mode, calib)))
+            right: dict[str, np.ndarray] = {}  # tool -> which held-out samples it classifies correctly
+            mode_rows = []
             for tool, fn in tools:
                 dt = float("inf")
                 try:
@@ -232,17 +248,27 @@ def main() -> int:
                         out = fn()
                         dt = min(dt, time.perf_counter() - t0)
                 except Exception as e:  # noqa: BLE001 - a peer failing on a model is a result, not a crash
-                    rows.append((name, mode, tool, "error", str(e).splitlines()[0][:60], "-", "-", "-"))
+                    rows.append([name, mode, tool, "error", str(e).splitlines()[0][:60], "-", "-", "-", "-"])
                     continue
                 if out is None:
                     continue
                 y = run_litert(out, x_te)
-                acc = f"{np.mean(y.argmax(1) == y_te):.4f}" if y_te is not None else "-"
+                acc = "-"
+                if y_te is not None:
+                    right[tool] = y.argmax(1) == y_te
+                    acc = f"{np.mean(right[tool]):.4f}"
                 agree = f"{np.mean(y.argmax(1) == ref.argmax(1)):.4f}" if classifier else "-"
-                rows.append((name, mode, tool, len(out), acc, agree, f"{sqnr(ref, y):.1f}", f"{dt:.2f}"))
+                mode_rows.append([name, mode, tool, len(out), acc, agree, f"{sqnr(ref, y):.1f}", f"{dt:.2f}", "-"])
+                rows.append(mode_rows[-1])
                 print(" | ".join(map(str, rows[-1])), file=sys.stderr)
-    print("| model | mode | tool | bytes | accuracy | top-1 = float | SQNR dB | seconds |")
-    print("|---|---|---|---:|---:|---:|---:|---:|")
+            peers = [t for t in right if not t.startswith("edgequant")]
+            if peers:
+                best = max(peers, key=lambda t: right[t].mean())
+                for r in mode_rows:
+                    if r[2].startswith("edgequant"):
+                        r[8] = mcnemar(right[r[2]], right[best])
+    print("| model | mode | tool | bytes | accuracy | top-1 = float | SQNR dB | seconds | vs better peer |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print("| " + " | ".join(map(str, r)) + " |")
     return 0
