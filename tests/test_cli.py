@@ -90,3 +90,11 @@ def test_core_import_does_not_pull_optional_extras():
             "if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert r.stdout.strip() == "[]", r.stdout + r.stderr
+
+
+def test_quantize_with_a_keep_float_pattern_that_matches_nothing_writes_nothing(tmp_path):
+    out = tmp_path / "q.tflite"
+    r = _run("quantize", str(MODEL), "-o", str(out), "--mode", "dynamic_int8", "--keep-float", "dense_typo")
+    assert r.returncode != 0 and not out.exists()
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "'dense_typo'" in lines[0] and "matches no op" in lines[0], r.stderr

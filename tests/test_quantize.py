@@ -617,3 +617,26 @@ def test_cli_weight_range_flag(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "weight_range" in err and err.count("\n") == 1
     assert not (tmp_path / "bad.tflite").exists()
+
+
+def test_keep_float_by_weight_name_keeps_that_layer_float():
+    """The summary lists weights by name; a --keep-float pattern naming one (here the last dense layer, whose
+    output is only 'StatefulPartitionedCall:0') keeps exactly that op float."""
+    m = eq.load_file(FIX / "digits_cnn.tflite")
+    fc = next(op for op in m.main.operators if m.op_name(op) == "FULLY_CONNECTED")
+    weight = m.main.tensors[fc.inputs[1]].name
+    assert not any(weight in m.main.tensors[i].name for i in fc.outputs)
+    _, all_q = quantize_with_report(m, Recipe.dynamic_int8(min_weight_elements=0))
+    q, rep = quantize_with_report(m, Recipe.dynamic_int8(min_weight_elements=0).keep_float(weight))
+    assert weight in all_q.quantized_weights and weight not in rep.quantized_weights
+    assert [f.split()[1] for f in rep.float_ops] == ["FULLY_CONNECTED"]
+    fc_q = next(op for op in q.main.operators if q.op_name(op) == "FULLY_CONNECTED")
+    assert q.main.tensors[fc_q.inputs[1]].type == dtypes.FLOAT32
+
+
+@pytest.mark.parametrize("recipe", [Recipe.int8(io="float").keep_float("no_such_layer"),
+                                    Recipe.dynamic_int8().per_tensor(op="LSTM")])
+def test_an_override_that_matches_nothing_is_an_error(split, recipe, tmp_path):
+    m = eq.load_file(FIX / "digits_cnn.tflite")
+    with pytest.raises(EdgequantError, match="matches no op"):
+        quantize(m, recipe, split["x_calib"])

@@ -35,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="int8 weight rounding: gptq compensates each rounding error from the calibration inputs "
                         "(needs --calib); auto (default) = gptq with --calib, else nearest")
     p.add_argument("--keep-float", action="append", default=[], metavar="REGEX",
-                   help="keep ops float whose output tensor name matches REGEX (repeatable)")
+                   help="keep ops float whose output or weight tensor name matches REGEX (repeatable)")
     p.add_argument("--io", choices=("int8", "uint8", "float", "int16"), help="input/output type of full-integer models")
     p.add_argument("--recipe", help="recipe JSON file (command-line options override its fields)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")

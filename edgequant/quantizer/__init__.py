@@ -22,7 +22,14 @@ from .calibrate import ProgressBar, Ranges, calibrate
 from .data import load_calibration, rebatch
 from .gptq import Hessians
 from .recipe import MODES, Recipe
-from .rewrite import Report, check_float_model, check_one_subgraph, rewrite_full_integer, rewrite_weights
+from .rewrite import (
+    Report,
+    check_float_model,
+    check_one_subgraph,
+    check_overrides,
+    rewrite_full_integer,
+    rewrite_weights,
+)
 
 
 def quantize(model: Model, recipe: Recipe | str, calibration_data: Any = None, *,
@@ -41,6 +48,7 @@ def quantize_with_report(model: Model, recipe: Recipe | str, calibration_data: A
     if isinstance(recipe, str):
         recipe = Recipe.preset(recipe)
     check_float_model(model)
+    check_overrides(model, recipe)
     if recipe.full_integer:
         check_one_subgraph(model)
     recipe = recipe.resolved(calibration_data is not None)

@@ -23,7 +23,8 @@ IO_TYPES = ("int8", "uint8", "float", "int16")
 
 @dataclass(frozen=True)
 class Override:
-    """Applies to ops whose type is ``op`` (e.g. "CONV_2D") and/or whose output tensor name matches ``name``.
+    """Applies to ops whose type is ``op`` (e.g. "CONV_2D") and/or with an output or constant input (weight,
+    bias) tensor whose name matches the regex ``name`` (``re.search``). One that matches no op is an error.
 
     ``action``: "float" keeps the op float (DEQUANTIZE/QUANTIZE around it); "per_tensor" quantizes its
     weights with one scale instead of one per channel.
@@ -129,7 +130,7 @@ class Recipe:
 
     # -- refinements -----------------------------------------------------------------------------
     def keep_float(self, name: str | None = None, *, op: str | None = None) -> Recipe:
-        """Keep ops float whose output tensor name matches the regex ``name`` and/or whose type is ``op``."""
+        """Keep ops float whose output or weight tensor name matches the regex ``name`` and/or whose type is ``op``."""
         return replace(self, overrides=self.overrides + (Override("float", op=op, name=name),))
 
     def per_tensor(self, name: str | None = None, *, op: str | None = None) -> Recipe:

@@ -156,7 +156,22 @@ def _store_in_place(m: Model, t: Tensor, data: np.ndarray) -> int:
 
 
 def _tensor_names(sg: SubGraph, op: Operator) -> list[str]:
-    return [sg.tensors[i].name for i in (op.outputs or []) if i >= 0]
+    """What a recipe's name pattern is searched in: the op's outputs and its constant inputs (weights, bias),
+    the names the summary lists under quantized weights."""
+    outs = [sg.tensors[i].name for i in (op.outputs or []) if i >= 0]
+    return outs + [sg.tensors[i].name for i in (op.inputs or []) if i >= 0 and sg.tensors[i].is_constant]
+
+
+def check_overrides(model: Model, recipe: Recipe) -> None:
+    """An override that matches no op is almost always a typo or a name from another model: say so rather
+    than quantize as if it were not there."""
+    ops = [(model.op_name(op), _tensor_names(sg, op)) for sg in model.subgraphs or [] for op in sg.operators or []]
+    for o in recipe.overrides:
+        if not any(o.matches(name, names) for name, names in ops):
+            what = " and ".join(x for x in (f"op type {o.op}" if o.op else "",
+                                            f"name pattern '{o.name}'" if o.name is not None else "") if x)
+            raise EdgequantError(f"recipe: the {o.action!r} override ({what or 'all ops'}) matches no op of this "
+                                 "model (patterns are searched in op output and weight tensor names)")
 
 
 def _sole_user(sg: SubGraph, t_index: int, consumers: dict[int, list[int]]) -> bool:
