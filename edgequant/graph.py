@@ -361,7 +361,7 @@ def load(data: bytes | bytearray | memoryview) -> Model:
     except RecursionError:
         raise ModelFormatError("tables nest too deeply") from None
     if not isinstance(model, Model):  # pragma: no cover - registry invariant
-        raise AssertionError("Model class not registered")
+        raise TypeError("Model class not registered")
     model._source = data
     _resolve_external(model, reader)
     _validate(model)

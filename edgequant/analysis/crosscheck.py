@@ -123,7 +123,7 @@ def crosscheck(model: Model, inputs: list[np.ndarray], runtimes=RUNTIMES, *, blo
         except cf.process.BrokenProcessPool:
             checks.append(OutputCheck(label, "", "", n, False, 0.0, 0, 0, f"{label} crashed on this model"))
             continue
-        except Exception as e:  # the runtime refused the model: its first line says why
+        except Exception as e:  # noqa: BLE001 - the runtime refused the model: its first line says why
             first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
             checks.append(OutputCheck(label, "", "", n, False, 0.0, 0, 0, f"{label} cannot run it: {first}"))
             continue

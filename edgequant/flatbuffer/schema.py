@@ -19,16 +19,16 @@ SCALARS = {
 
 # enum name -> (underlying scalar, names in value order starting at 0). Values are contiguous.
 _ENUMS_SRC = {
-    "TensorType": ("byte", "FLOAT32 FLOAT16 INT32 UINT8 INT64 STRING BOOL INT16 COMPLEX64 INT8 FLOAT64 COMPLEX128 "
-                           "UINT64 RESOURCE VARIANT UINT32 UINT16 INT4 BFLOAT16 INT2 UINT4 FLOAT8_E4M3FN FLOAT8_E5M2"),
+    "TensorType": ("byte", ("FLOAT32 FLOAT16 INT32 UINT8 INT64 STRING BOOL INT16 COMPLEX64 INT8 FLOAT64 COMPLEX128 "
+                           "UINT64 RESOURCE VARIANT UINT32 UINT16 INT4 BFLOAT16 INT2 UINT4 FLOAT8_E4M3FN FLOAT8_E5M2")),
     "DimensionType": ("byte", "DENSE SPARSE_CSR"),
     "StablehloPrecisionConfig": ("uint", "DEFAULT HIGH HIGHEST"),
-    "StablehloComparisonDirection": ("uint", "STABLEHLO_COMPARISON_DIRECTION_EQ STABLEHLO_COMPARISON_DIRECTION_NE "
+    "StablehloComparisonDirection": ("uint", ("STABLEHLO_COMPARISON_DIRECTION_EQ STABLEHLO_COMPARISON_DIRECTION_NE "
                                              "STABLEHLO_COMPARISON_DIRECTION_GE STABLEHLO_COMPARISON_DIRECTION_GT "
-                                             "STABLEHLO_COMPARISON_DIRECTION_LE STABLEHLO_COMPARISON_DIRECTION_LT"),
-    "StablehloComparisonType": ("uint", "STABLEHLO_COMPARISON_TYPE_NOTYPE STABLEHLO_COMPARISON_TYPE_FLOAT "
+                                             "STABLEHLO_COMPARISON_DIRECTION_LE STABLEHLO_COMPARISON_DIRECTION_LT")),
+    "StablehloComparisonType": ("uint", ("STABLEHLO_COMPARISON_TYPE_NOTYPE STABLEHLO_COMPARISON_TYPE_FLOAT "
                                         "STABLEHLO_COMPARISON_TYPE_FLOAT_TOTAL_ORDER STABLEHLO_COMPARISON_TYPE_SIGNED "
-                                        "STABLEHLO_COMPARISON_TYPE_UNSIGNED"),
+                                        "STABLEHLO_COMPARISON_TYPE_UNSIGNED")),
     "RngAlgorithm": ("byte", "DEFAULT PHILOX THREEFRY"),
     "Padding": ("byte", "SAME VALID"),
     "ActivationFunctionType": ("byte", "NONE RELU RELU_N1_TO_1 RELU6 TANH SIGN_BIT"),
