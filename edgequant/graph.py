@@ -394,6 +394,26 @@ def load_file(path: str | os.PathLike) -> Model:
         raise ModelFormatError(f"{path}: {e}") from None
 
 
+def read_file(path: str | os.PathLike) -> tuple[bytes, Model]:
+    """The bytes of a .tflite file and its model, for callers that need both (C export, flash reports). Errors
+    name the file, as :func:`load_file`'s do."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise EdgequantError(f"{path}: is a directory, not a .tflite file") from None
+    except FileNotFoundError:
+        raise EdgequantError(f"{path}: no such file") from None
+    except PermissionError:
+        raise EdgequantError(f"{path}: permission denied") from None
+    if not data:
+        raise ModelFormatError(f"{path}: file is empty")
+    try:
+        return data, load(data)
+    except ModelFormatError as e:
+        raise ModelFormatError(f"{path}: {e}") from None
+
+
 def _resolve_external(model: Model, reader: Reader) -> None:
     for i, buf in enumerate(model.buffers or []):
         if buf.offset > 1:

@@ -170,6 +170,22 @@ def test_cli_bad_files_print_one_line_and_exit_nonzero(tmp_path):
         assert "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize("command", [["mcu"], ["export-c", "-o", "{out}/model"], ["verify"],
+                                     ["quantize", "-o", "{out}/q.tflite", "--mode", "float16"],
+                                     ["hist", "-o", "{out}/h.png"], ["ranges", "-o", "{out}/r.png"]])
+def test_every_command_names_the_bad_file_and_writes_nothing(tmp_path, command):
+    corrupt = tmp_path / "corrupt.tflite"
+    corrupt.write_bytes(TINY[: len(TINY) // 2])
+    out = tmp_path / "out"
+    out.mkdir()
+    for target in (corrupt, tmp_path / "missing.tflite"):
+        r = _cli(command[0], str(target), *[a.format(out=out) for a in command[1:]])
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1, r.stderr
+        assert lines[0].startswith(f"error: {target}: "), r.stderr
+        assert not any(out.iterdir())
+
+
 def test_cli_inspect_tiny_model(tmp_path):
     p = tmp_path / "tiny.tflite"
     p.write_bytes(TINY)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..graph import load, write_atomic
+from ..graph import read_file, write_atomic
 
 NAME = "export-c"
 HELP = "write the model as a 16-byte-aligned C array (.cc + .h) and print its MicroMutableOpResolver lines"
@@ -19,14 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from ..analysis.export_c import export_c
-    from ..errors import EdgequantError
-
-    src = Path(args.model)
-    try:
-        data = src.read_bytes()
-    except FileNotFoundError:
-        raise EdgequantError(f"{src}: no such file") from None
-    model = load(data)
+    data, model = read_file(args.model)
     out = Path(args.output)
     header = out.with_suffix(".h")
     cc, h, snippet = export_c(data, model, name=args.name, header=header.name)

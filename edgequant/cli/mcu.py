@@ -33,17 +33,10 @@ def run(args) -> int:
     from ..analysis.arena import plan_arena
     from ..analysis.flash import flash_report, strip
     from ..analysis.lint import ERROR, can_run, lint
-    from ..errors import EdgequantError
-    from ..graph import load, save, write_atomic
+    from ..graph import read_file, save, write_atomic
 
     path = Path(args.model)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise EdgequantError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise EdgequantError(f"{path}: is a directory, not a .tflite file") from None
-    model = load(data)
+    data, model = read_file(path)
     plan = plan_arena(model, pointer_bytes=args.pointer_bytes)
     flash = flash_report(model, len(data))
     findings = lint(model)
