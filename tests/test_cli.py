@@ -98,3 +98,14 @@ def test_quantize_with_a_keep_float_pattern_that_matches_nothing_writes_nothing(
     assert r.returncode != 0 and not out.exists()
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "'dense_typo'" in lines[0] and "matches no op" in lines[0], r.stderr
+
+
+def test_quantize_min_weight_elements_flag_reaches_the_recipe(tmp_path):
+    import json
+
+    out = tmp_path / "q.tflite"
+    r = _run("quantize", str(MODEL), "-o", str(out), "--mode", "dynamic_int8", "--min-weight-elements", "0", "--json")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["recipe"]["min_weight_elements"] == 0 and rep["float_ops"] == []
+    assert any("CONV_2D" in q for q in rep["quantized_ops"])

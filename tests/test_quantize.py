@@ -122,7 +122,10 @@ def test_every_mode_runs_in_litert_and_keeps_accuracy(model, split, recipe):
     assert acc_q >= acc_f - 0.01
     assert np.mean(as_float(out_def, blob).argmax(1) == y) >= acc_f - 0.01  # default (XNNPACK) kernels too
     assert len(blob) < len(eq.save(m)) * (0.6 if recipe.mode != "float16" else 0.75)
-    assert not rep.float_ops
+    # nothing stays float but weights the recipe's size rule leaves float
+    assert all("under min_weight_elements" in f for f in rep.float_ops), rep.float_ops
+    if recipe.mode == "float16" or not rep.recipe["min_weight_elements"]:
+        assert not rep.float_ops
 
 
 @pytest.mark.parametrize("recipe", [r for r in RECIPES if r.full_integer], ids=lambda r: _rid(r))
@@ -640,3 +643,12 @@ def test_an_override_that_matches_nothing_is_an_error(split, recipe, tmp_path):
     m = eq.load_file(FIX / "digits_cnn.tflite")
     with pytest.raises(EdgequantError, match="matches no op"):
         quantize(m, recipe, split["x_calib"])
+
+
+def test_weights_left_float_for_being_small_are_listed_with_the_reason():
+    m = eq.load_file(FIX / "digits_cnn.tflite")  # conv 64x3x3x1 = 576 weights, dense 576x10
+    _, rep = quantize_with_report(m, Recipe.dynamic_int8())  # no data: TFLiteConverter's 1024 rule
+    assert rep.float_ops == ["0 CONV_2D (576 weights, under min_weight_elements 1024)"]
+    assert [q.split()[1] for q in rep.quantized_ops] == ["FULLY_CONNECTED"]
+    _, rep0 = quantize_with_report(m, Recipe.dynamic_int8(min_weight_elements=0))
+    assert rep0.float_ops == [] and [q.split()[1] for q in rep0.quantized_ops] == ["CONV_2D", "FULLY_CONNECTED"]

@@ -34,6 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rounding", choices=("auto", "nearest", "gptq"),
                    help="int8 weight rounding: gptq compensates each rounding error from the calibration inputs "
                         "(needs --calib); auto (default) = gptq with --calib, else nearest")
+    p.add_argument("--min-weight-elements", type=int, metavar="N",
+                   help="weight modes: weights with fewer values stay float (default: 1024 for dynamic_int8 "
+                        "without --calib, as TFLiteConverter does; else 0)")
     p.add_argument("--keep-float", action="append", default=[], metavar="REGEX",
                    help="keep ops float whose output or weight tensor name matches REGEX (repeatable)")
     p.add_argument("--io", choices=("int8", "uint8", "float", "int16"), help="input/output type of full-integer models")
@@ -69,6 +72,8 @@ def _recipe(args):
         changes["weight_range"] = args.weight_range
     if args.rounding:
         changes["weight_rounding"] = args.rounding
+    if args.min_weight_elements is not None:
+        changes["min_weight_elements"] = args.min_weight_elements
     r = replace(r, **changes) if changes else r
     for pattern in args.keep_float:
         r = r.keep_float(pattern)

@@ -266,6 +266,10 @@ def rewrite_weights(model: Model, recipe: Recipe, hessians: Hessians | None = No
                 new_ops.append(op)
                 continue
             per_channel = recipe.per_channel and "per_tensor" not in actions
+            small = _small_weight(sg, op, name, recipe)
+            if small:
+                rep.float_ops.append(f"{o} {name} ({small} weights, under min_weight_elements "
+                                     f"{recipe.min_weight_elements})")
             if recipe.mode == "dynamic_int8":
                 if _hybrid(m, sg, op, name, recipe, per_channel, consumers, rep, hessians if s == 0 else None):
                     rep.quantized_ops.append(f"{o} {name}")
@@ -299,6 +303,15 @@ def _weight_slots(sg: SubGraph, op: Operator, name: str, recipe: Recipe) -> list
         if recipe.mode == "float16" or name in rules.WEIGHT_OPS and slot == _weight_input(name) and w.size >= recipe.min_weight_elements:
             out.append(slot)
     return out
+
+
+def _small_weight(sg: SubGraph, op: Operator, name: str, recipe: Recipe) -> int:
+    """The size of the op's float weight when the int8 weight modes leave it float for being small, else 0."""
+    if recipe.mode == "float16" or name not in (rules.HYBRID if recipe.mode == "dynamic_int8" else rules.WEIGHT_OPS):
+        return 0
+    k = _weight_input(name)
+    w = _const_float(sg, op.inputs[k]) if k < len(op.inputs or []) else None
+    return w.size if w is not None and w.size < recipe.min_weight_elements else 0
 
 
 def _weight_input(name: str) -> int:
