@@ -9,6 +9,7 @@ themselves are never written through.
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import tempfile
@@ -374,42 +375,38 @@ def load_file(path: str | os.PathLike) -> Model:
     >>> m = load_file("model.tflite"); [m.op_name(op) for op in m.main.operators]
     """
     path = Path(path)
-    try:
+    with _named(path):
         with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            if size == 0:
-                raise ModelFormatError(f"{path}: file is empty")
+            if os.fstat(f.fileno()).st_size == 0:
+                raise ModelFormatError("file is empty")
             mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
             if hasattr(mm, "madvise") and hasattr(mmap, "MADV_RANDOM"):
                 mm.madvise(mmap.MADV_RANDOM)  # no read-ahead: opening touches only the graph tables
-    except IsADirectoryError:
-        raise EdgequantError(f"{path}: is a directory, not a .tflite file") from None
-    except FileNotFoundError:
-        raise EdgequantError(f"{path}: no such file") from None
-    except PermissionError:
-        raise EdgequantError(f"{path}: permission denied") from None
-    try:
         return load(mm)
-    except ModelFormatError as e:
-        raise ModelFormatError(f"{path}: {e}") from None
 
 
 def read_file(path: str | os.PathLike) -> tuple[bytes, Model]:
     """The bytes of a .tflite file and its model, for callers that need both (C export, flash reports). Errors
     name the file, as :func:`load_file`'s do."""
     path = Path(path)
-    try:
+    with _named(path):
         data = path.read_bytes()
+        if not data:
+            raise ModelFormatError("file is empty")
+        return data, load(data)
+
+
+@contextlib.contextmanager
+def _named(path: Path) -> Iterator[None]:
+    """One-line errors that start with the file's name, for opening a file and reading a model from it."""
+    try:
+        yield
     except IsADirectoryError:
         raise EdgequantError(f"{path}: is a directory, not a .tflite file") from None
     except FileNotFoundError:
         raise EdgequantError(f"{path}: no such file") from None
     except PermissionError:
         raise EdgequantError(f"{path}: permission denied") from None
-    if not data:
-        raise ModelFormatError(f"{path}: file is empty")
-    try:
-        return data, load(data)
     except ModelFormatError as e:
         raise ModelFormatError(f"{path}: {e}") from None
 
