@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -44,3 +45,36 @@ def test_demo_with_bad_data_is_one_line(tmp_path):
     bad.write_bytes(b"not an npz")
     r = _demo("--data", str(bad), "-o", str(tmp_path / "o"))
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and r.stderr.startswith("error: ")
+
+
+def test_demo_on_another_model_without_data_uses_random_inputs(tmp_path):
+    """--model alone: random inputs shaped for that model, SQNR but no accuracy (and valid JSON: null)."""
+    model = Path(__file__).parent / "data" / "fixtures" / "digits_resnet.tflite"
+    r = _demo("--model", str(model), "-o", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert [row["accuracy"] for row in rows] == [None] * 5
+    assert all(row["sqnr_db"] > 25 for row in rows[1:])
+    assert "random inputs" in (tmp_path / "out" / "summary.md").read_text()
+
+
+def _relu_model(shape) -> bytes:
+    from edgequant import dtypes
+    from edgequant.graph import Buffer, Model, Operator, SubGraph, Tensor
+
+    m = Model(version=3, operator_codes=[], subgraphs=[], buffers=[Buffer()])
+    sg = SubGraph(tensors=[Tensor(name=n, type=dtypes.FLOAT32, shape=shape, buffer=0) for n in ("x", "y")],
+                  operators=[], inputs=[0], outputs=[1], name="main")
+    m.subgraphs.append(sg)
+    sg.operators.append(Operator(opcode_index=m.op_code_index("RELU"), inputs=[0], outputs=[1]))
+    return eq.save(m.bind())
+
+
+def test_demo_with_data_that_does_not_fit_the_model_is_one_line_and_writes_nothing(tmp_path):
+    model = tmp_path / "relu.tflite"
+    model.write_bytes(_relu_model([1, 32, 32, 3]))
+    out = tmp_path / "out"
+    r = _demo("--model", str(model), "--data", str(Path(eq.__file__).parent / "data" / "digits_test.npz"),
+              "-o", str(out))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "don't fit input 'x' [1, 32, 32, 3]" in r.stderr and not out.exists()

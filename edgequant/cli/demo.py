@@ -28,8 +28,9 @@ MODES = ("dynamic_int8", "float16", "int8", "int16x8")
 
 def add_arguments(p) -> None:
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="a float .tflite (default: built-in digits CNN)")
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                   help=".npz with 'x' (inputs) and optional 'y' (integer labels) (default: built-in digits test split)")
+    p.add_argument("--data", type=Path,
+                   help=".npz with 'x' (inputs) and optional 'y' (integer labels) (default: the built-in digits test "
+                        "split for the built-in model; for another model, random inputs uniform in [0, 1))")
     p.add_argument("--calib", type=int, default=100, metavar="N",
                    help="use the first N samples for calibration, the rest for evaluation (default 100)")
     p.add_argument("-o", "--out", type=Path, default=Path("edgequant-out"), help="folder for pictures, models, summary")
@@ -56,6 +57,36 @@ def _load_data(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
         raise EdgequantError(f"{path}: not a readable .npz file ({e})") from None
 
 
+RANDOM_SAMPLES = 360  # --model without --data: as many random inputs as the built-in split has samples
+
+
+def _inputs(model: Model, args) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Samples (x, labels or None) that fit ``model``'s one float input, and a phrase saying where they came from.
+    Checked here, before anything is written, so a mismatch is one line and no half-made output folder."""
+    from ..quantizer.rewrite import check_float_model
+
+    try:
+        check_float_model(model)
+    except EdgequantError as e:
+        raise type(e)(f"{args.model}: {e}; the demo starts from a float model") from None
+    sg = model.main
+    if len(sg.inputs or []) != 1:
+        raise EdgequantError(f"{args.model}: the demo takes single-input models (this one has "
+                             f"{len(sg.inputs or [])}); use 'edgequant quantize' with a calibration .npz")
+    t = sg.tensors[sg.inputs[0]]
+    shape = [int(d) for d in t.shape or []]
+    if args.data is None and args.model != DEFAULT_MODEL:
+        rng = np.random.default_rng(0)
+        x = rng.uniform(0, 1, size=[RANDOM_SAMPLES] + shape[1:]).astype(np.float32)
+        return x, None, f"{RANDOM_SAMPLES} random inputs uniform in [0, 1) (no --data: no labels, no accuracy)"
+    path = args.data or DEFAULT_DATA
+    x, y = _load_data(path)
+    if list(x.shape[1:]) != shape[1:]:
+        raise EdgequantError(f"{path}: samples of shape {list(x.shape[1:])} don't fit input '{t.name}' "
+                             f"{shape} of {args.model.name}")
+    return x.astype(np.float32, copy=False), y, f"`{path}`"
+
+
 def _outputs(model: Model, x: np.ndarray) -> np.ndarray:
     from ..interpreter import Interpreter
 
@@ -69,7 +100,7 @@ def run(args) -> int:
 
     steps = _Steps(4 + len(MODES))
     model = load_file(args.model)
-    x, y = _load_data(args.data)
+    x, y, source = _inputs(model, args)
     if not 0 < args.calib < len(x):
         raise EdgequantError(f"--calib {args.calib}: need between 1 and {len(x) - 1} of the {len(x)} samples")
     calib, x_eval = x[: args.calib], x[args.calib:]
@@ -95,7 +126,7 @@ def run(args) -> int:
     except MissingExtraError as e:
         print(f"    (no pictures: {e})")
 
-    steps(f"float model on {len(x_eval)} held-out samples (calibration: the first {len(calib)})")
+    steps(f"float model on {len(x_eval)} held-out samples (calibration: the first {len(calib)}); data: {source}")
     t = time.perf_counter()
     ref = _outputs(model, x_eval)
     float_size = len(save(model))
@@ -130,7 +161,7 @@ def run(args) -> int:
     headers = ("mode", "size", "vs float", "accuracy", "change", "SQNR dB", "seconds")
     table = format_table(headers, [r[:-1] for r in rows])
     print(table)
-    summary = _markdown(args, headers, rows, pictures, len(calib), len(x_eval))
+    summary = _markdown(args, source, headers, rows, pictures, len(calib), len(x_eval))
     write_atomic(out / "summary.md", summary.encode())
     records = [{"mode": r[0], "bytes": size, "accuracy": r[-1], "sqnr_db": sq}
                for r, size, sq in zip(rows, sizes, sqnrs)]
@@ -140,16 +171,16 @@ def run(args) -> int:
 
 
 def _row(mode, size, float_size, got, ref, y, float_row, seconds):
-    acc = float(np.mean(np.argmax(got, axis=-1) == y)) if y is not None else float("nan")
+    acc = float(np.mean(np.argmax(got, axis=-1) == y)) if y is not None else None
     sqnr = Q.sqnr_db(ref, got) if float_row is not None else float("inf")
-    change = "" if float_row is None else f"{(acc - float_row[-1]) * 100:+.2f} pt"
-    return (mode, human_bytes(size), f"{size / float_size:.2f}x", f"{acc:.4f}", change,
+    change = "" if float_row is None or y is None else f"{(acc - float_row[-1]) * 100:+.2f} pt"
+    return (mode, human_bytes(size), f"{size / float_size:.2f}x", "-" if y is None else f"{acc:.4f}", change,
             "-" if float_row is None else f"{sqnr:.1f}", f"{seconds:.2f}", acc)
 
 
-def _markdown(args, headers, rows, pictures, n_calib, n_eval) -> str:
+def _markdown(args, source, headers, rows, pictures, n_calib, n_eval) -> str:
     lines = [f"# edgequant demo: {args.model.name}", "",
-             f"Data: `{args.data}` — calibration on the first {n_calib} samples, evaluation on the other {n_eval}.",
+             f"Data: {source} — calibration on the first {n_calib} samples, evaluation on the other {n_eval}.",
              ("Every model runs in edgequant's numpy interpreter. SQNR compares each model's outputs with the "
               "float model's on the evaluation samples."), "",
              "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
