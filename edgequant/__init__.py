@@ -14,7 +14,7 @@ Everything else is reached through submodules on purpose: ``edgequant.quantizati
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any as _Any
 
 from .errors import EdgequantError, ModelFormatError, UnsupportedError
 from .graph import Model, load, load_file, save, save_file
@@ -32,7 +32,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     if name in _LAZY:
         import importlib
 
@@ -57,3 +57,8 @@ __all__ = [
     "save",
     "save_file",
 ]
+
+
+def __dir__() -> list[str]:
+    """The public API (tab completion shows the lazy names too, and not this module's imports)."""
+    return sorted(__all__ + ["__version__"])
