@@ -66,3 +66,22 @@ def test_cli_compare(models, tmp_path):
                         str(tmp_path / "q.tflite"), "--data", str(tmp_path / "bad.npz")],
                        capture_output=True, text=True, timeout=120, check=False)
     assert r.returncode == 2 and r.stderr.startswith("error: ") and "shape" in r.stderr
+
+
+def test_random_inputs_follow_the_quantized_models_input_range():
+    """Without --data, compare draws inputs over the float range the int8 input represents (what the model was
+    calibrated for); a model that takes float inputs gets standard-normal samples."""
+    from edgequant.cli.compare import random_float_inputs
+    from edgequant.quantizer import Recipe
+
+    fm = eq.load_file(DATA / "digits_cnn.tflite")
+    x = np.load(DATA / "digits_test.npz")["x"]
+    q8 = eq.quantize(fm, Recipe.int8(), calibration_data=x[:100])  # int8 model input
+    t = q8.main.tensors[q8.main.inputs[0]]
+    s, zp = float(t.quantization.scale[0]), int(t.quantization.zero_point[0])
+    (a,), what = random_float_inputs(fm, 50, q8)
+    assert a.shape == (50, 8, 8, 1) and a.min() >= s * (-128 - zp) - 1e-6 and a.max() <= s * (127 - zp) + 1e-6
+    assert a.max() - a.min() > 0.9 * 255 * s and "uniform" in what
+    dyn = eq.quantize(fm, Recipe.dynamic_int8())
+    (b,), what = random_float_inputs(fm, 50, dyn)
+    assert what == "random inputs, standard normal" and b.min() < -1 < 1 < b.max()

@@ -20,19 +20,45 @@ def add_arguments(p) -> None:
     p.add_argument("float_model", type=Path, help="the float .tflite")
     p.add_argument("quant_model", type=Path, help="the quantized .tflite made from it")
     p.add_argument("--data", type=Path, help=".npy or .npz of float inputs ('x', or one array per input name); "
-                   "default: standard-normal random inputs")
+                   "default: random inputs, uniform over the quantized model's integer input range where it has one "
+                   "(the range it was calibrated for), else standard normal")
     p.add_argument("-n", "--samples", type=int, default=100, help="samples to use (default 100)")
     p.add_argument("--plot", type=Path, metavar="PNG", help="write a per-layer SQNR chart")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
 
 
+def random_float_inputs(model: Model, n: int, quantized: Model | None = None) -> tuple[list[np.ndarray], str]:
+    """``n`` random samples per float input of ``model``, and what they are. Where ``quantized`` takes that input
+    as integers, uniform over the float range its scale and zero point represent: the range it was calibrated
+    for, so the comparison measures quantization error rather than clipping of inputs it never expected."""
+    rng = np.random.default_rng(0)
+    sg = model.main
+    q_inputs = list(quantized.main.inputs or []) if quantized is not None else []
+    arrays, kinds = [], set()
+    for k, i in enumerate(sg.inputs or []):
+        t = sg.tensors[i]
+        shape = [n] + list(t.shape or [1])[1:]
+        qt = quantized.main.tensors[q_inputs[k]] if k < len(q_inputs) else None
+        qp = qt.quantization if qt is not None and qt.dtype.kind in "iu" else None
+        if qp is not None and qp.scale is not None and len(qp.scale) == 1:
+            info = np.iinfo(qt.dtype)
+            zp = int(qp.zero_point[0]) if qp.zero_point is not None and len(qp.zero_point) else 0
+            s = float(qp.scale[0])
+            lo, hi = s * (info.min - zp), s * (info.max - zp)
+            arrays.append(rng.uniform(lo, hi, shape).astype(np.float32))
+            kinds.add(f"uniform over the quantized input's range [{lo:.3g}, {hi:.3g}]")
+        else:
+            arrays.append(rng.standard_normal(shape).astype(np.float32))
+            kinds.add("standard normal")
+    return arrays, "random inputs, " + "; ".join(sorted(kinds))
+
+
 def load_inputs(path: Path | None, model: Model, n: int) -> list[np.ndarray]:
-    """One float array per model input, ``n`` samples each, from a file or random."""
+    """One float array per model input, ``n`` samples each, from a file or random (standard normal)."""
     sg = model.main
     tensors = [sg.tensors[i] for i in sg.inputs or []]
     if path is None:
-        rng = np.random.default_rng(0)
-        return [rng.standard_normal([n] + list(t.shape or [1])[1:]).astype(np.float32) for t in tensors]
+        return random_float_inputs(model, n)[0]
     try:
         data = np.load(path, allow_pickle=False)
     except FileNotFoundError:
@@ -69,13 +95,15 @@ def run(args) -> int:
     from ..analysis.layer_error import compare_layers, plot_layer_error
 
     fm, qm = load_file(args.float_model), load_file(args.quant_model)
-    inputs = load_inputs(args.data, fm, args.samples)
+    if args.data is None:
+        inputs, src = random_float_inputs(fm, args.samples, qm)
+    else:
+        inputs, src = load_inputs(args.data, fm, args.samples), str(args.data)
     rows = compare_layers(fm, qm, inputs)
     if args.json:
         json.dump([r.to_dict() for r in rows], sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
-        src = f"{args.data}" if args.data else "random standard-normal inputs"
         print(f"{args.quant_model.name} vs {args.float_model.name} on {len(inputs[0])} samples ({src})")
         print(format_table(("op", "name", "tensor", "dtype", "SQNR dB", "max |err|", "cosine", "float range"),
                            [(r.op_index, r.op, r.tensor[-40:], r.dtype, f"{r.sqnr_db:.1f}", f"{r.max_abs_error:.4g}",
