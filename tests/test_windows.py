@@ -18,8 +18,31 @@ WINDOWS = [(10, 4, 2, 2, 1, 1, SAME), (3, 1, 1, 1, 1, 1, VALID), (5, 2, 1, 2, 2,
 @pytest.mark.parametrize("h,w", [(13, 11), (12, 12), (7, 8)])
 def test_transposed_patches_are_the_same_patches(kh, kw, sh, sw, dh, dw, pad, h, w):
     win = Window.make(pad, h, w, kh, kw, sh, sw, dh, dw)
-    xp = win.padded(np.random.default_rng(1).standard_normal((3, h, w, 2)).astype(np.float32), 0)
-    np.testing.assert_array_equal(win.im2col_transposed(xp).transpose(0, 1, 2, 4, 3, 5), win.im2col(xp))
+    x = np.random.default_rng(1).standard_normal((3, h, w, 2)).astype(np.float32)
+    xp = win.padded(x, 0)
+    xt = win.padded(x, 0, transposed=True)
+    np.testing.assert_array_equal(xt, xp.transpose(0, 2, 1, 3))
+    np.testing.assert_array_equal(win.im2col_transposed(xt).transpose(0, 1, 2, 4, 3, 5), win.im2col(xp))
+
+
+@pytest.mark.parametrize("kh,kw,sh,sw,dh,dw,pad", WINDOWS)
+@pytest.mark.parametrize("dtype", [np.float32, np.int8, np.float64])
+def test_patch_matrix_copies_the_im2col_rows(kh, kw, sh, sw, dh, dw, pad, dtype):
+    """patch_matrix copies contiguous runs as void elements where it can: same rows as the strided views,
+    for both layouts, with and without dilation, 1 and 3 channels, and a slice of samples (as conv blocks)."""
+    for c in (1, 3):
+        win = Window.make(pad, 13, 11, kh, kw, sh, sw, dh, dw)
+        x = (np.random.default_rng(5).standard_normal((4, 13, 11, c)) * 50).astype(dtype)
+        m = 4 * win.out_h * win.out_w
+        xp = win.padded(x, 0)
+        xt = win.padded(x, 0, transposed=True)
+        for k in (slice(None), slice(1, 3)):
+            mk = m // 4 * len(range(4)[k])
+            got = win.patch_matrix(xp[k])
+            assert got.flags.c_contiguous and got.dtype == dtype
+            np.testing.assert_array_equal(got, win.im2col(xp[k]).reshape(mk, -1))
+            np.testing.assert_array_equal(win.patch_matrix(xt[k], transposed=True),
+                                          win.im2col_transposed(xt[k]).reshape(mk, -1))
 
 
 @pytest.mark.parametrize("kh,kw,sh,sw,dh,dw,pad", WINDOWS)

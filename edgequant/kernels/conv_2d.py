@@ -91,8 +91,13 @@ def _relu_output(ctx, tensor: int) -> bool:
     return name in _CLAMPING_OPS and getattr(op.options, "fused_activation_function", None) in (ACT_RELU, ACT_RELU6)
 
 
+def _patch_input(p: ConvParams, x: np.ndarray, value) -> np.ndarray:
+    """What _patch_matrix reads: x padded with value, as (N, Wp, Hp, C) for the "t" layout."""
+    return p.win.padded(x, value, transposed=p.patches == "t")
+
+
 def _patch_matrix(p: ConvParams, xp: np.ndarray, dtype) -> np.ndarray:
-    """The (N*OH*OW, K) GEMM operand of the padded input xp, a new array of dtype (K-major for "k")."""
+    """The (N*OH*OW, K) GEMM operand of xp (``_patch_input``), a new array of dtype (K-major for "k")."""
     win = p.win
     m = xp.shape[0] * win.out_h * win.out_w
     if p.patches == "k":
@@ -100,6 +105,8 @@ def _patch_matrix(p: ConvParams, xp: np.ndarray, dtype) -> np.ndarray:
         cols = np.empty(v.shape[3:] + v.shape[:3], dtype)
         np.copyto(cols, v.transpose(3, 4, 5, 0, 1, 2))
         return cols.reshape(-1, m).T
+    if xp.dtype == dtype:
+        return win.patch_matrix(xp, transposed=p.patches == "t")
     v = win.im2col_transposed(xp) if p.patches == "t" else win.im2col(xp)
     return v.reshape(m, -1).astype(dtype, copy=False)
 
@@ -183,7 +190,7 @@ class Conv2D(Kernel):
         win = p.win
         # int: pad with the zero point so padded taps contribute (x + input_offset) == 0
         xs = x.reshape(-1, x.shape[3]).astype(p.gemm_dtype) if win.is_pointwise else \
-            _patch_matrix(p, win.padded(x, -p.input_offset), p.gemm_dtype)  # a new array
+            _patch_matrix(p, _patch_input(p, x, -p.input_offset), p.gemm_dtype)  # a new array
         xs += p.gemm_dtype(p.input_offset)
         acc = np.matmul(xs, p.w_mat).astype(np.int64)  # (N*OH*OW, Cout) exact int
         if p.bias is not None:
@@ -199,7 +206,7 @@ class Conv2D(Kernel):
             np.matmul(x.reshape(-1, x.shape[3]), p.w_mat, out=out.reshape(-1, out.shape[3]))
         else:
             step = max(COLS_BUDGET // (win.out_h * win.out_w * p.w_mat.shape[0] * 4), 1)
-            xp = win.padded(x, 0)
+            xp = _patch_input(p, x, 0)
             for k in range(0, n, step):
                 y = out[k:k + step]
                 np.matmul(_patch_matrix(p, xp[k:k + step], np.float32), p.w_mat,
@@ -228,34 +235,43 @@ class Conv2D(Kernel):
                           hybrid_scale_tile=channel_tile(s, win) if per_channel else None)
 
     def _hybrid(self, p: ConvParams, x: np.ndarray) -> np.ndarray:
-        """Quantize, GEMM and rescale straight into the output, a few samples at a time when there is
-        an im2col matrix (it is KH*KW times the input)."""
+        """Quantize the whole batch, GEMM straight into the output (a few samples at a time when there is an
+        im2col matrix: it is KH*KW times the input), then rescale, bias and clamp in place."""
         n = x.shape[0]
         win = p.win
         out = np.empty((n, win.out_h, win.out_w, p.w_mat.shape[1]), np.float32)
-        step = n if win.is_pointwise else max(COLS_BUDGET // (win.out_h * win.out_w * p.w_mat.shape[0] * 4), 1)
-        for k in range(0, n, step):
-            self._hybrid_block(p, x[k:k + step], out[k:k + step])
-        return out
-
-    def _hybrid_block(self, p: ConvParams, x: np.ndarray, out: np.ndarray) -> None:
-        n = x.shape[0]
-        win = p.win
         per_channel, fscale = p.hybrid
         rows = x.reshape(n, -1)
-        pix = win.out_h * win.out_w
         if per_channel:  # reference_ops::HybridConvPerChannel: taps outside the input are skipped
             q, sf, off = asymmetric_quantize_rows(rows)
             q -= off[:, None].astype(np.float32)  # exact: small integers
         else:  # optimized_ops::HybridConv (the only hybrid implementation): symmetric, zero padding
             q, sf = symmetric_quantize_rows(rows, p.input_nonnegative)
         q = q.reshape(x.shape)
-        cols = q.reshape(-1, x.shape[3]) if win.is_pointwise else _patch_matrix(p, win.padded(q, 0), np.float32)
-        y = out.reshape(n * pix, -1)
+        y = out.reshape(n * win.out_h * win.out_w, -1)
+        if win.is_pointwise:
+            self._hybrid_gemm(p, q.reshape(-1, x.shape[3]), y)
+        else:
+            qp = _patch_input(p, q, 0)
+            step = max(COLS_BUDGET // (win.out_h * win.out_w * p.w_mat.shape[0] * 4), 1)
+            pix = win.out_h * win.out_w
+            for k in range(0, n, step):
+                self._hybrid_gemm(p, _patch_matrix(p, qp[k:k + step], np.float32), y[k * pix:(k + step) * pix])
+        self._hybrid_epilogue(p, out, sf, fscale, per_channel)
+        return out
+
+    @staticmethod
+    def _hybrid_gemm(p: ConvParams, cols: np.ndarray, y: np.ndarray) -> None:
         if p.gemm_dtype is np.float32:
             np.matmul(cols, p.w_mat, out=y)  # (N*OH*OW, Cout) exact integer sums
         else:
             y[...] = np.matmul(cols.astype(p.gemm_dtype), p.w_mat)  # exact, then rounded like float(int32)
+
+    @staticmethod
+    def _hybrid_epilogue(p: ConvParams, out: np.ndarray, sf: np.ndarray, fscale, per_channel: bool) -> None:
+        """float(acc) * (scaling_factor[b] * filter_scale) + bias, then the activation clamp, in place."""
+        n = out.shape[0]
+        y = out.reshape(-1, out.shape[3])
         per_sample = y.reshape(n, -1)
         if per_channel:
             tiles = y.reshape(-1, p.hybrid_scale_tile.size)
