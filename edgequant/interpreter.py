@@ -173,6 +173,18 @@ class _Plan:
                 continue
             self.steps.append(step)
         self.batchable = all(getattr(s.params, "batchable", True) for s in self.steps)
+        # run() drops each intermediate after the last step reading it: kept to the end of a chunk, every
+        # activation was a fresh allocation (kws: 13 x 2 MB per chunk, more than the caches), whereas a block
+        # freed a step earlier is still in cache when malloc hands it out again.
+        keep = set(self.sg.outputs or []) | set(self.sg.inputs or []) | set(self.variables) | set(self.constants)
+        last: dict[int, int] = {}
+        for k, step in enumerate(self.steps):
+            for i in step.inputs + step.outputs + step.state:
+                if i >= 0 and i not in keep:
+                    last[i] = k
+        self.dead_after: list[list[int]] = [[] for _ in self.steps]
+        for i, k in last.items():
+            self.dead_after[k].append(i)
         # Samples per kernel call in run(): big batches thrash the caches (a 250-sample VWW activation is
         # 9 M values), small ones pay Python's per-op cost on every chunk. Keep the largest activation of
         # a chunk near 512 K values (2 MB in float32); counted in values, not bytes, because integer
@@ -190,10 +202,17 @@ class _Plan:
         outs = ", ".join(f"'{tensors[i].name}'" for i in op.outputs or [] if i >= 0)
         return f"subgraph {self.sg_index} op {o} ({name}; inputs {ins}; outputs {outs})"
 
-    def execute(self, values: dict[int, np.ndarray]) -> None:
-        """Run every step, reading and writing ``values`` (tensor index -> array)."""
-        for step in self.steps:
+    def execute(self, values: dict[int, np.ndarray], drop: bool = False) -> None:
+        """Run every step, reading and writing ``values`` (tensor index -> array). ``drop``: remove each
+        intermediate from ``values`` once no later step reads it (graph inputs, outputs and variables stay)."""
+        if not drop:
+            for step in self.steps:
+                self._run_step(step, values)
+            return
+        for step, dead in zip(self.steps, self.dead_after):
             self._run_step(step, values)
+            for i in dead:
+                values.pop(i, None)
 
     def _run_step(self, step: _Step, values: dict[int, np.ndarray]) -> None:
         try:
@@ -419,7 +438,7 @@ class Interpreter:
             for k in range(0, n, step):
                 vals = dict(values)
                 vals.update((i, a[k * b:(k + step) * b]) for i, a, b in zip(order, arrays, per_call))
-                plan.execute(vals)
+                plan.execute(vals, drop=not keep_intermediates)
                 for i in plan.variables:
                     values[i] = vals[i]
                 parts_out.append([vals[i] for i in sg.outputs or []])
