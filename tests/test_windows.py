@@ -106,7 +106,8 @@ def test_row_taps_sum_like_the_padded_taps_to_the_bit(kh, kw, sh, dh, dw, pad, h
             np.testing.assert_array_equal(win.row_taps(x, win.masked_tiled_taps(wk, g)), want, err_msg=f"G={g}")
 
 
-@pytest.mark.parametrize("shape", [(65, 25, 5, 64), (3, 7, 7, 1280), (2, 1, 1, 8)])
+@pytest.mark.parametrize("shape", [(65, 25, 5, 64), (3, 7, 7, 1280), (2, 1, 1, 8), (1, 5, 5, 64), (4, 3, 2, 256),
+                                   (3, 2, 2, 257), (5, 6, 6, 1)])
 def test_global_average_pool_sums_like_the_tap_loop_to_the_bit(shape):
     """AVERAGE_POOL_2D's one-reduction path for a global window keeps the reference's float summation order."""
     from edgequant.kernels.average_pool_2d import AveragePool2D

@@ -8,6 +8,8 @@ from . import Kernel, kernel
 from ._common import apply_float_activation
 from ._pool import PoolParams, prepare_pool
 
+_SHORT_RUN = 256  # channels up to which a global pool transposes before reducing (see AveragePool2D._sum)
+
 
 @kernel("AVERAGE_POOL_2D")
 class AveragePool2D(Kernel):
@@ -41,10 +43,19 @@ class AveragePool2D(Kernel):
 
         A global pool (one window over the whole unpadded input, as in most classifiers' heads) is one
         reduction over the (H*W) axis of an (N, H*W, C) view: numpy accumulates a non-innermost axis in
-        order, so the float sums are the tap loop's to the bit, without one numpy call per tap."""
+        order, so the float sums are the tap loop's to the bit, without one numpy call per tap. Over few
+        channels numpy's inner loop is C values long; the samples are first moved to (H*W, N, C), each
+        C-value run copied as one void element, so that the reduction runs over N*C values at a time
+        (kws, 65 x 125 x 64: 0.16 -> 0.10 ms, copy included)."""
         n, h, w, c = x.shape
         if win.out_h == win.out_w == 1 and (win.kh, win.kw) == (h, w) and win.pad_top == win.pad_left == 0:
-            return np.add.reduce(np.ascontiguousarray(x).reshape(n, h * w, c), axis=1).reshape(n, 1, 1, c)
+            xs = np.ascontiguousarray(x).reshape(n, h * w, c)
+            if n == 1 or c > _SHORT_RUN:
+                return np.add.reduce(xs, axis=1).reshape(n, 1, 1, c)
+            run = np.dtype((np.void, c * xs.itemsize))
+            taps = np.empty((h * w, n), run)
+            np.copyto(taps, np.ndarray((h * w, n), run, xs, 0, (xs.strides[1], xs.strides[0])))
+            return np.add.reduce(taps.view(xs.dtype).reshape(h * w, n, c), axis=0).reshape(n, 1, 1, c)
         acc = None
         for _, _, tap in win.taps(win.padded(x, 0)):
             acc = tap.copy() if acc is None else np.add(acc, tap, out=acc)
