@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_goldens import I16, Case, T, build, run_litert
+from golden_format import I16, Case, T, build, run_litert, run_tflm
 
 from edgequant.kernels._lut import int16_input_data, int16_input_params, interpolate_int16
 
@@ -53,17 +53,8 @@ class MeasureError(RuntimeError):
 
 
 def model(op: str, in_scale: float) -> bytes:
-    return build(Case(f"measure_{op.lower()}", op, [T(list(ALL_Q.shape), I16, in_scale, 0)],
-                      [T(list(ALL_Q.shape), I16, 1 / 32768, 0)], version=3))
-
-
-def run_tflm(m: bytes, x: np.ndarray) -> np.ndarray:
-    from tflite_micro.python.tflite_micro import runtime
-
-    it = runtime.Interpreter.from_bytes(m, arena_size=4 * x.nbytes + (64 << 10))  # input, output, slack
-    it.set_input(x, 0)
-    it.invoke()
-    return np.asarray(it.get_output(0))
+    return build(Case(f"measure_{op.lower()}", op, [T(list(ALL_Q.shape), I16, (in_scale, 0))],
+                      [T(list(ALL_Q.shape), I16, (1 / 32768, 0))], version=3))
 
 
 def litert_version() -> str:
@@ -123,7 +114,7 @@ def cross_check(table: np.ndarray) -> None:
     for op, s in CHECK_SCALES:
         m = model(op, s)
         ref = run_litert(m, [ALL_Q])[0]
-        tm = run_tflm(m, ALL_Q)
+        tm = run_tflm(m, [ALL_Q], 1, arena_size=4 * ALL_Q.nbytes + (64 << 10))[0]  # input, output, slack
         got = ours(op, s, table)
         for target, want in (("litert", ref), ("tflm", tm)):
             bad = np.flatnonzero(got.ravel() != want.ravel())
