@@ -4,13 +4,15 @@
 
     .venv/bin/python tools/make_goldens.py              # every case
     .venv/bin/python tools/make_goldens.py conv GATHER  # cases whose name contains a word or whose op is one
+    .venv/bin/python tools/make_goldens.py --out DIR    # write into DIR (e.g. a copy, to compare) instead
 
 Each .npz holds ``model`` (the .tflite bytes as uint8), ``op`` (the op name), ``batch`` (1 when run() may stack
 the case along axis 0: the op treats rows of axis 0 independently), ``target`` (the runtime whose outputs
 ``out0..`` are: ``litert``, or ``tflm`` where LiteRT's reference kernel is known to be wrong), ``in0..``,
 ``out0..`` and optionally ``tflm_out0..`` (tflite-micro's outputs as a second reference). Inputs are random but
-seeded, so regenerating gives the same arrays; a file whose arrays are unchanged is left alone. Developer tool:
-needs ai-edge-litert and tflite-micro; tests only read the .npz files.
+seeded, so regenerating gives the same arrays; a file whose arrays are unchanged is left alone (its model
+compared as today's writer lays it out: a writer change alone rewrites nothing). Developer tool: needs
+ai-edge-litert and tflite-micro; tests only read the .npz files.
 
 Adding a case: describe it with ``Case`` and ``T`` (tools/golden_format.py explains the vocabulary) in a
 function of the ``tools/golden_cases_*.py`` module of its family, listed in that module's ``CASES``:
@@ -24,6 +26,7 @@ tool with the case's name: it prints the files it writes.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import golden_cases_basic
 import golden_cases_conv
@@ -42,6 +45,10 @@ def all_cases() -> list[Case]:
 def main(argv: list[str]) -> int:
     want = argv[1:]
     out = OUT
+    if "--out" in want:
+        k = want.index("--out")
+        out = Path(want[k + 1])
+        del want[k:k + 2]
     out.mkdir(parents=True, exist_ok=True)
     cases = all_cases()
     names = [c.name for c in cases]
