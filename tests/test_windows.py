@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from edgequant.errors import ModelFormatError
+from edgequant.kernels import _common
 from edgequant.kernels._common import SAME, VALID, Window
 
 WINDOWS = [(10, 4, 2, 2, 1, 1, SAME), (3, 1, 1, 1, 1, 1, VALID), (5, 2, 1, 2, 2, 1, SAME), (4, 3, 3, 1, 1, 2, VALID),
@@ -38,11 +39,12 @@ def test_patch_matrix_copies_the_im2col_rows(kh, kw, sh, sw, dh, dw, pad, dtype)
         xt = win.padded(x, 0, transposed=True)
         for k in (slice(None), slice(1, 3)):
             mk = m // 4 * len(range(4)[k])
-            got = win.patch_matrix(xp[k])
-            assert got.flags.c_contiguous and got.dtype == dtype
-            np.testing.assert_array_equal(got, win.im2col(xp[k]).reshape(mk, -1))
-            np.testing.assert_array_equal(win.patch_matrix(xt[k], transposed=True),
-                                          win.im2col_transposed(xt[k]).reshape(mk, -1))
+            for void_from in (0, 1 << 30):  # void copies, strided copies
+                got = win.patch_matrix(xp[k], void_from=void_from)
+                assert got.flags.c_contiguous and got.dtype == dtype
+                np.testing.assert_array_equal(got, win.im2col(xp[k]).reshape(mk, -1))
+                np.testing.assert_array_equal(win.patch_matrix(xt[k], transposed=True, void_from=void_from),
+                                              win.im2col_transposed(xt[k]).reshape(mk, -1))
 
 
 @pytest.mark.parametrize("kh,kw,sh,sw,dh,dw,pad", WINDOWS)
@@ -157,10 +159,13 @@ def test_float_depthwise_with_inf_or_nan_at_a_row_edge_matches_litert(column, va
     assert win.row_edges_finite(x) == (column == 2)  # a middle column is never read across rows
 
 
+@pytest.mark.parametrize("bulk", [True, False])
 @pytest.mark.parametrize("kh,kw,sh,dh,dw,pad,h,w", [c for c in ROW_CASES if c[7] > 1][:40])
-def test_row_edges_finite_sees_exactly_the_columns_other_rows_read(kh, kw, sh, dh, dw, pad, h, w):
+def test_row_edges_finite_sees_exactly_the_columns_other_rows_read(kh, kw, sh, dh, dw, pad, h, w, bulk, monkeypatch):
     """Brute force: an inf in column j of any row (first, middle, last, of any sample) must be reported
-    exactly when j is one of the last pad_left or first right-padding columns."""
+    exactly when j is one of the last pad_left or first right-padding columns. ``bulk``: the seams summed
+    by BLAS (what large batches take), else by numpy's reduction."""
+    monkeypatch.setattr(_common, "_BULK_MIN", 0 if bulk else 1 << 30)
     win = Window.make(pad, h, w, kh, kw, sh, 1, dh, dw)
     cols = [ow + j * dw - win.pad_left for ow in range(win.out_w) for j in range(kw)]  # input column per tap
     read_across = {c + w for c in cols if c < 0} | {c - w for c in cols if c >= w}  # a neighbouring row's

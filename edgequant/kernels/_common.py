@@ -40,6 +40,7 @@ def pad_before(in_size: int, out: int, filter_size: int, stride: int, dilation: 
     return total // 2
 
 
+_BULK_MIN = 1 << 14  # values from which patch_matrix copies void runs and row_edges_finite calls BLAS
 ROW_TAPS_MAX = 1 << 17  # values of depthwise weights tiled over output rows for Window.row_taps (512 KB)
 
 
@@ -194,8 +195,8 @@ class Window:
         of the next are one run in memory, so one (rows - 1, run) view covers every boundary, plus the first
         row's head and the last row's tail (kws: 2 of 5 columns, 128-value runs). The view is summed per run by
         a matrix-vector product with ones (BLAS reads a strided matrix at full speed; numpy's reduction over
-        it loops per 128-value run: 0.03 instead of 0.08 ms per 65 kws inputs): inf or NaN in a run makes
-        its sum inf or NaN, and a finite total has none."""
+        it loops per 128-value run: 0.03 instead of 0.08 ms per 65 kws inputs; a small view, e.g. one sample's,
+        is reduced directly): inf or NaN in a run makes its sum inf or NaN, and a finite total has none."""
         n, h, w, c = x.shape
         left = min(self.pad_left, w)
         right = min(max((self.out_w - 1) + (self.kw - 1) * self.dw - self.pad_left - (w - 1), 0), w)
@@ -209,7 +210,8 @@ class Window:
                 rc, run = w * c, (left + right) * c
                 seams = np.lib.stride_tricks.as_strided(flat[(w - left) * c:], (n * h - 1, run),
                                                         (rc * flat.itemsize, flat.itemsize), writeable=False)
-                total = (np.add.reduce(np.matmul(seams, np.ones(run, flat.dtype)), dtype=np.float32)
+                per_run = np.matmul(seams, np.ones(run, flat.dtype)) if seams.size >= _BULK_MIN else seams
+                total = (np.add.reduce(per_run, axis=None, dtype=np.float32)
                          + np.add.reduce(flat[:right * c], dtype=np.float32)
                          + np.add.reduce(flat[flat.size - left * c:], dtype=np.float32))
         return bool(np.isfinite(total))
@@ -286,22 +288,29 @@ class Window:
             xt, (n, self.out_h, self.out_w, self.kw, self.kh, c),
             (s0, s_h * self.sh, s_w * self.sw, s_w * self.dw, s_h * self.dh, s_c), writeable=False)
 
-    def patch_matrix(self, xp: np.ndarray, transposed: bool = False) -> np.ndarray:
+    def patch_matrix(self, xp: np.ndarray, transposed: bool = False, void_from: int = _BULK_MIN) -> np.ndarray:
         """The (N*OH*OW, K) im2col matrix as a new contiguous array: rows of ``im2col(xp)`` (K ordered (KH, KW,
         C)), or with ``transposed`` of ``im2col_transposed(xp)`` ((KW, KH, C)); xp contiguous, from ``padded``.
 
         numpy copies a strided view one innermost run at a time, and the runs are short (4 or 10 values
-        for kws's 10x4 filter on one channel). Where a patch's innermost two axes are one contiguous run
-        of memory (dilation 1 along it), each run is copied as a single void element instead: 0.25 ->
-        0.16 ms for kws's 65 x 125 patches of 40 values."""
-        v = self.im2col_transposed(xp) if transposed else self.im2col(xp)
-        m, k = v.shape[0] * v.shape[1] * v.shape[2], v.shape[3] * v.shape[4] * v.shape[5]
-        run = v.shape[4] * v.shape[5]  # values per (KH, C) or (KW, C) run
-        if not xp.flags.c_contiguous or v.strides[4] != v.shape[5] * v.strides[5] or v.strides[5] != xp.itemsize:
+        for kws's 10x4 filter on one channel). Where a patch's runs are contiguous memory (dilation 1 along
+        them), each run is copied as a single void element instead: 0.25 -> 0.16 ms for kws's 65 x 125
+        patches of 40 values. Below ``void_from`` values (one kws sample) the fixed cost of that copy is
+        the larger one, and the strided view is copied as it is."""
+        n, c = xp.shape[0], xp.shape[3]
+        s0, s1, s2, _ = xp.strides
+        s_h, s_w = (s2, s1) if transposed else (s1, s2)
+        # a patch: KW runs of KH*C values, one per column (transposed), or KH runs of KW*C values, one per row
+        inner, dilation, runs, between = (self.kh, self.dh, self.kw, s_w * self.dw) if transposed else \
+            (self.kw, self.dw, self.kh, s_h * self.dh)
+        m, k = n * self.out_h * self.out_w, self.kh * self.kw * c
+        if dilation != 1 or not xp.flags.c_contiguous or m * k < void_from:
+            v = self.im2col_transposed(xp) if transposed else self.im2col(xp)
             return v.reshape(m, k)  # a copy
-        runs = np.ndarray(v.shape[:4], np.dtype((np.void, run * xp.itemsize)), xp, 0, v.strides[:4])
-        out = np.empty(runs.shape, runs.dtype)
-        np.copyto(out, runs)
+        src = np.ndarray((n, self.out_h, self.out_w, runs), np.dtype((np.void, inner * c * xp.itemsize)), xp, 0,
+                         (s0, s_h * self.sh, s_w * self.sw, between))
+        out = np.empty(src.shape, src.dtype)
+        np.copyto(out, src)
         return out.view(xp.dtype).reshape(m, k)
 
     def counts(self) -> np.ndarray:
