@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -350,6 +351,27 @@ def epilogue(y: np.ndarray, bias_tile, lo: float, hi: float) -> np.ndarray:
         np.add(rows, bias_tile, out=rows)
     apply_float_activation(y, lo, hi)
     return y
+
+
+# -- arrays known to be finite ------------------------------------------------------------------
+
+_FINITE: dict[int, weakref.ref] = {}
+
+
+def mark_finite(a: np.ndarray) -> np.ndarray:
+    """Record that float array a, a kernel's fresh output, holds no inf or NaN: its kernel proved it from a few
+    scalars (hybrid CONV_2D: per-sample scales and a bound on the integer sums), so that a reader can skip a
+    pass that looks for them (``known_finite``). Kernels never write an array they returned; the record goes
+    when a is freed. Returns a."""
+    key = id(a)
+    _FINITE[key] = weakref.ref(a, lambda _, key=key: _FINITE.pop(key, None))
+    return a
+
+
+def known_finite(a: np.ndarray) -> bool:
+    """True when ``mark_finite`` recorded this very array (not a copy, not a view of it)."""
+    r = _FINITE.get(id(a))
+    return r is not None and r() is a
 
 
 # -- activations ---------------------------------------------------------------------------------

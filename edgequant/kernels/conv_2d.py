@@ -20,6 +20,7 @@ from ._common import (
     epilogue,
     exact_in_float32,
     float_activation_range,
+    mark_finite,
     per_channel_multipliers,
     quant_activation_range,
     requantize_output,
@@ -53,6 +54,7 @@ class ConvParams:
     bias_tile: Any = None  # float and hybrid: channel_tile(bias) for the epilogue
     hybrid_scale_tile: Any = None  # per-channel hybrid: channel_tile(filter scales)
     input_nonnegative: bool = False  # hybrid: input 0 is a RELU/RELU6 output (see _relu_output)
+    finite_limit: float = 0.0  # hybrid: outputs are finite when every per-sample scale is below it (_proved_finite)
 
 
 def _patch_layout(kh: int, kw: int, cin: int, out_w: int) -> str:
@@ -89,6 +91,19 @@ def _relu_output(ctx, tensor: int) -> bool:
     if name in ("RELU", "RELU6"):
         return True
     return name in _CLAMPING_OPS and getattr(op.options, "fused_activation_function", None) in (ACT_RELU, ACT_RELU6)
+
+
+# a scaling factor (input range / 127, or / 255) at least this large has a finite float32 inverse
+_SMALLEST_SCALE = 1e-36
+
+
+def _proved_finite(p: ConvParams, sf: np.ndarray) -> bool:
+    """Whether a hybrid conv's outputs are all finite, from its per-sample scaling factors alone: a finite input
+    gives a finite range and scaling factor, and one not too small has a finite inverse, so the quantized
+    values are finite (|x * inv| <= 127) and their integer sums |acc| <= bound; scaled and biased they stay
+    below FLT_MAX when the factor is below ``finite_limit``. An inf or NaN anywhere in a sample's input makes
+    its factor inf or NaN. Lets the depthwise reading the output skip its row-edge check (``known_finite``)."""
+    return bool(sf.size) and bool(np.all(sf >= _SMALLEST_SCALE)) and float(sf.max()) < p.finite_limit
 
 
 def _patch_input(p: ConvParams, x: np.ndarray, value) -> np.ndarray:
@@ -229,8 +244,14 @@ class Conv2D(Kernel):
         lo, hi = float_activation_range(act)
         bias = None if bv is None else bv.astype(np.float32)
         hybrid = (per_channel, s if per_channel else np.float32(s[0]))
+        # |acc| <= bound (quantized inputs within +-255), so |output| <= bound * max(filter scale) * scaling
+        # factor + max |bias|, up to float32 roundings: a factor 2 of margin on each term keeps it below
+        # FLT_MAX when the scaling factor is below this limit
+        biggest = float(np.max(np.abs(s))) * max(bound, 1.0) * 2
+        room = float(np.finfo(np.float32).max) / 2 - (0.0 if bias is None else float(np.max(np.abs(bias), initial=0)) * 2)
+        limit = room / biggest if room > 0 and biggest > 0 and np.isfinite(biggest) else 0.0
         return ConvParams("hybrid", win, wi.astype(gd), bias, lo, hi, hybrid=hybrid, gemm_dtype=gd, patches=pl,
-                          input_nonnegative=_relu_output(ctx, ctx.op.inputs[0]),
+                          input_nonnegative=_relu_output(ctx, ctx.op.inputs[0]), finite_limit=limit,
                           bias_tile=channel_tile(bias, win),
                           hybrid_scale_tile=channel_tile(s, win) if per_channel else None)
 
@@ -258,7 +279,7 @@ class Conv2D(Kernel):
             for k in range(0, n, step):
                 self._hybrid_gemm(p, _patch_matrix(p, qp[k:k + step], np.float32), y[k * pix:(k + step) * pix])
         self._hybrid_epilogue(p, out, sf, fscale, per_channel)
-        return out
+        return mark_finite(out) if _proved_finite(p, sf) else out
 
     @staticmethod
     def _hybrid_gemm(p: ConvParams, cols: np.ndarray, y: np.ndarray) -> None:

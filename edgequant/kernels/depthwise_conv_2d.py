@@ -17,6 +17,7 @@ from ._common import (
     check_type,
     epilogue,
     float_activation_range,
+    known_finite,
     per_channel_multipliers,
     quant_activation_range,
     requantize_output,
@@ -117,7 +118,7 @@ class DepthwiseConv2D(Kernel):
         win = p.win
         if p.kind == "hybrid":
             return [self._hybrid(p, x)]
-        if p.kind == "float" and p.rows and win.row_edges_finite(x):
+        if p.kind == "float" and p.rows and (known_finite(x) or win.row_edges_finite(x)):
             acc = win.row_taps(_repeat(x, p.depth_multiplier), p.w_tiled)  # (N, OH, OW, Cout) float32
             return [epilogue(acc, p.bias_tile, p.act_min, p.act_max)]
         if p.kind == "float":
