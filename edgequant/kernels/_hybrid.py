@@ -73,15 +73,17 @@ def symmetric_quantize_rows(x: np.ndarray, nonnegative: bool = False) -> tuple[n
     the caller knows x >= 0 (a RELU/RELU6 output), so the range is the row max and two reductions go."""
     hi = x.max(axis=1)
     # max(|min|, |max|), exactly, since min <= max
-    rng = (hi if nonnegative else np.maximum(np.negative(x.min(axis=1)), hi)).astype(np.float32)
+    rng = (hi if nonnegative else np.maximum(np.negative(x.min(axis=1)), hi)).astype(np.float32, copy=False)
     zero = rng == 0
-    safe = np.where(zero, np.float32(1), rng)
-    scale = np.where(zero, np.float32(1), np.divide(safe, np.float32(127), dtype=np.float32))
+    some_zero = zero.any()  # rare: skip the where()s otherwise (a batch of one pays per numpy call)
+    safe = np.where(zero, np.float32(1), rng) if some_zero else rng
+    scale = np.divide(safe, np.float32(127), dtype=np.float32)
     inv = np.divide(np.float32(127), safe, dtype=np.float32)
     q = round_half_away_f32(np.multiply(x, inv[:, None], dtype=np.float32), nonnegative)
-    if zero.any():
+    if some_zero:
+        scale[zero] = 1
         q[zero] = 0
-    return q, scale.astype(np.float32)
+    return q, scale
 
 
 def asymmetric_quantize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

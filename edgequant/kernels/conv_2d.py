@@ -103,7 +103,8 @@ def _proved_finite(p: ConvParams, sf: np.ndarray) -> bool:
     values are finite (|x * inv| <= 127) and their integer sums |acc| <= bound; scaled and biased they stay
     below FLT_MAX when the factor is below ``finite_limit``. An inf or NaN anywhere in a sample's input makes
     its factor inf or NaN. Lets the depthwise reading the output skip its row-edge check (``known_finite``)."""
-    return bool(sf.size) and bool(np.all(sf >= _SMALLEST_SCALE)) and float(sf.max()) < p.finite_limit
+    # min() >= and max() < are both False for a NaN
+    return bool(sf.size) and bool(sf.min() >= _SMALLEST_SCALE) and bool(sf.max() < p.finite_limit)
 
 
 def _patch_input(p: ConvParams, x: np.ndarray, value) -> np.ndarray:
