@@ -470,10 +470,28 @@ def save_file(model: Model, path: str | os.PathLike, *, external_data: bool | No
     write_atomic(path, data)
 
 
-def write_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never a part."""
+def check_writable(path: str | os.PathLike) -> Path:
+    """Fail early, naming ``path``, when a file could not be written there: its folder is missing or it is a
+    folder itself. Commands call this before their work, so a typo in ``-o`` costs no calibration run."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    if path.is_dir():
+        raise EdgequantError(f"{path}: is a directory; give a file name")
+    parent = path.parent
+    if not parent.is_dir():
+        raise EdgequantError(f"{path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise EdgequantError(f"{path}: folder {parent} is not writable")
+    return path
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never a part. Errors name
+    ``path``, not the temporary file beside it."""
+    path = check_writable(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    except OSError as e:
+        raise EdgequantError(f"{path}: cannot write ({e.strerror})") from None
     try:
         umask = os.umask(0)
         os.umask(umask)
@@ -483,11 +501,13 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(e, OSError):
+            raise EdgequantError(f"{path}: cannot write ({e.strerror or e})") from None
         raise
 
 

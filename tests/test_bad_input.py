@@ -219,10 +219,21 @@ def test_save_file_is_atomic_and_keeps_usual_permissions(tmp_path, monkeypatch):
     monkeypatch.setattr(g.os, "replace", boom)
     m = eq.load(TINY)
     m.description = "changed"
-    with pytest.raises(OSError):
-        eq.save_file(m, p)
+    with pytest.raises(EdgequantError, match=f"^{p}: cannot write \\(No space left on device\\)$"):
+        eq.save_file(m, p)  # the error names the target, not the temporary file
     assert eq.load_file(p).description == "tiny"
     assert sorted(x.name for x in tmp_path.iterdir()) == ["m.tflite"]
+
+
+def test_writing_where_no_file_can_go_fails_first_and_names_the_path(tmp_path):
+    from edgequant.graph import check_writable, write_atomic
+
+    for bad, why in ((tmp_path / "no" / "m.tflite", "folder .* does not exist"), (tmp_path, "is a directory")):
+        with pytest.raises(EdgequantError, match=why):
+            check_writable(bad)
+        with pytest.raises(EdgequantError, match=f"^{bad}: "):
+            write_atomic(bad, b"x")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_shared_offsets_cannot_expand_a_small_file():
