@@ -392,7 +392,8 @@ def float_activation_range(act: int) -> tuple[float, float]:
 def apply_float_activation(y: np.ndarray, lo: float, hi: float) -> np.ndarray:
     if lo == -np.inf and hi == np.inf:
         return y
-    return np.clip(y, np.float32(lo), np.float32(hi), out=y if y.flags.writeable else None)
+    # the ndarray method: numpy's clip ufunc without np.clip's two Python wrapper layers (1.4 us per call)
+    return y.clip(np.float32(lo), np.float32(hi), out=y if y.flags.writeable else None)
 
 
 # -- quantization parameters ---------------------------------------------------------------------
