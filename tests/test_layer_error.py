@@ -70,7 +70,8 @@ def test_cli_compare(models, tmp_path):
 
 def test_random_inputs_follow_the_quantized_models_input_range():
     """Without --data, compare draws inputs over the float range the int8 input represents (what the model was
-    calibrated for); a model that takes float inputs gets standard-normal samples."""
+    calibrated for), also behind a float input's QUANTIZE (--io float); a dynamic-range model, whose input
+    stays float, gets standard-normal samples."""
     from edgequant.cli.compare import random_float_inputs
     from edgequant.quantizer import Recipe
 
@@ -82,6 +83,9 @@ def test_random_inputs_follow_the_quantized_models_input_range():
     (a,), what = random_float_inputs(fm, 50, q8)
     assert a.shape == (50, 8, 8, 1) and a.min() >= s * (-128 - zp) - 1e-6 and a.max() <= s * (127 - zp) + 1e-6
     assert a.max() - a.min() > 0.9 * 255 * s and "uniform" in what
+    q8f = eq.quantize(fm, Recipe.int8(io="float"), calibration_data=x[:100])  # float input, then QUANTIZE
+    (c,), what_f = random_float_inputs(fm, 50, q8f)
+    assert what_f == what and np.array_equal(c, a)  # the same range, read from the QUANTIZE after the input
     dyn = eq.quantize(fm, Recipe.dynamic_int8())
     (b,), what = random_float_inputs(fm, 50, dyn)
     assert what == "random inputs, standard normal" and b.min() < -1 < 1 < b.max()

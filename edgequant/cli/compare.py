@@ -38,19 +38,33 @@ def random_float_inputs(model: Model, n: int, quantized: Model | None = None) ->
     for k, i in enumerate(sg.inputs or []):
         t = sg.tensors[i]
         shape = [n] + list(t.shape or [1])[1:]
-        qt = quantized.main.tensors[q_inputs[k]] if k < len(q_inputs) else None
-        qp = qt.quantization if qt is not None and qt.dtype.kind in "iu" else None
+        qt = _integer_view(quantized, q_inputs[k]) if k < len(q_inputs) else None
+        qp = qt.quantization if qt is not None else None
         if qp is not None and qp.scale is not None and len(qp.scale) == 1:
             info = np.iinfo(qt.dtype)
             zp = int(qp.zero_point[0]) if qp.zero_point is not None and len(qp.zero_point) else 0
             s = float(qp.scale[0])
             lo, hi = s * (info.min - zp), s * (info.max - zp)
             arrays.append(rng.uniform(lo, hi, shape).astype(np.float32))
-            kinds.add(f"uniform over the quantized input's range [{lo:.3g}, {hi:.3g}]")
+            kinds.add(f"uniform over the range the quantized model's input represents, [{lo:.3g}, {hi:.3g}]")
         else:
             arrays.append(rng.standard_normal(shape).astype(np.float32))
             kinds.add("standard normal")
     return arrays, "random inputs, " + "; ".join(sorted(kinds))
+
+
+def _integer_view(model: Model, i: int):
+    """The integer tensor input ``i`` of ``model`` becomes: the input itself, or, for a float input of a
+    full-integer model (``--io float``), the output of the QUANTIZE op that reads it. None if neither."""
+    sg = model.main
+    t = sg.tensors[i]
+    if t.dtype.kind in "iu":
+        return t
+    for op in sg.operators or []:
+        if model.op_name(op) == "QUANTIZE" and list(op.inputs or [])[:1] == [i]:
+            out = sg.tensors[op.outputs[0]]
+            return out if out.dtype.kind in "iu" else None
+    return None
 
 
 def load_inputs(path: Path | None, model: Model, n: int) -> list[np.ndarray]:
