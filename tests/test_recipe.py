@@ -81,3 +81,33 @@ def test_weight_range_defaults_to_minmax_and_rejects_unknown_names():
     with pytest.raises(EdgequantError, match="weight_range") as e:
         Recipe.from_json('{"mode": "int8", "weight_range": "median"}')
     assert "\n" not in str(e.value)
+
+
+def test_a_name_pattern_also_finds_the_op_type_ignoring_case():
+    r = Recipe.int8().keep_float("softmax")
+    assert r.action_for("SOFTMAX", ["StatefulPartitionedCall:0"]) == {"float"}
+    assert r.action_for("LOG_SOFTMAX", ["y"]) == {"float"}
+    assert r.action_for("FULLY_CONNECTED", ["softmax_input"]) == {"float"}  # a tensor name, as before
+    assert r.action_for("FULLY_CONNECTED", ["Softmax_input"]) == set()  # tensor names stay case-sensitive
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"per_channel": "no"}', "per_channel must be true or false, got 'no'"),
+    ('{"batch_size": 3.5}', "batch_size must be an integer"),
+    ('{"min_weight_elements": true}', "min_weight_elements must be an integer"),
+    ('{"overrides": "float"}', "overrides must be a list of objects"),
+    ('{"overrides": [{"action": "float", "op": "CONV2D"}]}', "not a TFLite builtin op type; did you mean CONV_2D?"),
+    ('{"overrides": [{"action": "float"}]}', "needs an op type or a name pattern"),
+    ('{"overrides": [{"action": "float", "nme": "x"}]}', "an override takes action, op and name"),
+    ('{"overrides": [{"action": "float", "name": "("}]}', "bad name pattern '\\('"),
+])
+def test_bad_recipe_json_is_one_clear_error(text, message):
+    with pytest.raises(EdgequantError, match=message):
+        Recipe.from_json(text)
+
+
+def test_overrides_given_as_a_list_are_kept_as_a_tuple():
+    from edgequant.quantizer.recipe import Override
+
+    r = Recipe(overrides=[Override("per_tensor")])
+    assert r.overrides == (Override("per_tensor"),) and Recipe.from_json(r.to_json()) == r

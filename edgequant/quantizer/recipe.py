@@ -8,6 +8,7 @@ True
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import asdict, dataclass, field, replace
@@ -23,8 +24,9 @@ IO_TYPES = ("int8", "uint8", "float", "int16")
 
 @dataclass(frozen=True)
 class Override:
-    """Applies to ops whose type is ``op`` (e.g. "CONV_2D") and/or with an output or constant input (weight,
-    bias) tensor whose name matches the regex ``name`` (``re.search``). One that matches no op is an error.
+    """Applies to ops whose type is ``op`` (e.g. "CONV_2D") and/or that the regex ``name`` finds (``re.search``) in
+    their type (case-insensitive: "softmax" finds SOFTMAX) or in the name of an output or constant input (weight,
+    bias) tensor. One that matches no op is an error.
 
     ``action``: "float" keeps the op float (DEQUANTIZE/QUANTIZE around it); "per_tensor" quantizes its
     weights with one scale instead of one per channel.
@@ -37,7 +39,36 @@ class Override:
     def matches(self, op_name: str, tensor_names: list[str]) -> bool:
         if self.op is not None and self.op.upper() != op_name:
             return False
-        return not (self.name is not None and not any(re.search(self.name, n) for n in tensor_names))
+        if self.name is None:
+            return True
+        return bool(re.search(self.name, op_name, re.IGNORECASE)) or any(re.search(self.name, n) for n in tensor_names)
+
+
+def _check_override(o: Override) -> None:
+    if o.action not in ("float", "per_tensor"):
+        raise EdgequantError(f"recipe: unknown override action '{o.action}' (float, per_tensor)")
+    if o.op is not None:
+        from ..flatbuffer.schema import BuiltinOperator
+
+        if not isinstance(o.op, str) or o.op.upper() not in BuiltinOperator.names:
+            close = difflib.get_close_matches(str(o.op).upper(), BuiltinOperator.names, n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise EdgequantError(f"recipe: override op '{o.op}' is not a TFLite builtin op type{hint}")
+    if o.name is not None:
+        if not isinstance(o.name, str):
+            raise EdgequantError(f"recipe: override name must be a regex string, got {o.name!r}")
+        try:
+            re.compile(o.name)
+        except re.error as e:
+            raise EdgequantError(f"recipe: bad name pattern '{o.name}': {e}") from None
+    elif o.op is None and o.action == "float":
+        raise EdgequantError("recipe: a 'float' override needs an op type or a name pattern (it would keep every op "
+                             "float)")
+
+
+_FIELD_TYPES = {"mode": str, "per_channel": bool, "observer": str, "io": str, "min_weight_elements": int,
+                "weight_range": str, "weight_rounding": str, "batch_size": int}
+_KIND_NAMES = {str: "a string", bool: "true or false", int: "an integer"}
 
 
 @dataclass(frozen=True)
@@ -86,14 +117,18 @@ class Recipe:
             raise EdgequantError(f"recipe: min_weight_elements must be >= 0, got {self.min_weight_elements}")
         if self.batch_size < 1:
             raise EdgequantError(f"recipe: batch_size must be >= 1, got {self.batch_size}")
+        for field_name, kind in _FIELD_TYPES.items():
+            v = getattr(self, field_name)
+            if not (isinstance(v, kind) and not (kind is int and isinstance(v, bool))) and \
+                    not (v is None and field_name == "min_weight_elements"):
+                raise EdgequantError(f"recipe: {field_name} must be {_KIND_NAMES[kind]}, got {v!r}")
+        if isinstance(self.overrides, list):
+            object.__setattr__(self, "overrides", tuple(self.overrides))  # frozen: normalise once, here
+        if not isinstance(self.overrides, tuple) or not all(isinstance(o, Override) for o in self.overrides):
+            raise EdgequantError("recipe: overrides must be a list of objects like {\"action\": \"float\", "
+                                 "\"name\": \"softmax\"}")
         for o in self.overrides:
-            if o.action not in ("float", "per_tensor"):
-                raise EdgequantError(f"recipe: unknown override action '{o.action}' (float, per_tensor)")
-            if o.name is not None:
-                try:
-                    re.compile(o.name)
-                except re.error as e:
-                    raise EdgequantError(f"recipe: bad tensor-name pattern '{o.name}': {e}") from None
+            _check_override(o)
 
     # -- presets ---------------------------------------------------------------------------------
     @classmethod
@@ -173,8 +208,12 @@ class Recipe:
         unknown = set(d) - known
         if unknown:
             raise EdgequantError(f"recipe: unknown field(s) {', '.join(sorted(unknown))}")
+        raw = d.pop("overrides", [])
+        if not isinstance(raw, list) or not all(isinstance(o, dict) for o in raw):
+            raise EdgequantError("recipe: overrides must be a list of objects like {\"action\": \"float\", "
+                                 "\"name\": \"softmax\"}")
         try:
-            overrides = tuple(Override(**o) for o in d.pop("overrides", []))
-            return cls(overrides=overrides, **d)
+            overrides = tuple(Override(**o) for o in raw)
         except TypeError as e:
-            raise EdgequantError(f"recipe: {e}") from None
+            raise EdgequantError(f"recipe: an override takes action, op and name ({e})") from None
+        return cls(overrides=overrides, **d)
