@@ -9,12 +9,16 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
+# editable_mode=compat: a path entry, not an import hook, so a folder named edgequant in the current directory
+# (this clone, seen from its parent) cannot shadow the package
+EDITABLE = --config-settings editable_mode=compat
+
 $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[plot]'
+	$(BIN)/python -m pip install -q $(EDITABLE) -e '.[plot]'
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q $(EDITABLE) -e '.[dev]'
 	touch $@ $(VENV)/.demo-installed
 
 .PHONY: demo test lint bench clean
