@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import sys
 from pathlib import Path
 
 import numpy as np
 
 import edgequant as eq
 from edgequant import keras as ek
+from edgequant.errors import EdgequantError, require
 from edgequant.interpreter import Interpreter
 
 
@@ -63,7 +65,7 @@ def accuracy(model: eq.Model, x: np.ndarray, y: np.ndarray) -> float:
 
 
 def main(data_dir: Path | None, epochs: int = 2, out: Path = Path("out"), limit: int | None = None) -> dict:
-    import tensorflow as tf
+    tf = require("tensorflow", "tf")  # without it: one line naming the pip install to run
 
     tf.keras.utils.set_random_seed(0)
     (xtr, ytr), (xte, yte) = load_mnist(data_dir)
@@ -97,4 +99,7 @@ if __name__ == "__main__":
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path("out"))
     a = ap.parse_args()
-    main(a.data, a.epochs, a.out)
+    try:
+        main(a.data, a.epochs, a.out)
+    except EdgequantError as e:
+        sys.exit(f"error: {e}")

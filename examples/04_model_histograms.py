@@ -10,11 +10,13 @@ its own scales), so float and int8 models share one axis without any filtering.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 
 import edgequant as eq
+from edgequant.errors import EdgequantError
 from edgequant.viz import new_figure, save_png
 from edgequant.viz.hist import model_weight_values
 
@@ -67,4 +69,9 @@ if __name__ == "__main__":
     ap.add_argument("models", nargs="*", type=Path)
     ap.add_argument("-o", "--out", type=Path, default=Path("models_hist.png"))
     a = ap.parse_args()
-    main(a.models or [SHARED / m for m in DEFAULT_MODELS], a.out)
+    if not a.models and not SHARED.is_dir():
+        sys.exit(f"error: no models given and {SHARED} (the default set) is not there: pass .tflite paths")
+    try:
+        main(a.models or [SHARED / m for m in DEFAULT_MODELS], a.out)
+    except EdgequantError as e:
+        sys.exit(f"error: {e}")

@@ -72,3 +72,16 @@ def test_lesson4_histograms_side_by_side(tmp_path):
     assert rows[1]["max_abs"] < 1.0 and all(r["max_abs"] < 100 for r in rows)
     png = (tmp_path / "h.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(png[16:20], "big") == 1200
+
+
+def test_examples_fail_in_one_line_without_their_extra_or_their_files(tmp_path):
+    import subprocess
+
+    block_tf = ("import runpy, sys; sys.modules['tensorflow'] = None; sys.argv = ['02']; "
+                f"runpy.run_path({str(EXAMPLES / '02_keras_mnist.py')!r}, run_name='__main__')")
+    r = subprocess.run([sys.executable, "-c", block_tf], capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 1 and r.stderr.strip() == "error: tensorflow is not installed; run: pip install " \
+        "'edgequant[tf]'", r.stderr
+    r = subprocess.run([sys.executable, str(EXAMPLES / "04_model_histograms.py"), str(tmp_path / "none.tflite"),
+                        "-o", str(tmp_path / "h.png")], capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 1 and r.stderr.strip() == f"error: {tmp_path / 'none.tflite'}: no such file", r.stderr
