@@ -89,3 +89,18 @@ def test_random_inputs_follow_the_quantized_models_input_range():
     dyn = eq.quantize(fm, Recipe.dynamic_int8())
     (b,), what = random_float_inputs(fm, 50, dyn)
     assert what == "random inputs, standard normal" and b.min() < -1 < 1 < b.max()
+
+
+def test_cli_compare_skip_starts_after_the_first_samples(models, tmp_path):
+    fm, qm, x = models
+    eq.save_file(fm, tmp_path / "f.tflite")
+    eq.save_file(qm, tmp_path / "q.tflite")
+    bad = np.array(x)
+    bad[:5] = np.nan  # only the skipped samples are bad
+    np.savez(tmp_path / "x.npz", x=bad)
+    base = [sys.executable, "-m", "edgequant", "compare", str(tmp_path / "f.tflite"), str(tmp_path / "q.tflite"),
+            "--data", str(tmp_path / "x.npz")]
+    r = subprocess.run(base + ["--skip", "5", "-n", "20"], capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 0 and "on 20 samples" in r.stdout and "samples 5 to 24" in r.stdout, r.stderr
+    r = subprocess.run(base, capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 2 and "NaN" in r.stderr

@@ -23,6 +23,8 @@ def add_arguments(p) -> None:
                    "default: random inputs, uniform over the quantized model's integer input range where it has one "
                    "(the range it was calibrated for), else standard normal")
     p.add_argument("-n", "--samples", type=int, default=100, help="samples to use (default 100)")
+    p.add_argument("--skip", type=int, default=0, metavar="K",
+                   help="with --data: start after the first K samples (e.g. those the model was calibrated on)")
     p.add_argument("--plot", type=Path, metavar="PNG", help="write a per-layer SQNR chart")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
 
@@ -67,8 +69,9 @@ def _integer_view(model: Model, i: int):
     return None
 
 
-def load_inputs(path: Path | None, model: Model, n: int) -> list[np.ndarray]:
-    """One float array per model input, ``n`` samples each, from a file or random (standard normal)."""
+def load_inputs(path: Path | None, model: Model, n: int, skip: int = 0) -> list[np.ndarray]:
+    """One float array per model input, ``n`` samples each (after the first ``skip``), from a file or random
+    (standard normal)."""
     sg = model.main
     tensors = [sg.tensors[i] for i in sg.inputs or []]
     if path is None:
@@ -99,9 +102,12 @@ def load_inputs(path: Path | None, model: Model, n: int) -> list[np.ndarray]:
         want = list(t.shape or [])[1:]
         if list(a.shape[1:]) != want:
             raise EdgequantError(f"{path}: input '{t.name}' needs samples of shape {want}, got {list(a.shape[1:])}")
-        if not np.all(np.isfinite(a[:n])):
+        if not 0 <= skip < len(a):
+            raise EdgequantError(f"{path}: --skip {skip} leaves none of its {len(a)} samples")
+        part = a[skip:skip + n]
+        if not np.all(np.isfinite(part)):
             raise EdgequantError(f"{path}: input '{t.name}' holds NaN or Inf")
-        out.append(np.asarray(a[:n], np.float32))
+        out.append(np.asarray(part, np.float32))
     return out
 
 
@@ -112,7 +118,8 @@ def run(args) -> int:
     if args.data is None:
         inputs, src = random_float_inputs(fm, args.samples, qm)
     else:
-        inputs, src = load_inputs(args.data, fm, args.samples), str(args.data)
+        inputs = load_inputs(args.data, fm, args.samples, args.skip)
+        src = f"{args.data}, samples {args.skip} to {args.skip + len(inputs[0]) - 1}" if args.skip else str(args.data)
     rows = compare_layers(fm, qm, inputs)
     if args.json:
         json.dump([r.to_dict() for r in rows], sys.stdout, indent=1)
