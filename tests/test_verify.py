@@ -68,5 +68,51 @@ def test_a_runtime_that_refuses_or_crashes_is_a_note_not_a_crash():
     assert by["tflite-micro"]["exact"]
     path = need_shared(MODELS / "tflm_keyword_scrambled_8bit.tflite")  # corrupts LiteRT 2.3.0's heap
     r = _verify(str(path), "-n", "3", "--runtime", "litert", "--json")
-    assert r.returncode == 2 and r.stderr.startswith("error: no reference runtime could run")
+    assert r.returncode == 2 and r.stderr.startswith("error: no comparison could be made")
     assert json.loads(r.stdout)[0]["error"] == "LiteRT BUILTIN_REF crashed on this model"
+
+
+@pytest.fixture(scope="module")
+def int16x8_model(tmp_path_factory):
+    """The int16x8 model `make demo` writes: float io, per-channel weights, SHAPE/STRIDED_SLICE/PACK before RESHAPE."""
+    fm = eq.load_file(DATA / "digits_cnn.tflite")
+    x = np.load(DATA / "digits_test.npz")["x"]
+    path = tmp_path_factory.mktemp("m") / "digits_int16x8.tflite"
+    eq.save_file(eq.quantize(fm, eq.Recipe.int16x8(io="float"), calibration_data=x[:100]), path)
+    return path
+
+
+def test_a_runtime_edgequant_cannot_model_is_a_note_and_the_others_still_run(int16x8_model):
+    r = _verify(str(int16x8_model), "-n", "4", "--json")
+    assert r.returncode == 0, r.stderr
+    by = {c["runtime"]: c for c in json.loads(r.stdout)}
+    assert by["LiteRT BUILTIN_REF"]["exact"] and by["LiteRT BUILTIN_REF"]["total"] == 4 * 10
+    tflm = by["tflite-micro"]
+    assert tflm["exact"] or tflm["error"].startswith("edgequant cannot model tflite-micro here: op "), tflm
+
+
+def test_only_a_runtime_edgequant_cannot_model_exits_2(int8_model, monkeypatch, capsys):
+    from edgequant import interpreter
+    from edgequant.cli import main
+    from edgequant.errors import UnsupportedError
+
+    real_init = interpreter.Interpreter.__init__
+
+    def refuse_tflm(self, model, target="litert"):
+        if target == "tflm":
+            raise UnsupportedError("subgraph 0 op 1 (CONV_2D; inputs 'a', 'b'; outputs 'c'): no tflm path")
+        real_init(self, model, target)
+
+    monkeypatch.setattr(interpreter.Interpreter, "__init__", refuse_tflm)
+    assert main(["verify", str(int8_model), "-n", "2", "--json"]) == 0  # LiteRT's row ran and agrees
+    by = {c["runtime"]: c for c in json.loads(capsys.readouterr().out)}
+    assert by["LiteRT BUILTIN_REF"]["exact"]
+    assert by["tflite-micro"]["error"] == "edgequant cannot model tflite-micro here: op 1 CONV_2D: no tflm path"
+    assert main(["verify", str(int8_model), "-n", "2", "--runtime", "tflm"]) == 2
+    out, err = capsys.readouterr()
+    assert "edgequant cannot model tflite-micro here" in out and err.startswith("error: no comparison could be made")
+
+
+def test_help_states_the_exit_codes():
+    r = _verify("--help")
+    assert r.returncode == 0 and "exit status: 0 when every comparison made agrees" in " ".join(r.stdout.split())

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing as mp
+import re
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..errors import UnsupportedError
 from ..graph import Model
 
 RUNTIMES = ("litert", "tflm")
 _NAMES = {"litert": "LiteRT BUILTIN_REF", "tflm": "tflite-micro"}
+CANNOT_MODEL = "edgequant cannot model"  # starts the note of a runtime our interpreter cannot match
 _EXTRA = {"litert": ("ai_edge_litert", "litert"), "tflm": ("tflite_micro", "micro")}
 
 
@@ -30,7 +33,7 @@ class OutputCheck:
     max_abs_diff: float
     mismatched: int
     total: int
-    error: str = ""  # the runtime could not run the model (or crashed): why
+    error: str = ""  # why no comparison was made: the runtime refused or crashed, or edgequant cannot model it
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -68,6 +71,15 @@ def _run_reference(runtime: str, blob: bytes, inputs: list[np.ndarray], n: int, 
             it.invoke()
             outs.append([it.get_output(j).copy() for j in range(n_out)])
     return [np.concatenate(col) for col in zip(*outs)]
+
+
+# The interpreter's context "subgraph S op O (NAME; inputs '...'; outputs '...'): why"; a table note needs O, NAME, why
+_WHERE = re.compile(r"subgraph \d+ op (\d+) \(([^;]+); inputs .*?; outputs (?:'[^']*'(?:, )?)*\): (.*)", re.DOTALL)
+
+
+def _short(e: Exception) -> str:
+    m = _WHERE.fullmatch(str(e))
+    return f"op {m[1]} {m[2]}: {m[3]}" if m else str(e)
 
 
 def random_inputs(model: Model, n: int, seed: int = 0) -> list[np.ndarray]:
@@ -114,9 +126,13 @@ def crosscheck(model: Model, inputs: list[np.ndarray], runtimes=RUNTIMES, *, blo
             checks.append(OutputCheck(label, "", "", 0, False, 0.0, 0, 0,
                                       f"not installed: pip install 'edgequant[{extra}]'"))
             continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ours = Interpreter(model, target=rt).run(inputs)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ours = Interpreter(model, target=rt).run(inputs)
+        except UnsupportedError as e:  # our limit, not the runtime's: say so in its row, run the others
+            checks.append(OutputCheck(label, "", "", n, False, 0.0, 0, 0, f"{CANNOT_MODEL} {label} here: {_short(e)}"))
+            continue
         try:
             with cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
                 theirs = pool.submit(_run_reference, rt, blob, inputs, n, len(names), b0).result(timeout=600)

@@ -16,7 +16,13 @@ NAME = "verify"
 HELP = "run a model in edgequant's interpreter, LiteRT's reference kernels and tflite-micro, and compare outputs"
 
 
+EPILOG = ("exit status: 0 when every comparison made agrees (a runtime that refuses the model, is not installed, or "
+          "that edgequant cannot model is a note in its row, not a failure); 1 when some output differs; 2 when no "
+          "comparison could be made at all, or on bad input")
+
+
 def add_arguments(p) -> None:
+    p.epilog = EPILOG
     p.add_argument("model", type=Path, help="a .tflite file")
     p.add_argument("--data", type=Path, help=".npy/.npz inputs in the model's own dtype ('x', or one array per input "
                    "name); default: random samples")
@@ -61,12 +67,14 @@ def run(args) -> int:
         sys.stdout.write("\n")
     else:
         src = args.data or "random inputs"
-        print(f"{args.model.name}: edgequant's interpreter vs the reference runtimes, {args.samples} samples ({src})")
+        n = max((c.samples for c in checks), default=0) or args.samples
+        print(f"{args.model.name}: edgequant's interpreter vs the reference runtimes, {n} samples ({src})")
         rows = [(c.runtime, c.output[-40:], c.dtype, "yes" if c.exact else ("-" if c.error else "NO"),
                  f"{c.max_abs_diff:.4g}" if not c.error else "", f"{c.mismatched}/{c.total}" if not c.error else "",
-                 c.error if len(c.error) <= 100 else c.error[:97] + "...") for c in checks]
+                 c.error if len(c.error) <= 200 else c.error[:197] + "...") for c in checks]
         print(format_table(("runtime", "output", "dtype", "agrees", "max |diff|", "mismatched", "note"), rows))
     ran = [c for c in checks if not c.error]
     if not ran:
-        raise EdgequantError("no reference runtime could run this model (see the notes above)")
+        raise EdgequantError("no comparison could be made: no reference runtime ran this model, or edgequant "
+                             "cannot model it (see the notes above)")
     return 0 if all(c.exact for c in ran) else 1
