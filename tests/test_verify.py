@@ -116,3 +116,28 @@ def test_only_a_runtime_edgequant_cannot_model_exits_2(int8_model, monkeypatch, 
 def test_help_states_the_exit_codes():
     r = _verify("--help")
     assert r.returncode == 0 and "exit status: 0 when every comparison made agrees" in " ".join(r.stdout.split())
+
+
+def test_data_in_the_inputs_integer_dtype_is_used_as_is_and_float_data_is_quantized(int8_model, tmp_path):
+    from edgequant.cli.verify import _inputs
+
+    m = eq.load_file(int8_model)
+    t = m.main.tensors[m.main.inputs[0]]
+    assert t.dtype == np.int8
+    rng = np.random.default_rng(3)
+    xi = rng.integers(-128, 128, (5, *t.shape[1:])).astype(np.int8)
+    np.save(tmp_path / "xi.npy", xi)
+    np.testing.assert_array_equal(_inputs(tmp_path / "xi.npy", m, 5)[0], xi)  # not squashed to -128/127
+    scale, zp = float(t.quantization.scale[0]), int(t.quantization.zero_point[0])
+    xf = ((xi.astype(np.float32) - zp) * np.float32(scale)).astype(np.float32)  # dequantized: quantizes back to xi
+    np.save(tmp_path / "xf.npy", xf)
+    got = _inputs(tmp_path / "xf.npy", m, 5)[0]
+    assert got.dtype == np.int8
+    np.testing.assert_array_equal(got, xi)
+
+
+def test_data_of_another_dtype_is_a_one_line_error(int8_model, tmp_path):
+    np.save(tmp_path / "x64.npy", np.zeros((3, 8, 8, 1), np.int64))
+    r = _verify(str(int8_model), "--data", str(tmp_path / "x64.npy"))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "is int8; the data is int64" in r.stderr

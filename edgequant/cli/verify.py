@@ -24,8 +24,9 @@ EPILOG = ("exit status: 0 when every comparison made agrees (a runtime that refu
 def add_arguments(p) -> None:
     p.epilog = EPILOG
     p.add_argument("model", type=Path, help="a .tflite file")
-    p.add_argument("--data", type=Path, help=".npy/.npz inputs in the model's own dtype ('x', or one array per input "
-                   "name); default: random samples")
+    p.add_argument("--data", type=Path, help=".npy/.npz inputs ('x', or one array per input name): for an integer "
+                   "input, data of its dtype is used as is and float data is quantized with its scale and zero point; "
+                   "a float input takes float data; default: random samples")
     p.add_argument("-n", "--samples", type=int, default=20, help="samples to run (default 20)")
     p.add_argument("--runtime", choices=("litert", "tflm"), action="append",
                    help="compare with only this runtime (repeatable; default: both)")
@@ -33,20 +34,59 @@ def add_arguments(p) -> None:
 
 
 def _inputs(path: Path, model, n: int) -> list[np.ndarray]:
-    from .compare import load_inputs  # the same file conventions as `edgequant compare`
-
-    arrays = load_inputs(path, model, n)
+    """The samples of ``--data`` in each input's dtype: an integer input takes data of its own dtype as it is, or
+    float data quantized with its scale and zero point; a float input takes float data."""
+    arrays = _load(path, model)
     out = []
     for a, i in zip(arrays, model.main.inputs or []):
         t = model.main.tensors[i]
-        out.append(a.astype(t.dtype) if t.dtype.kind == "f" else _quantized(a, t))
+        want = list(t.shape or [])[1:]
+        if list(a.shape[1:]) != want:
+            raise EdgequantError(f"{path}: input '{t.name}' needs samples of shape {want}, got {list(a.shape[1:])}")
+        a = a[:n]
+        if not len(a):
+            raise EdgequantError(f"{path}: input '{t.name}' holds no samples")
+        if a.dtype == t.dtype and t.dtype.kind in "iu":
+            out.append(a)
+        elif a.dtype.kind == "f":
+            if not np.all(np.isfinite(a)):
+                raise EdgequantError(f"{path}: input '{t.name}' holds NaN or Inf")
+            out.append(a.astype(t.dtype) if t.dtype.kind == "f" else _quantized(a, t, path))
+        else:
+            accepted = "float" if t.dtype.kind == "f" else f"{t.dtype} (used as is) or float (quantized)"
+            raise EdgequantError(f"{path}: input '{t.name}' is {t.dtype}; the data is {a.dtype}, give {accepted}")
     return out
 
 
-def _quantized(a: np.ndarray, t) -> np.ndarray:
+def _load(path: Path, model) -> list[np.ndarray]:
+    """The arrays of a .npy/.npz file, one per model input, as stored (`edgequant compare`'s conventions)."""
+    names = [model.main.tensors[i].name for i in model.main.inputs or []]
+    try:
+        data = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise EdgequantError(f"{path}: no such file") from None
+    except (ValueError, OSError) as e:
+        raise EdgequantError(f"{path}: not a readable .npy/.npz file ({e})") from None
+    if isinstance(data, np.ndarray):
+        arrays = [data]
+    else:
+        with data:
+            if all(nm in data.files for nm in names):
+                arrays = [data[nm] for nm in names]
+            elif "x" in data.files or len(data.files) == 1:
+                arrays = [data["x" if "x" in data.files else data.files[0]]]
+            else:
+                raise EdgequantError(f"{path}: use key 'x' or the input names {names} (file has {data.files})")
+    if len(arrays) != len(names):
+        raise EdgequantError(f"{path}: {len(arrays)} input array(s), the model has {len(names)} inputs")
+    return arrays
+
+
+def _quantized(a: np.ndarray, t, path: Path) -> np.ndarray:
     qp = t.quantization
     if qp is None or qp.scale is None or not len(qp.scale):
-        return a.astype(t.dtype)
+        raise EdgequantError(f"{path}: input '{t.name}' is {t.dtype} without a scale to quantize float data with; "
+                             f"give {t.dtype} data")
     from ..qmath import quantize_affine
 
     info = np.iinfo(t.dtype)
