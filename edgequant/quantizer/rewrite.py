@@ -273,9 +273,13 @@ def rewrite_weights(model: Model, recipe: Recipe, hessians: Hessians | None = No
             if recipe.mode == "dynamic_int8":
                 if _hybrid(m, sg, op, name, recipe, per_channel, consumers, rep, hessians if s == 0 else None):
                     rep.quantized_ops.append(f"{o} {name}")
+                elif not small and _has_weight_matrix(sg, op):
+                    rep.float_ops.append(f"{o} {name} (no {recipe.mode} rule for its weights: they stay float)")
                 new_ops.append(op)
                 continue
             slots = _weight_slots(sg, op, name, recipe)
+            if not slots and not small and _has_weight_matrix(sg, op):
+                rep.float_ops.append(f"{o} {name} (no {recipe.mode} rule for its weights: they stay float)")
             for slot in slots:
                 idx = op.inputs[slot]
                 if idx not in converted:
@@ -312,6 +316,11 @@ def _small_weight(sg: SubGraph, op: Operator, name: str, recipe: Recipe) -> int:
     k = _weight_input(name)
     w = _const_float(sg, op.inputs[k]) if k < len(op.inputs or []) else None
     return w.size if w is not None and w.size < recipe.min_weight_elements else 0
+
+
+def _has_weight_matrix(sg: SubGraph, op: Operator) -> bool:
+    """Whether the op reads a constant float tensor of two or more dimensions (weights, not a bias or a shape)."""
+    return any((w := _const_float(sg, i)) is not None and w.ndim >= 2 for i in op.inputs or [])
 
 
 def _weight_input(name: str) -> int:
