@@ -130,12 +130,13 @@ def test_cli_hist_and_ranges(tmp_path, capsys):
 
 
 @needs_shared
-def test_cli_hist_on_an_activation_tensor_is_a_clean_error(capsys):
+def test_cli_hist_on_an_activation_tensor_is_a_clean_error(tmp_path, capsys):
     import edgequant as eq
     from edgequant.cli import main
 
     path = MODELS / "tflm_hello_world_int8.tflite"
     m = eq.load_file(path)
     act = next(i for i, t in enumerate(m.subgraphs[0].tensors) if not t.is_constant)
-    assert main(["hist", str(path), "--tensor", str(act), "-o", "/nonexistent/x.png"]) == 2
+    assert main(["hist", str(path), "--tensor", str(act), "-o", str(tmp_path / "x.png")]) == 2
     assert "no stored values" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()

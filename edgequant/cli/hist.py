@@ -48,12 +48,14 @@ def find_tensor(model, spec: str, subgraph: int):
 
 def run(args) -> int:
     from .. import load_file
+    from ..graph import check_writable
     from ..quantization import QuantizationError
     from ..viz import hist
 
     size = parse_size(args.size)
     if args.bins is not None and not 1 <= args.bins <= 100_000:
         raise EdgequantError("--bins must be in 1..100000")
+    check_writable(args.output)
     model = load_file(args.model)
     if args.tensor is None:
         path = hist.plot_model_histogram(model, args.output, bins=args.bins or 200, log=args.log, size=size)

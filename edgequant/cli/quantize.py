@@ -82,10 +82,11 @@ def _recipe(args):
 
 def run(args) -> int:
     from .. import quantization
-    from ..graph import load_file, save, write_atomic
+    from ..graph import check_writable, load_file, save, write_atomic
     from ..quantizer import ProgressBar, quantize_with_report
     from ..quantizer.data import count, load_calibration, split
 
+    check_writable(args.output)  # a typo in -o costs milliseconds, not a calibration run
     recipe = _recipe(args)
     model = load_file(args.model)
     size_in = Path(args.model).stat().st_size

@@ -17,10 +17,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from .. import load_file
+    from ..graph import check_writable
     from ..viz import ranges
     from .hist import parse_size
 
     size = parse_size(args.size)
+    check_writable(args.output)
     model = load_file(args.model)
     path = ranges.plot_ranges(model, args.output, subgraph=args.subgraph, size=size)
     layers = ranges.layer_channel_ranges(model, args.subgraph)

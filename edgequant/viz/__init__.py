@@ -2,7 +2,7 @@
 
 Every picture is two functions: a data function returning numbers (tested, usable without
 matplotlib) and a ``plot_*`` function writing a PNG of exactly ``size=(width, height)`` pixels,
-atomically (temp file in the same directory, then ``os.replace``).
+atomically (rendered in memory, then :func:`edgequant.graph.write_atomic`).
 
 * :mod:`.hist`   -- histogram of one tensor with its quantization grid / clip range; whole-model
   weight distribution (every constant weight dequantized by its real dtype, biases apart).
@@ -12,8 +12,8 @@ atomically (temp file in the same directory, then ``os.replace``).
 
 from __future__ import annotations
 
+import io
 import os
-import tempfile
 from pathlib import Path
 
 from ..errors import require
@@ -39,19 +39,17 @@ def new_figure(size: tuple[int, int], dpi: int = 100, **subplots):
 
 
 def save_png(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
-    """Write ``fig`` as PNG to ``path`` atomically and close it. The pixel size is the figure's."""
+    """Write ``fig`` as PNG to ``path`` atomically and close it. The pixel size is the figure's.
+
+    The PNG is rendered in memory first, so a failed render leaves no file, and write errors name ``path``."""
+    from ..graph import write_atomic
+
     plt = pyplot()
     path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=dpi)  # no bbox_inches="tight": it would change the size
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi)  # no bbox_inches="tight": it would change the size
     finally:
         plt.close(fig)
+    write_atomic(path, buf.getvalue())
     return path
