@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import MODELS, model_params, need_shared
@@ -9,7 +11,7 @@ from test_arena import tflm_allocations
 
 import edgequant
 from edgequant import dtypes
-from edgequant.analysis.lint import ERROR, can_run, lint
+from edgequant.analysis.lint import ERROR, can_run, describe_group, group, lint
 from edgequant.graph import Buffer, Model, Operator, QuantizationParameters, SubGraph, Tensor, new_node
 
 
@@ -102,3 +104,44 @@ def test_unknown_custom_and_unsupported_builtin_are_errors():
     fs = lint(m.bind())
     assert [(f.rule, f.op_index, f.severity) for f in fs if f.severity == ERROR] == \
         [("custom-op", 0, ERROR), ("unsupported-op", 1, ERROR)]
+
+
+DATA = Path(edgequant.__file__).parent / "data"
+
+
+def _digits(recipe) -> bytes:
+    fm = edgequant.load_file(DATA / "digits_cnn.tflite")
+    x = np.load(DATA / "digits_test.npz")["x"][:50]
+    return edgequant.save(edgequant.quantize(fm, recipe, calibration_data=x))
+
+
+def test_shape_of_an_int16_tensor_is_no_error_and_tflite_micro_runs_it():
+    data = _digits(edgequant.Recipe.int16x8(io="float"))  # the model `make demo` writes
+    m = edgequant.load(data)
+    shape_in = [m.main.tensors[op.inputs[0]].type for op in m.main.operators if m.op_name(op) == "SHAPE"]
+    assert shape_in == [dtypes.INT16]  # the case under test is there
+    fs = lint(m)
+    assert tflm_allocations(data) is not None  # tflite-micro allocates and invokes it
+    assert can_run(fs), [f"{f.rule} at {f.where()}" for f in fs if f.severity == ERROR]
+
+
+def test_integer_model_with_float_io_is_not_a_float_model():
+    int8 = lint(edgequant.load(_digits(edgequant.Recipe.int8(io="float"))))
+    assert [f.rule for f in int8] == []
+    float_model = lint(edgequant.load_file(DATA / "digits_cnn.tflite"))
+    fm = [f for f in float_model if f.rule == "float-model"]
+    assert len(fm) == 1 and "compute op" in fm[0].message and "CONV_2D" in fm[0].message
+
+
+def test_identical_findings_are_one_line_with_the_ops(capsys):
+    path = need_shared(MODELS / "tflm_person_detect_int8.tflite")
+    fs = lint(edgequant.load_file(path))
+    odd = [f for f in fs if f.rule == "nonstandard-quantized-dimension"]
+    groups = [g for g in group(fs) if g[0].rule == "nonstandard-quantized-dimension"]
+    assert len(odd) > 1 and len(groups) == 1 and groups[0] == odd
+    assert describe_group(odd).startswith(f"{len({f.op_index for f in odd})} ops (op 0 DEPTHWISE_CONV_2D, ")
+    from edgequant.cli import main
+
+    assert main(["mcu", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert sum("nonstandard-quantized-dimension" in ln for ln in lines) == 1

@@ -14,12 +14,17 @@ Rules (each learnt from tflite-micro's sources or checked against its Python int
 * ``per-channel-unsupported``: per-channel constants into ops whose tflite-micro kernels take one
   scale only (e.g. BATCH_MATMUL, which fails in Prepare).
 * ``blockwise-quantization``: BlockwiseQuantization details; tflite-micro rejects them.
-* ``int16-kernel``: int16 activations into an op that has no int16 kernel in tflite-micro.
+* ``int16-kernel``: int16 activations into an op that has no int16 kernel in tflite-micro. SHAPE reads
+  only its input's dimensions (any type; its kernel checks just the int32 output), so only its output counts.
 * ``nonstandard-quantized-dimension``: a quantized_dimension outside the tensor's rank (the
   person-detect biases say 3 on rank-1 tensors); tflite-micro ignores it, LiteRT rejects the model.
 * ``dynamic-shape``: -1 in shape_signature; tflite-micro plans the static shape only.
-* ``float-model``: float32 activations run on tflite-micro's float reference kernels: slow and 4x
-  the arena on an MCU.
+* ``float-model``: float32 activations into or out of compute ops run on tflite-micro's float reference
+  kernels: slow and 4x the arena on an MCU. QUANTIZE/DEQUANTIZE at the edges of an integer model (``--io
+  float``) and SHAPE are not compute, so such a model is not a float model.
+
+``group(findings)`` merges findings that say the same thing (severity, rule, message, fix) about several ops,
+for a report of one line per kind.
 
 >>> findings = lint(edgequant.load_file("model.tflite")); [f.rule for f in findings]
 """
@@ -42,6 +47,10 @@ TFLM_CUSTOM = {"TFLite_Detection_PostProcess": "AddDetectionPostprocess()",
 INT16_OK = frozenset(["ADD", "SUB", "MUL", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "SOFTMAX", "LOGISTIC", "TANH", "QUANTIZE", "CAST", "ABS", "NEG", "DEQUANTIZE", "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "CONCATENATION", "MAX_POOL_2D", "AVERAGE_POOL_2D", "MEAN", "SUM", "REDUCE_MAX", "PAD", "PADV2", "TRANSPOSE", "STRIDED_SLICE", "SLICE", "GATHER", "PACK", "UNPACK", "SPLIT", "SPLIT_V", "BATCH_MATMUL", "LEAKY_RELU", "HARD_SWISH", "MAXIMUM", "MINIMUM", "RELU", "RELU6", "SQUARED_DIFFERENCE", "UNIDIRECTIONAL_SEQUENCE_LSTM", "SVDF"])
 WEIGHT_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "BATCH_MATMUL",
                         "SVDF", "UNIDIRECTIONAL_SEQUENCE_LSTM", "EMBEDDING_LOOKUP"})
+# Ops that read only their inputs' dimensions, never the values: the input's type is irrelevant to tflite-micro.
+SHAPE_ONLY = frozenset({"SHAPE"})
+# Ops that convert at a model's edges; float on one side is the point of them, not float compute.
+CONVERSIONS = frozenset({"QUANTIZE", "DEQUANTIZE"})
 PER_TENSOR_ONLY = frozenset({"BATCH_MATMUL", "ADD", "SUB", "MUL", "CONCATENATION"})
 FIX_INT8 = "quantize the whole model to integers: edgequant quantize --mode int8"
 
@@ -83,7 +92,7 @@ def lint(model: Model) -> list[Finding]:
     """Every finding for tflite-micro, errors first within each op, in op order."""
     out: list[Finding] = []
     seen_custom: set[str] = set()
-    float_activations = False
+    float_ops: list[str] = []  # "op O NAME" of compute ops with float32 activations
     for s, sub in enumerate(model.subgraphs or []):
         tensors = sub.tensors or []
         for o, op in enumerate(sub.operators or []):
@@ -115,9 +124,9 @@ def lint(model: Model) -> list[Finding]:
                     "replace the op when converting, or implement a kernel for it")
             ins = [tensors[i] if 0 <= i < len(tensors) else None for i in op.inputs or []]
             outs = [tensors[i] for i in op.outputs or [] if 0 <= i < len(tensors)]
-            acts = [t for t in ins if t is not None and not t.is_constant] + outs
-            if any(t.type == dtypes.FLOAT32 for t in acts):
-                float_activations = True
+            acts = outs if name in SHAPE_ONLY else [t for t in ins if t is not None and not t.is_constant] + outs
+            if name not in CONVERSIONS and name not in SHAPE_ONLY and any(t.type == dtypes.FLOAT32 for t in acts):
+                float_ops.append(f"op {o} {name}" if s == 0 else f"subgraph {s} op {o} {name}")
             # hybrid: float activations with integer weights (not DEQUANTIZE, which exists to do that)
             if name in WEIGHT_OPS and ins and ins[0] is not None and ins[0].type == dtypes.FLOAT32:
                 for t in ins[1:]:
@@ -144,7 +153,7 @@ def lint(model: Model) -> list[Finding]:
                         f"({n} scales)", "quantize this input per-tensor", t.name)
             for t in acts:
                 if t.type == dtypes.INT16 and name not in INT16_OK:
-                    add(ERROR, "int16-kernel", f"{name} has no int16 kernel in tflite-micro",
+                    add(ERROR, "int16-kernel", "no int16 kernel for this op in tflite-micro",
                         "quantize activations to int8 (edgequant quantize --mode int8)", t.name)
                     break
         for i, t in enumerate(tensors):
@@ -164,10 +173,38 @@ def lint(model: Model) -> list[Finding]:
                 out.append(Finding(sev, "dynamic-shape", f"dynamic shape signature {sig}; tflite-micro plans "
                                    f"the static shape {shape} only", "convert with fixed input shapes",
                                    op_i, op_name, t.name, s))
-    if float_activations:
-        out.append(Finding(INFO, "float-model", "float32 activations: tflite-micro runs its float reference "
+    if float_ops:
+        shown = ", ".join(float_ops[:4]) + (f", ... ({len(float_ops) - 4} more)" if len(float_ops) > 4 else "")
+        out.append(Finding(INFO, "float-model", f"float32 activations in {len(float_ops)} compute op"
+                           f"{'s' if len(float_ops) > 1 else ''} ({shown}): tflite-micro runs its float reference "
                            "kernels (slow, 4x the arena of int8)", FIX_INT8))
     return out
+
+
+def group(findings: list[Finding]) -> list[list[Finding]]:
+    """Findings that say the same thing (severity, rule, message, fix) about several ops or tensors, as one list
+    each, in the order of their first finding.
+
+    >>> [len(g) for g in group(lint(edgequant.load_file("person_detect.tflite")))]  # 28 biases, one warning
+    [28]
+    """
+    groups: dict[tuple, list[Finding]] = {}
+    for f in findings:
+        groups.setdefault((f.severity, f.rule, f.message, f.fix), []).append(f)
+    return list(groups.values())
+
+
+def describe_group(g: list[Finding], limit: int = 6) -> str:
+    """Where a group of findings applies: ``f.where()`` for one, else the count and the ops (the first ``limit``)."""
+    if len(g) == 1:
+        return g[0].where()
+    at = sorted({(f.subgraph, f.op_index, f.op) for f in g if f.op_index is not None})
+    ops = [f"op {o} {name}" if s == 0 else f"subgraph {s} op {o} {name}" for s, o, name in at]
+    if not ops:
+        return f"{len(g)} places"
+    more = f", ... ({len(ops) - limit} more)" if len(ops) > limit else ""
+    tensors = f", {len(g)} tensors" if len(g) > len(ops) else ""
+    return f"{len(ops)} ops{tensors} ({', '.join(ops[:limit])}{more})"
 
 
 def _first_user(model: Model, sub, tensor: int) -> tuple[int | None, str | None]:

@@ -32,7 +32,7 @@ def _kib(n: int) -> str:
 def run(args) -> int:
     from ..analysis.arena import plan_arena
     from ..analysis.flash import flash_report, strip
-    from ..analysis.lint import ERROR, can_run, lint
+    from ..analysis.lint import ERROR, can_run, describe_group, group, lint
     from ..graph import read_file, save, write_atomic
 
     path = Path(args.model)
@@ -107,9 +107,11 @@ def run(args) -> int:
     print("\ntflite-micro compatibility")
     if not findings:
         print("  no findings")
-    for f in findings:
-        print(f"  {f.severity.upper():7s} {f.rule}: {f.where()}: {f.message}")
+    for g in group(findings):  # one line per kind of finding: person_detect's 28 biases are one warning
+        f = g[0]
+        print(f"  {f.severity.upper():7s} {f.rule}: {describe_group(g)}: {f.message}")
         print(f"          fix: {f.fix}")
     n_err = sum(f.severity == ERROR for f in findings)
-    print(f"\n{'tflite-micro can run this model' if ok else f'tflite-micro cannot run this model ({n_err} errors)'}")
+    errors = f"{n_err} error{'s' if n_err != 1 else ''}"
+    print(f"\n{'tflite-micro can run this model' if ok else f'tflite-micro cannot run this model ({errors})'}")
     return 0 if ok else EXIT_CANNOT_RUN
