@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import edgequant as eq
@@ -78,3 +79,67 @@ def test_demo_with_data_that_does_not_fit_the_model_is_one_line_and_writes_nothi
               "-o", str(out))
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
     assert "don't fit input 'x' [1, 32, 32, 3]" in r.stderr and not out.exists()
+
+
+DIGITS = Path(eq.__file__).parent / "data" / "digits_test.npz"
+
+
+def test_demo_refuses_unusable_samples_and_labels_before_writing_anything(tmp_path, capsys):
+    """Each used to be a traceback, a silent accuracy of 0, an SQNR of nan with exit 0, or an error at step 4
+    after the output folder and its pictures were made."""
+    from edgequant.cli import main
+
+    d = np.load(DIGITS)
+    x, y = d["x"], d["y"]
+    nan_eval, inf_calib = x.copy(), x.copy()
+    nan_eval[200, 3, 3, 0] = np.nan  # an evaluation sample (the first 100 calibrate)
+    inf_calib[5, 0, 0, 0] = np.inf
+    short = "'y' has shape [10]; expected one integer label per sample of 'x', shape [360]"
+    cases = {
+        "short_y": ({"x": x, "y": y[:10]}, short),
+        "fractional_y": ({"x": x, "y": y + 0.5}, "'y' must hold integer class labels"),
+        "nan_eval": ({"x": nan_eval, "y": y}, "sample 200 of 'x' contains NaN or Inf (1 sample in all)"),
+        "inf_calib": ({"x": inf_calib, "y": y}, "sample 5 of 'x' contains NaN or Inf (1 sample in all)"),
+    }
+    out = tmp_path / "out"
+    for name, (arrays, message) in cases.items():
+        path = tmp_path / f"{name}.npz"
+        np.savez(path, **arrays)
+        assert main(["demo", "--data", str(path), "-o", str(out)]) == 2, name
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {path}: {message}") and err.count("\n") == 1, err
+        assert not out.exists(), name
+    taken = tmp_path / "taken"
+    taken.write_text("a file, not a folder")
+    assert main(["demo", "-o", str(taken)]) == 2
+    assert capsys.readouterr().err == f"error: -o {taken}: exists and is not a folder\n"
+
+
+def test_demo_takes_an_npy_of_samples_and_whole_float_labels(tmp_path, capsys):
+    from edgequant.cli import main
+
+    d = np.load(DIGITS)
+    np.save(tmp_path / "x.npy", d["x"][:130])  # used to be a traceback: np.load of a .npy is no context manager
+    assert main(["demo", "--data", str(tmp_path / "x.npy"), "-o", str(tmp_path / "a")]) == 0
+    rows = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert [r["accuracy"] for r in rows] == [None] * 5 and all(r["sqnr_db"] > 25 for r in rows[1:])
+    np.savez(tmp_path / "f.npz", x=d["x"][:130], y=d["y"][:130].astype(np.float32))  # 3.0 is class 3
+    assert main(["demo", "--data", str(tmp_path / "f.npz"), "-o", str(tmp_path / "b")]) == 0
+    rows = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert rows[0]["accuracy"] > 0.9
+    out = capsys.readouterr().out
+    note = "seconds: quantize (calibration on 100 samples included) + run the 30 evaluation samples; float32: run only"
+    assert note in out and note in (tmp_path / "b" / "summary.md").read_text()
+
+
+def test_demo_without_matplotlib_does_not_claim_pictures(tmp_path):
+    code = ("import sys; sys.modules['matplotlib'] = None; from edgequant.cli import main; "
+            f"sys.exit(main(['demo', '--data', {str(tmp_path / 'x.npz')!r}, '-o', {str(tmp_path / 'o')!r}]))")
+    np.savez(tmp_path / "x.npz", x=np.load(DIGITS)["x"][:120])
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert r.returncode == 0, r.stderr[-2000:]
+    last = r.stdout.strip().splitlines()[-1]
+    assert last == f"wrote {tmp_path / 'o'}/summary.md (and .json), the four quantized models (no pictures) in " \
+                   f"{tmp_path / 'o'}/", last
+    assert "(no pictures: matplotlib is not installed" in r.stdout
+    assert not list((tmp_path / "o").glob("*.png")) and ".png" not in (tmp_path / "o" / "summary.md").read_text()

@@ -7,6 +7,7 @@ cost in size and accuracy: each quantized with edgequant, each run with edgequan
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -46,15 +47,64 @@ class _Steps:
 
 
 def _load_data(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """(x, y or None) from an .npz with 'x' and optional 'y', or a .npy holding x alone."""
     try:
-        with np.load(path, allow_pickle=False) as d:
+        d = np.load(path, allow_pickle=False)
+        if isinstance(d, np.ndarray):  # a .npy: the samples, no labels
+            return d, None
+        with d:
             if "x" not in d:
                 raise EdgequantError(f"{path}: no array 'x' in the .npz (has: {', '.join(d.files)})")
             return d["x"], d.get("y")
     except (ValueError, OSError) as e:
         if isinstance(e, FileNotFoundError):
             raise EdgequantError(f"{path}: no such file") from None
-        raise EdgequantError(f"{path}: not a readable .npz file ({e})") from None
+        if isinstance(e, IsADirectoryError):
+            raise EdgequantError(f"{path}: is a directory, not an .npz or .npy file") from None
+        raise EdgequantError(f"{path}: not a readable .npz or .npy file ({e})") from None
+
+
+def _check_samples(path: Path, x: np.ndarray, y: np.ndarray | None) -> np.ndarray | None:
+    """One line for samples the demo cannot use (``x`` as float32: NaN or Inf would poison calibration or every
+    SQNR); the labels as int64 (or None)."""
+    bad = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1)
+    if bad.any():
+        n = int(bad.sum())
+        raise EdgequantError(f"{path}: sample {int(np.argmax(bad))} of 'x' contains NaN or Inf "
+                             f"({n} {_plural(n, 'sample')} in all)")
+    if y is None:
+        return None
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) != len(x):
+        raise EdgequantError(f"{path}: 'y' has shape {list(y.shape)}; expected one integer label per sample of "
+                             f"'x', shape [{len(x)}]")
+    if y.dtype.kind in "iu":
+        return y.astype(np.int64)
+    if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
+        return y.astype(np.int64)  # whole numbers stored as floats are still class indices
+    raise EdgequantError(f"{path}: 'y' must hold integer class labels (it has dtype {y.dtype}"
+                         f"{' and fractional values' if y.dtype.kind == 'f' else ''})")
+
+
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else word + "s"
+
+
+def _check_out_folder(out: Path) -> None:
+    """The -o folder can be made (or is one): checked before any work; it is created only after the inputs pass."""
+    if out.exists():
+        if not out.is_dir():
+            raise EdgequantError(f"-o {out}: exists and is not a folder")
+        if not os.access(out, os.W_OK):
+            raise EdgequantError(f"-o {out}: folder is not writable")
+        return
+    parent = out.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise EdgequantError(f"-o {out}: cannot make this folder: {parent} is not a folder")
+    if not os.access(parent, os.W_OK):
+        raise EdgequantError(f"-o {out}: cannot make this folder: {parent} is not writable")
 
 
 RANDOM_SAMPLES = 360  # --model without --data: as many random inputs as the built-in split has samples
@@ -81,10 +131,13 @@ def _inputs(model: Model, args) -> tuple[np.ndarray, np.ndarray | None, str]:
         return x, None, f"{RANDOM_SAMPLES} random inputs uniform in [0, 1) (no --data: no labels, no accuracy)"
     path = args.data or DEFAULT_DATA
     x, y = _load_data(path)
-    if list(x.shape[1:]) != shape[1:]:
+    if x.ndim == 0 or list(x.shape[1:]) != shape[1:]:
         raise EdgequantError(f"{path}: samples of shape {list(x.shape[1:])} don't fit input '{t.name}' "
                              f"{shape} of {args.model.name}")
-    return x.astype(np.float32, copy=False), y, f"`{path}`"
+    if x.dtype.kind not in "fiu":
+        raise EdgequantError(f"{path}: 'x' has dtype {x.dtype}; expected numbers")
+    x = x.astype(np.float32, copy=False)
+    return x, _check_samples(path, x, y), f"`{path}`"
 
 
 def _outputs(model: Model, x: np.ndarray) -> np.ndarray:
@@ -99,6 +152,7 @@ def run(args) -> int:
     from ..quantizer.recipe import Recipe
 
     steps = _Steps(4 + len(MODES))
+    _check_out_folder(args.out)
     model = load_file(args.model)
     x, y, source = _inputs(model, args)
     if not 0 < args.calib < len(x):
@@ -129,8 +183,9 @@ def run(args) -> int:
     steps(f"float model on {len(x_eval)} held-out samples (calibration: the first {len(calib)}); data: {source}")
     t = time.perf_counter()
     ref = _outputs(model, x_eval)
+    seconds = time.perf_counter() - t  # what the seconds column times: see _seconds_note
     float_size = len(save(model))
-    rows = [_row("float32", float_size, float_size, ref, ref, y_eval, None, time.perf_counter() - t)]
+    rows = [_row("float32", float_size, float_size, ref, ref, y_eval, None, seconds)]
     sizes, sqnrs = [float_size], [None]
 
     for mode in MODES:
@@ -138,12 +193,16 @@ def run(args) -> int:
         t = time.perf_counter()
         recipe = Recipe.preset(mode, **({"io": "float"} if mode in ("int8", "int16x8") else {}))
         qm, report = quantize_with_report(model, recipe, calib)  # the data also picks each weight's rounding
+        seconds = time.perf_counter() - t
         kept = f"; kept float: {', '.join(report.float_ops)}" if report.float_ops else ""
         gptq = "; int8 weights rounded by GPTQ" if report.recipe["weight_rounding"] == "gptq" else ""
-        print(f"    {len(report.quantized_ops)} ops quantized, {len(report.quantized_weights)} weight tensors{gptq}{kept}")
+        n_ops, n_w = len(report.quantized_ops), len(report.quantized_weights)
+        print(f"    {n_ops} {_plural(n_ops, 'op')} quantized, {n_w} weight {_plural(n_w, 'tensor')}{gptq}{kept}")
         data = save(qm)
         write_atomic(out / f"{args.model.stem}_{mode}.tflite", data)
+        t = time.perf_counter()
         got = _outputs(qm, x_eval)
+        seconds += time.perf_counter() - t
         if mode == "int8" and pictures:
             from ..analysis.layer_error import compare_layers, plot_layer_error
 
@@ -155,18 +214,20 @@ def run(args) -> int:
                   f"wrote {pictures[-1][1]}")
         sizes.append(len(data))
         sqnrs.append(Q.sqnr_db(ref, got))
-        rows.append(_row(mode, len(data), float_size, got, ref, y_eval, rows[0], time.perf_counter() - t))
+        rows.append(_row(mode, len(data), float_size, got, ref, y_eval, rows[0], seconds))
 
     steps("summary")
     headers = ("mode", "size", "vs float", "accuracy", "change", "SQNR dB", "seconds")
     table = format_table(headers, [r[:-1] for r in rows])
     print(table)
+    print(_seconds_note(len(calib), len(x_eval)))
     summary = _markdown(args, source, headers, rows, pictures, len(calib), len(x_eval))
     write_atomic(out / "summary.md", summary.encode())
     records = [{"mode": r[0], "bytes": size, "accuracy": r[-1], "sqnr_db": sq}
                for r, size, sq in zip(rows, sizes, sqnrs)]
     write_atomic(out / "summary.json", (json.dumps(records, indent=1) + "\n").encode())
-    print(f"\nwrote {out}/summary.md (and .json), the pictures and the four quantized models in {out}/")
+    made = "the pictures and the four quantized models" if pictures else "the four quantized models (no pictures)"
+    print(f"\nwrote {out}/summary.md (and .json), {made} in {out}/")
     return 0
 
 
@@ -178,6 +239,11 @@ def _row(mode, size, float_size, got, ref, y, float_row, seconds):
             "-" if float_row is None else f"{sqnr:.1f}", f"{seconds:.2f}", acc)
 
 
+def _seconds_note(n_calib: int, n_eval: int) -> str:
+    return (f"seconds: quantize (calibration on {n_calib} {_plural(n_calib, 'sample')} included) + run the {n_eval} "
+            f"evaluation {_plural(n_eval, 'sample')}; float32: run only (file writes and pictures not counted)")
+
+
 def _markdown(args, source, headers, rows, pictures, n_calib, n_eval) -> str:
     lines = [f"# edgequant demo: {args.model.name}", "",
              f"Data: {source} — calibration on the first {n_calib} samples, evaluation on the other {n_eval}.",
@@ -185,6 +251,7 @@ def _markdown(args, source, headers, rows, pictures, n_calib, n_eval) -> str:
               "float model's on the evaluation samples."), "",
              "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(c) for c in r[:-1]) + " |" for r in rows]
+    lines += ["", _seconds_note(n_calib, n_eval)]
     for title, path in pictures:
         lines += ["", f"## {title}", "", f"![{title}]({Path(path).name})"]
     return "\n".join(lines) + "\n"
