@@ -141,3 +141,28 @@ def test_data_of_another_dtype_is_a_one_line_error(int8_model, tmp_path):
     r = _verify(str(int8_model), "--data", str(tmp_path / "x64.npy"))
     assert r.returncode == 2 and r.stderr.count("\n") == 1
     assert "is int8; the data is int64" in r.stderr
+
+
+def _digits(recipe, tmp_path, name):
+    fm = eq.load_file(DATA / "digits_cnn.tflite")
+    x = np.load(DATA / "digits_test.npz")["x"][:50]
+    path = tmp_path / name
+    eq.save_file(eq.quantize(fm, recipe, calibration_data=x), path)
+    return path
+
+
+def test_the_tflite_micro_row_carries_the_mcu_lint_error(tmp_path, int8_model):
+    wo = _digits(eq.Recipe.weight_only_int8(), tmp_path, "wo.tflite")  # per-channel DEQUANTIZE: tflm differs
+    r = _verify(str(wo), "-n", "3", "--json")
+    assert r.returncode == 1, r.stderr
+    by = {c["runtime"]: c for c in json.loads(r.stdout)}
+    assert by["LiteRT BUILTIN_REF"]["exact"] and not by["LiteRT BUILTIN_REF"]["note"]
+    assert not by["tflite-micro"]["exact"] and not by["tflite-micro"]["error"]
+    assert by["tflite-micro"]["note"].startswith("mcu lint: per-channel-dequantize at 2 ops (op 0 DEQUANTIZE, ")
+    dyn = _digits(eq.Recipe.dynamic_int8(), tmp_path, "dyn.tflite")  # tflm refuses it: the note says why
+    r = _verify(str(dyn), "-n", "2")
+    assert r.returncode == 0, r.stderr
+    row = next(ln for ln in r.stdout.splitlines() if ln.lstrip().startswith("tflite-micro"))
+    assert "cannot run it" in row and "mcu lint: hybrid-op at 2 ops (op 0 CONV_2D, op 6 FULLY_CONNECTED)" in row
+    r = _verify(str(int8_model), "-n", "2", "--json")  # nothing to explain
+    assert all(c["note"] == "" for c in json.loads(r.stdout))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing as mp
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -34,6 +34,7 @@ class OutputCheck:
     mismatched: int
     total: int
     error: str = ""  # why no comparison was made: the runtime refused or crashed, or edgequant cannot model it
+    note: str = ""  # tflite-micro rows: the first error `edgequant mcu` finds, which often explains a difference
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -159,4 +160,24 @@ def crosscheck(model: Model, inputs: list[np.ndarray], runtimes=RUNTIMES, *, blo
                 exact = bad == 0
             checks.append(OutputCheck(label, name, str(want.dtype), n, exact, float(diff.max(initial=0.0)), bad,
                                       int(want.size)))
+    note = _lint_note(model) if "tflm" in runtimes else ""
+    if note:
+        checks = [replace(c, note=note) if c.runtime == _NAMES["tflm"] else c for c in checks]
     return checks
+
+
+def _lint_note(model: Model) -> str:
+    """The first kind of error `edgequant mcu` reports for the model (``""`` when none): why tflite-micro refuses it,
+    or computes something else (a per-channel DEQUANTIZE uses only the first scale, silently)."""
+    from ..errors import EdgequantError
+    from .lint import ERROR, describe_group, group, lint
+
+    try:
+        errors = [g for g in group(lint(model)) if g[0].severity == ERROR]
+    except EdgequantError:  # a model the lint cannot read still gets its comparison
+        return ""
+    if not errors:
+        return ""
+    g = errors[0]
+    more = f" (+{len(errors) - 1} more: edgequant mcu)" if len(errors) > 1 else ""
+    return f"mcu lint: {g[0].rule} at {describe_group(g)}: {g[0].message}{more}"

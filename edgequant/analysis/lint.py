@@ -146,8 +146,9 @@ def lint(model: Model) -> list[Finding]:
                         "use per-channel int8 weights: edgequant quantize --mode int8", t.name)
                 n = _scales(t)
                 if name == "DEQUANTIZE" and n > 1:
-                    add(ERROR, "per-channel-dequantize", f"per-channel DEQUANTIZE ({n} scales): tflite-micro "
-                        "uses only the first scale, so the other channels come out wrong", FIX_INT8, t.name)
+                    add(ERROR, "per-channel-dequantize", "per-channel DEQUANTIZE: tflite-micro uses the first "
+                        "scale and zero point for every channel, so the other channels come out wrong", FIX_INT8,
+                        t.name)
                 elif name in PER_TENSOR_ONLY and n > 1:
                     add(ERROR, "per-channel-unsupported", f"{name} takes per-tensor quantization only "
                         f"({n} scales)", "quantize this input per-tensor", t.name)

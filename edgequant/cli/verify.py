@@ -111,7 +111,8 @@ def run(args) -> int:
         print(f"{args.model.name}: edgequant's interpreter vs the reference runtimes, {n} samples ({src})")
         rows = [(c.runtime, c.output[-40:], c.dtype, "yes" if c.exact else ("-" if c.error else "NO"),
                  f"{c.max_abs_diff:.4g}" if not c.error else "", f"{c.mismatched}/{c.total}" if not c.error else "",
-                 c.error if len(c.error) <= 200 else c.error[:197] + "...") for c in checks]
+                 "; ".join(filter(None, (c.error if len(c.error) <= 200 else c.error[:197] + "...", c.note))))
+                for c in checks]
         print(format_table(("runtime", "output", "dtype", "agrees", "max |diff|", "mismatched", "note"), rows))
     ran = [c for c in checks if not c.error]
     if not ran:
