@@ -109,3 +109,22 @@ def test_quantize_min_weight_elements_flag_reaches_the_recipe(tmp_path):
     rep = json.loads(r.stdout)
     assert rep["recipe"]["min_weight_elements"] == 0 and rep["float_ops"] == []
     assert any("CONV_2D" in q for q in rep["quantized_ops"])
+
+
+def test_inspect_bad_pattern_or_subgraph_is_one_line(capsys):
+    """A bad regex was a 34-line re.error traceback; --subgraph 5 on a one-subgraph model printed nothing, exit 0."""
+    from edgequant.cli import main
+
+    cases = [(["--ops", "("], "--ops '(': not a regular expression (missing ), unterminated subpattern"),
+             (["--tensors", "["], "--tensors '[': not a regular expression (unterminated character set"),
+             (["--json", "--ops", "("], "--ops '(': not a regular expression"),
+             (["--subgraph", "5"], "--subgraph 5: out of range (the model has 1 subgraph: 0)"),
+             (["--subgraph", "-1"], "--subgraph -1: out of range")]
+    for argv, message in cases:
+        assert main(["inspect", str(MODEL), *argv]) == 2, argv
+        captured = capsys.readouterr()
+        assert captured.err.startswith(f"error: {message}") and captured.err.count("\n") == 1, captured.err
+        assert captured.out == ""
+    assert main(["inspect", str(MODEL), "--subgraph", "0", "--ops", "conv|FULLY"]) == 0
+    out = capsys.readouterr().out
+    assert "CONV_2D" in out and "FULLY_CONNECTED" in out and "MAX_POOL_2D" not in out

@@ -8,6 +8,7 @@ import sys
 
 from .. import dtypes
 from ..analysis.sizes import size_breakdown
+from ..errors import EdgequantError
 from ..flatbuffer.nodes import Node, to_json, visible_fields
 from ..flatbuffer.schema import ENUMS
 from ..graph import Model, Tensor, load_file
@@ -31,7 +32,13 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    pattern("--ops", args.ops)  # a bad pattern is reported before the model is read
+    pattern("--tensors", args.tensors)
     model = load_file(args.model)
+    n = len(model.subgraphs or [])
+    if args.subgraph is not None and not 0 <= args.subgraph < n:
+        raise EdgequantError(f"--subgraph {args.subgraph}: out of range (the model has {n} "
+                             f"{'subgraph: 0' if n == 1 else f'subgraphs: 0..{n - 1}'})")
     if args.json:
         json.dump(model_json(model, ops=args.ops, tensors=args.tensors), sys.stdout, indent=1)
         sys.stdout.write("\n")
@@ -39,6 +46,16 @@ def run(args) -> int:
     print(render(model, args.model, ops=args.ops, tensors=args.tensors, subgraph=args.subgraph,
                  show_tensors=not args.no_tensors, name_width=0 if args.wide else 60))
     return 0
+
+
+def pattern(flag: str, text: str | None) -> re.Pattern | None:
+    """``text`` compiled case-insensitively (None stays None), or one line naming the flag and what is wrong."""
+    if not text:
+        return None
+    try:
+        return re.compile(text, re.IGNORECASE)
+    except re.error as e:
+        raise EdgequantError(f"{flag} {text!r}: not a regular expression ({e})") from None
 
 
 def options_text(opts: Node | None) -> str:
@@ -86,8 +103,7 @@ def render(model: Model, path: str = "", *, ops: str | None = None, tensors: str
                      if m.buffer < len(model.buffers or []))
     if meta:
         out.append(f"metadata: {meta}")
-    op_re = re.compile(ops, re.IGNORECASE) if ops else None
-    t_re = re.compile(tensors, re.IGNORECASE) if tensors else None
+    op_re, t_re = pattern("--ops", ops), pattern("--tensors", tensors)
     for s, sg in enumerate(model.subgraphs):
         if subgraph is not None and s != subgraph:
             continue
@@ -132,8 +148,7 @@ def model_json(model: Model, *, ops: str | None = None, tensors: str | None = No
     """The whole model as JSON-ready dicts (weights as byte counts) plus derived, readable fields."""
     doc = to_json(model, max_bytes=0)
     doc["sizes"] = size_breakdown(model).to_dict()
-    op_re = re.compile(ops, re.IGNORECASE) if ops else None
-    t_re = re.compile(tensors, re.IGNORECASE) if tensors else None
+    op_re, t_re = pattern("--ops", ops), pattern("--tensors", tensors)
     for s, sg in enumerate(model.subgraphs):
         jsg = doc["subgraphs"][s]
         for i, (op, jop) in enumerate(zip(sg.operators or [], jsg.get("operators") or [])):
