@@ -27,6 +27,10 @@ def run(args) -> int:
     path = ranges.plot_ranges(model, args.output, subgraph=args.subgraph, size=size)
     layers = ranges.layer_channel_ranges(model, args.subgraph)
     worst = max(layers, key=lambda L: L["spread"])
+    dead = sum(L["dead"] for L in layers)
+    dead_in = sum(L["dead"] > 0 for L in layers)
+    note = (f"; {dead} dead channel{'s' if dead != 1 else ''} (range below {ranges.DEAD_BELOW:g} of their layer's "
+            f"widest) in {dead_in} layer{'s' if dead_in != 1 else ''}, left out of the ratio") if dead else ""
     print(f"wrote {path}: {len(layers)} layers; widest/narrowest channel range {worst['spread']:.1f}x "
-          f"in op {worst['op']} ({worst['op_name']})")
+          f"in op {worst['op']} ({worst['op_name']}){note}")
     return 0

@@ -14,6 +14,9 @@ from . import new_figure, save_png
 # Output-channel axis of the weight (input 1) of ops that have one (TFLite's quantization spec).
 OUTPUT_CHANNEL_AXIS = {"CONV_2D": 0, "FULLY_CONNECTED": 0, "DEPTHWISE_CONV_2D": 3, "TRANSPOSE_CONV": 0,
                        "CONV_3D": 4, "CONV_3D_TRANSPOSE": 3, "EMBEDDING_LOOKUP": 0, "BATCH_MATMUL": -1}
+# A channel whose range is below this fraction of its layer's widest is dead (its weights ~1e-30 or all equal): a
+# count, not the denominator of a 1e30x spread.
+DEAD_BELOW = 1e-6
 
 
 def channel_ranges(w: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
@@ -35,8 +38,9 @@ def layer_channel_ranges(model, subgraph: int = 0) -> list[dict]:
     """For every op whose input 1 is a constant weight of rank >= 2: its per-output-channel ranges.
 
     Each entry: ``op`` (index), ``op_name``, ``tensor`` (name), ``axis``, ``mins``, ``maxs`` (float32,
-    dequantized), ``spread`` = largest channel range / smallest non-zero channel range (how much a
-    single per-tensor scale would waste on the narrow channels).
+    dequantized), ``dead`` = how many channels are dead (range below ``DEAD_BELOW`` of the layer's widest: vww's
+    ~1e-30 weights), ``spread`` = largest channel range / smallest range of a live channel (how much a single
+    per-tensor scale would waste on the narrow channels; 1.0 when fewer than two channels are live).
     """
     sgs = model.subgraphs or []
     if not 0 <= subgraph < len(sgs):
@@ -65,11 +69,13 @@ def layer_channel_ranges(model, subgraph: int = 0) -> list[dict]:
         if w is None or w.dtype.kind != "f":
             continue
         mins, maxs = channel_ranges(w, axis)
-        width = maxs - mins
-        nz = width[width > 0]
-        spread = float(width.max() / nz.min()) if nz.size else 1.0
+        width = maxs.astype(np.float64) - mins
+        top = float(width.max())
+        live = width[(width > 0) & (width >= DEAD_BELOW * top)]
+        spread = top / float(live.min()) if live.size else 1.0
         out.append({"op": k, "op_name": name, "tensor": t.name, "axis": axis % w.ndim,
-                    "mins": mins.astype(np.float32), "maxs": maxs.astype(np.float32), "spread": spread})
+                    "mins": mins.astype(np.float32), "maxs": maxs.astype(np.float32), "spread": spread,
+                    "dead": int(width.size - live.size)})
     return out
 
 
