@@ -33,8 +33,11 @@ def run(args) -> int:
     from ..analysis.arena import plan_arena
     from ..analysis.flash import flash_report, strip
     from ..analysis.lint import ERROR, can_run, describe_group, group, lint
-    from ..graph import read_file, save, write_atomic
+    from ..graph import check_writable, read_file, save, write_atomic
 
+    for out_path in (args.plot, args.strip):  # a typo in an output path costs no planning
+        if out_path:
+            check_writable(out_path)
     path = Path(args.model)
     data, model = read_file(path)
     plan = plan_arena(model, pointer_bytes=args.pointer_bytes)
