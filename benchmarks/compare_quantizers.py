@@ -41,7 +41,13 @@ import warnings
 from functools import partial
 from pathlib import Path
 
-import numpy as np
+# One BLAS thread for every tool, as in bench_interpreter.py, set before numpy loads: the quantizers' matrices
+# are small, and on a shared 2-core machine OpenBLAS's second thread waits for a busy core (edgequant's
+# mnist_cnn dynamic_int8 took 0.75 s with two threads and 0.12 s with one under a load average of 2.7).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # after the thread settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
