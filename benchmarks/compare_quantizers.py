@@ -3,7 +3,7 @@
 Same float models, same 200 calibration samples, every mode each tool supports. Prints a markdown table:
 file size, accuracy on the held-out split (classifiers with labels), output SQNR vs the float model (LiteRT
 reference kernels), wall time of the quantization call (the fastest of --repeat runs; calibration included; TFLiteConverter's time includes
-its conversion from Keras, which is the only way it quantizes).
+its conversion from Keras, which is the only way it quantizes; numpy's BLAS runs one thread for every tool).
 
 Models:
 * digits_cnn, digits_resnet: tests/data/fixtures (Keras source + float .tflite, trained by tools/train_fixtures.py);
