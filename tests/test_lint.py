@@ -145,3 +145,53 @@ def test_identical_findings_are_one_line_with_the_ops(capsys):
     assert main(["mcu", str(path)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert sum("nonstandard-quantized-dimension" in ln for ln in lines) == 1
+
+
+def _one_op(op: str, act_type: int, in_shape, out_shape, consts=(), options=None, n_act: int = 1) -> bytes:
+    """A model of one ``op``: ``n_act`` activations of ``act_type`` (scale 2^-12) and int32 constants in, one out."""
+    m = Model(version=3, operator_codes=[], subgraphs=[], buffers=[Buffer()], description=op)
+
+    def qp():
+        return QuantizationParameters(scale=np.array([2.0 ** -12], np.float32), zero_point=np.zeros(1, np.int64))
+
+    tensors = [Tensor(name=f"x{k}", type=act_type, shape=list(in_shape), buffer=0, quantization=qp())
+               for k in range(n_act)]
+    for c in consts:
+        tensors.append(Tensor(name=f"c{len(tensors)}", type=dtypes.INT32, shape=list(np.shape(c)),
+                              buffer=m.add_buffer(np.asarray(c, np.int32))))
+    out_type = dtypes.INT32 if op == "SHAPE" else act_type
+    tensors.append(Tensor(name="y", type=out_type, shape=list(out_shape), buffer=0,
+                          quantization=None if op == "SHAPE" else qp()))
+    ops = [Operator(opcode_index=m.op_code_index(op), inputs=list(range(len(tensors) - 1)),
+                    outputs=[len(tensors) - 1], builtin_options=options)]
+    m.subgraphs = [SubGraph(tensors=tensors, operators=ops, inputs=list(range(n_act)), outputs=[len(tensors) - 1],
+                            name="main")]
+    return edgequant.save(m.bind())
+
+
+POOL = {"stride_w": 2, "stride_h": 2, "filter_width": 2, "filter_height": 2}
+INT16_CASES = {  # op: (input shape, output shape, int32 constants, options, activations)
+    "SHAPE": ([1, 4], [2], (), new_node("ShapeOptions", out_type=dtypes.INT32), 1),
+    "REVERSE_V2": ([1, 4], [1, 4], ([1],), None, 1),
+    "RSQRT": ([1, 4], [1, 4], (), None, 1),
+    "BROADCAST_TO": ([1, 4], [2, 4], ([2, 4],), None, 1),
+    "RESIZE_NEAREST_NEIGHBOR": ([1, 2, 2, 1], [1, 4, 4, 1], ([4, 4],), new_node("ResizeNearestNeighborOptions"), 1),
+    "GATHER": ([1, 4], [1, 2], ([0, 1],), new_node("GatherOptions", axis=1), 1),
+    "HARD_SWISH": ([1, 4], [1, 4], (), None, 1),
+    "REDUCE_MAX": ([1, 4], [1], ([1],), new_node("ReducerOptions"), 1),
+    "ZEROS_LIKE": ([1, 4], [1, 4], (), None, 1),
+    "DEPTH_TO_SPACE": ([1, 2, 2, 4], [1, 4, 4, 1], (), new_node("DepthToSpaceOptions", block_size=2), 1),
+    "MAXIMUM": ([1, 4], [1, 4], (), None, 2),
+    "MAX_POOL_2D": ([1, 2, 2, 1], [1, 1, 1, 1], (), new_node("Pool2DOptions", **POOL), 1),
+}
+
+
+@pytest.mark.parametrize("op", sorted(INT16_CASES))
+def test_int16_verdict_per_op_agrees_with_tflite_micro(op):
+    in_shape, out_shape, consts, options, n_act = INT16_CASES[op]
+    data = _one_op(op, dtypes.INT16, in_shape, out_shape, consts, options, n_act)
+    runs = tflm_allocations(data) is not None
+    fs = lint(edgequant.load(data))
+    assert can_run(fs) == runs, f"{op}: tflite-micro runs int16={runs}, lint: {[f.rule for f in fs]}"
+    if not runs:  # the same model with int8 activations runs: int16 is what tflite-micro refuses
+        assert tflm_allocations(_one_op(op, dtypes.INT8, in_shape, out_shape, consts, options, n_act)) is not None

@@ -43,8 +43,10 @@ TFLM_BUILTINS = frozenset(["ABS", "ADD", "ADD_N", "ARG_MAX", "ARG_MIN", "ASSIGN_
 # Custom ops tflite-micro ships (or documents) a registration for.
 TFLM_CUSTOM = {"TFLite_Detection_PostProcess": "AddDetectionPostprocess()",
                "CIRCULAR_BUFFER": "AddCircularBuffer()"}
-# Ops whose tflite-micro kernels accept int16 activations (16x8 or int16 reference paths).
-INT16_OK = frozenset(["ADD", "SUB", "MUL", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "SOFTMAX", "LOGISTIC", "TANH", "QUANTIZE", "CAST", "ABS", "NEG", "DEQUANTIZE", "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "CONCATENATION", "MAX_POOL_2D", "AVERAGE_POOL_2D", "MEAN", "SUM", "REDUCE_MAX", "PAD", "PADV2", "TRANSPOSE", "STRIDED_SLICE", "SLICE", "GATHER", "PACK", "UNPACK", "SPLIT", "SPLIT_V", "BATCH_MATMUL", "LEAKY_RELU", "HARD_SWISH", "MAXIMUM", "MINIMUM", "RELU", "RELU6", "SQUARED_DIFFERENCE", "UNIDIRECTIONAL_SEQUENCE_LSTM", "SVDF"])
+# Ops whose tflite-micro kernels accept int16 activations (16x8 or int16 reference paths). Checked with single-op
+# models in tests/test_lint.py: GATHER, HARD_SWISH and REDUCE_MAX take int8 but not int16; REVERSE_V2, RSQRT,
+# BROADCAST_TO and RESIZE_NEAREST_NEIGHBOR take int16. NEG is float only (kernels/neg.cc).
+INT16_OK = frozenset(["ADD", "SUB", "MUL", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "SOFTMAX", "LOGISTIC", "TANH", "QUANTIZE", "CAST", "ABS", "DEQUANTIZE", "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "CONCATENATION", "MAX_POOL_2D", "AVERAGE_POOL_2D", "MEAN", "SUM", "PAD", "PADV2", "TRANSPOSE", "STRIDED_SLICE", "SLICE", "PACK", "UNPACK", "SPLIT", "SPLIT_V", "BATCH_MATMUL", "LEAKY_RELU", "MAXIMUM", "MINIMUM", "RELU", "RELU6", "SQUARED_DIFFERENCE", "UNIDIRECTIONAL_SEQUENCE_LSTM", "SVDF", "REVERSE_V2", "RSQRT", "BROADCAST_TO", "RESIZE_NEAREST_NEIGHBOR"])
 WEIGHT_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "BATCH_MATMUL",
                         "SVDF", "UNIDIRECTIONAL_SEQUENCE_LSTM", "EMBEDDING_LOOKUP"})
 # Ops that read only their inputs' dimensions, never the values: the input's type is irrelevant to tflite-micro.
