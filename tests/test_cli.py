@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import edgequant as eq
@@ -128,3 +130,78 @@ def test_inspect_bad_pattern_or_subgraph_is_one_line(capsys):
     assert main(["inspect", str(MODEL), "--subgraph", "0", "--ops", "conv|FULLY"]) == 0
     out = capsys.readouterr().out
     assert "CONV_2D" in out and "FULLY_CONNECTED" in out and "MAX_POOL_2D" not in out
+
+
+def _calib(tmp_path, n: int) -> Path:
+    x = np.load(MODEL.parent / "digits_test.npz")["x"][:n]
+    np.save(tmp_path / "x.npy", x)
+    return tmp_path / "x.npy"
+
+
+def test_quantize_held_out_is_checked_and_the_split_is_said(tmp_path, capsys):
+    """--held-out -3 was accepted, and --held-out 100 of 100 samples calibrated on 1 sample without a word."""
+    from edgequant.cli import main
+
+    calib, out = _calib(tmp_path, 100), tmp_path / "q.tflite"
+    with pytest.raises(SystemExit) as e:
+        main(["quantize", str(MODEL), "-o", str(out), "--calib", str(calib), "--held-out", "-3"])
+    assert e.value.code == 2 and "argument --held-out: -3 is negative" in capsys.readouterr().err
+    assert main(["quantize", str(MODEL), "-o", str(out), "--calib", str(calib), "--held-out", "100"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: --held-out 100: {calib} has 100 samples; hold out fewer so that some are left to " \
+                  "calibrate on\n", err
+    assert not out.exists()
+    assert main(["quantize", str(MODEL), "-o", str(out), "--calib", str(calib), "--held-out", "99", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["calibration"]["samples"] == 1 and rep["held_out"] == 99 and "sqnr_db" in rep
+    assert main(["quantize", str(MODEL), "-o", str(out), "--calib", str(calib), "--held-out", "0"]) == 0
+    assert "calibration: 100 samples, " in (text := capsys.readouterr().out)
+    assert "; none held out, so no SQNR measured\n" in text and "SQNR vs float" not in text
+
+
+def test_quantize_float16_says_which_options_do_nothing(tmp_path, capsys):
+    from edgequant.cli import main
+
+    out = tmp_path / "q.tflite"
+    assert main(["quantize", str(MODEL), "-o", str(out), "--mode", "float16", "--per-tensor",
+                 "--observer", "percentile"]) == 0
+    assert capsys.readouterr().err == "note: not used by mode float16: --per-tensor, --observer\n"
+    assert main(["quantize", str(MODEL), "-o", str(out), "--mode", "float16"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def _two_subgraph_model(path: Path) -> None:
+    from edgequant import dtypes
+    from edgequant.graph import Buffer, Model, Operator, SubGraph, Tensor
+
+    m = Model(version=3, operator_codes=[], subgraphs=[], buffers=[Buffer()])
+    for name in ("main", "other"):
+        sg = SubGraph(tensors=[Tensor(name=n, type=dtypes.FLOAT32, shape=[1, 4], buffer=0) for n in ("x", "y")],
+                      operators=[], inputs=[0], outputs=[1], name=name)
+        m.subgraphs.append(sg)
+        sg.operators.append(Operator(opcode_index=m.op_code_index("RELU"), inputs=[0], outputs=[1]))
+    eq.save_file(m.bind(), path)
+
+
+def test_quantize_reports_the_models_problem_before_asking_for_data(tmp_path, capsys):
+    """int8 on a two-subgraph model asked for --calib first, then rejected the model once it was given."""
+    from edgequant.cli import main
+
+    model = tmp_path / "two.tflite"
+    _two_subgraph_model(model)
+    assert main(["quantize", str(model), "-o", str(tmp_path / "q.tflite"), "--mode", "int8"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: full-integer quantization handles models with one subgraph; this one has 2"), err
+
+
+def test_calibration_shape_errors_do_not_call_the_whole_array_a_sample(tmp_path):
+    from edgequant.errors import EdgequantError
+    from edgequant.quantizer.data import load_calibration
+
+    m = eq.load_file(MODEL)
+    with pytest.raises(EdgequantError) as e:
+        load_calibration(np.zeros((10, 9, 9, 1), np.float32), m)
+    assert "has shape [10, 9, 9, 1]: 10 samples of shape [9, 9, 1]; the model expects samples of shape " \
+           "[8, 8, 1]" in str(e.value) and "sample 0" not in str(e.value)
+    with pytest.raises(EdgequantError, match=r"item 1 has shape \[9, 9, 1\] \(an item is one sample or a batch"):
+        load_calibration([np.zeros((8, 8, 1)), np.zeros((9, 9, 1))], m)

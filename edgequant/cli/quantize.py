@@ -25,8 +25,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=MODES, help="quantization mode (default: int8, or the recipe's)")
     p.add_argument("--calib", help=".npy/.npz calibration data (keys = input names, or one array)")
     p.add_argument("--calib-key", help="array to use from a .npz holding several")
-    p.add_argument("--held-out", type=int, default=None,
-                   help="samples held back from calibration to measure SQNR (default: 20%%, at most 100)")
+    p.add_argument("--held-out", type=_count, default=None, metavar="N",
+                   help="the last N samples of --calib are held back from calibration to measure the output SQNR "
+                        "(default: 20%%, at most 100; 0: no measurement)")
     p.add_argument("--per-tensor", action="store_true", help="one scale per weight tensor instead of per channel")
     p.add_argument("--observer", choices=sorted(OBSERVERS), help="calibration observer (default minmax)")
     p.add_argument("--weight-range", choices=WEIGHT_RANGES,
@@ -42,6 +43,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--io", choices=("int8", "uint8", "float", "int16"), help="input/output type of full-integer models")
     p.add_argument("--recipe", help="recipe JSON file (command-line options override its fields)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def _count(text: str) -> int:
+    """argparse type: a whole number >= 0."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{n} is negative; give a number of samples (0 or more)")
+    return n
+
+
+# Options that change nothing in a mode, so a user is told rather than left to believe they did.
+_NOT_FOR = {
+    "float16": ("per_tensor", "observer", "weight_range", "rounding", "min_weight_elements"),
+    "dynamic_int8": ("observer",),
+    "weight_only_int8": ("observer",),
+}
+
+
+def _ignored_options(args, mode: str) -> list[str]:
+    flags = [f"--{k.replace('_', '-')}" for k in _NOT_FOR.get(mode, ()) if getattr(args, k) not in (None, False)]
+    if args.held_out is not None and not args.calib:
+        flags.append("--held-out (it splits --calib, which is not given)")
+    if mode == "float16" and args.calib:
+        flags.append("--calib (only its held-out samples are used, to measure the SQNR)")
+    return flags
 
 
 def _recipe(args):
@@ -85,32 +114,40 @@ def run(args) -> int:
     from ..graph import check_writable, load_file, save, write_atomic
     from ..quantizer import ProgressBar, quantize_with_report
     from ..quantizer.data import count, load_calibration, split
+    from ..quantizer.rewrite import check_float_model, check_one_subgraph
 
     check_writable(args.output)  # a typo in -o costs milliseconds, not a calibration run
     recipe = _recipe(args)
     model = load_file(args.model)
     size_in = Path(args.model).stat().st_size
+    ignored = _ignored_options(args, recipe.mode)
+    if ignored:
+        print(f"note: not used by mode {recipe.mode}: {', '.join(ignored)}", file=sys.stderr)
     calib, held, bar = None, [], None
+    if args.calib or recipe.full_integer:
+        check_float_model(model)  # before the data: a quantized model is the likelier mistake
+        if recipe.full_integer:
+            check_one_subgraph(model)  # the model's problem first: calibration data would not help
     if recipe.full_integer and not args.calib:
         raise EdgequantError(f"mode {recipe.mode} needs calibration data: pass --calib data.npz")
     if recipe.weight_rounding == "gptq" and not args.calib:
         raise EdgequantError("--rounding gptq needs calibration data: pass --calib data.npz")
     if args.calib:
-        from ..quantizer.rewrite import check_float_model, check_one_subgraph
-
-        check_float_model(model)  # before loading the data: a quantized model is the likelier mistake
-        if recipe.full_integer:
-            check_one_subgraph(model)
         batches = load_calibration(args.calib, model, key=args.calib_key)
         n = count(batches)
         k = args.held_out if args.held_out is not None else min(100, n // 5)
-        calib, held = split(batches, k) if k and n > 1 else (batches, [])
+        if k >= n:
+            raise EdgequantError(f"--held-out {k}: {args.calib} has {n} {_plural(n, 'sample')}; hold out fewer "
+                                 f"so that some are left to calibrate on")
+        calib, held = split(batches, k) if k else (batches, [])
         bar = ProgressBar()
     q, rep = quantize_with_report(model, recipe, calib, progress=bar)
     data = save(q)
     write_atomic(args.output, data)  # only now, after every check passed
     summary = {"input": str(args.model), "output": str(args.output), "size_before": size_in,
                "size_after": len(data), **rep.to_dict()}
+    if args.calib:
+        summary["held_out"] = count(held) if held else 0
     if held:
         summary["sqnr_db"] = _sqnr(model, data, held, quantization)
     if args.json:
@@ -191,6 +228,17 @@ def _run_litert(Interpreter, OpResolverType, blob: bytes, x: dict) -> dict:
     return {k: np.concatenate(v) for k, v in outs.items()}
 
 
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else word + "s"
+
+
+def _held_text(s: dict) -> str:
+    k = s.get("held_out")
+    if k is None:
+        return ""
+    return f"; {k} held out to measure the SQNR" if k else "; none held out, so no SQNR measured"
+
+
 def _print(s: dict) -> None:
     out = sys.stdout
     ratio = s["size_after"] / max(s["size_before"], 1)
@@ -198,7 +246,10 @@ def _print(s: dict) -> None:
     out.write(f"size: {s['size_before']:,} -> {s['size_after']:,} bytes ({ratio:.1%})\n")
     if "calibration" in s:
         c = s["calibration"]
-        out.write(f"calibration: {c['samples']} samples, {c['seconds']:.2f} s ({c['backend']})\n")
+        out.write(f"calibration: {c['samples']} {_plural(c['samples'], 'sample')}, {c['seconds']:.2f} s "
+                  f"({c['backend']})" + _held_text(s) + "\n")
+    elif s.get("held_out"):
+        out.write(f"SQNR samples: {s['held_out']} held out of --calib\n")
     r = s["recipe"]
     if r.get("mode") != "float16":
         rounding = "GPTQ (error-compensating, from the calibration inputs)" if r["weight_rounding"] == "gptq" \

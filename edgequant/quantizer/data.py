@@ -110,11 +110,13 @@ def load_calibration(data: Any, model: Model, *, key: str | None = None, limit: 
                 raise EdgequantError(f"{where}: model input '{name}' is {dtype}, not float: nothing to calibrate")
             else:
                 arr = arr.astype(np.float32)
+            given = list(arr.shape)
             if arr.ndim == len(shape) - 1 and not batched:
                 arr = arr[None]
             if arr.ndim != len(shape) or any(m != -1 and m != a for m, a in zip(shape[1:], arr.shape[1:])):
-                raise EdgequantError(f"{where}: input '{name}' sample {n_item} has shape {list(arr.shape)}, "
-                                     f"model expects {shape} (first axis = samples)")
+                raise EdgequantError(f"{where}: input '{name}' {_shape_text(given, batched, n_item)}; the model "
+                                     f"expects samples of shape {shape[1:]} (array shape {shape}, first axis = "
+                                     f"samples)")
             if shape[0] not in (-1, 1) and arr.shape[0] != shape[0]:
                 raise EdgequantError(f"{where}: input '{name}' has batch {arr.shape[0]}, model expects {shape[0]}")
             if not np.all(np.isfinite(arr)):
@@ -135,6 +137,15 @@ def load_calibration(data: Any, model: Model, *, key: str | None = None, limit: 
     if limit is not None:
         batches = _take(batches, limit)
     return batches
+
+
+def _shape_text(given: list[int], batched: bool, n_item: int) -> str:
+    """What was given, in words that do not call a whole array one sample."""
+    if not given:
+        return "is a single number"
+    if batched:
+        return f"has shape {given}: {given[0]} {'sample' if given[0] == 1 else 'samples'} of shape {given[1:]}"
+    return f"item {n_item} has shape {given} (an item is one sample or a batch of them)"
 
 
 def _take(batches: list[dict], n: int) -> list[dict]:
