@@ -205,3 +205,24 @@ def test_calibration_shape_errors_do_not_call_the_whole_array_a_sample(tmp_path)
            "[8, 8, 1]" in str(e.value) and "sample 0" not in str(e.value)
     with pytest.raises(EdgequantError, match=r"item 1 has shape \[9, 9, 1\] \(an item is one sample or a batch"):
         load_calibration([np.zeros((8, 8, 1)), np.zeros((9, 9, 1))], m)
+
+
+def test_counts_in_messages_are_singular_for_one(tmp_path, capsys):
+    """'1 ops', '1 samples': a count of one takes the singular."""
+    from edgequant._words import counted
+    from edgequant.cli import main
+
+    assert [counted(n, "op") for n in (0, 1, 2, 1234)] == ["0 ops", "1 op", "2 ops", "1,234 ops"]
+    assert counted(1, "batch", "batches") == "1 batch" and counted(3, "batch", "batches") == "3 batches"
+    model = tmp_path / "two.tflite"
+    _two_subgraph_model(model)
+    assert main(["inspect", str(model)]) == 0
+    assert "== subgraph 0 'main': 1 op, 2 tensors" in capsys.readouterr().out
+    assert main(["inspect", str(model), "--subgraph", "2"]) == 2
+    assert "(the model has 2 subgraphs: 0..1)" in capsys.readouterr().err
+    assert main(["hist", str(model), "--tensor", "7", "-o", str(tmp_path / "h.png")]) == 2
+    assert "(subgraph 0 has 2 tensors)" in capsys.readouterr().err
+    calib = _calib(tmp_path, 5)
+    assert main(["quantize", str(MODEL), "-o", str(tmp_path / "q.tflite"), "--calib", str(calib),
+                 "--held-out", "4"]) == 0
+    assert "calibration: 1 sample, " in capsys.readouterr().out

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import quantization as Q
+from .._words import counted
 from ..errors import EdgequantError, MissingExtraError
 from ..graph import Model, load_file, save, write_atomic
 from ._table import format_table, human_bytes
@@ -71,7 +72,7 @@ def _check_samples(path: Path, x: np.ndarray, y: np.ndarray | None) -> np.ndarra
     if bad.any():
         n = int(bad.sum())
         raise EdgequantError(f"{path}: sample {int(np.argmax(bad))} of 'x' contains NaN or Inf "
-                             f"({n} {_plural(n, 'sample')} in all)")
+                             f"({counted(n, 'sample')} in all)")
     if y is None:
         return None
     y = np.asarray(y)
@@ -84,10 +85,6 @@ def _check_samples(path: Path, x: np.ndarray, y: np.ndarray | None) -> np.ndarra
         return y.astype(np.int64)  # whole numbers stored as floats are still class indices
     raise EdgequantError(f"{path}: 'y' must hold integer class labels (it has dtype {y.dtype}"
                          f"{' and fractional values' if y.dtype.kind == 'f' else ''})")
-
-
-def _plural(n: int, word: str) -> str:
-    return word if n == 1 else word + "s"
 
 
 def _check_out_folder(out: Path) -> None:
@@ -156,7 +153,7 @@ def run(args) -> int:
     model = load_file(args.model)
     x, y, source = _inputs(model, args)
     if not 0 < args.calib < len(x):
-        raise EdgequantError(f"--calib {args.calib}: need between 1 and {len(x) - 1} of the {len(x)} samples")
+        raise EdgequantError(f"--calib {args.calib}: need between 1 and {len(x) - 1} of the {counted(len(x), 'sample')}")
     calib, x_eval = x[: args.calib], x[args.calib:]
     y_eval = y[args.calib:] if y is not None else None
     out = args.out
@@ -180,7 +177,8 @@ def run(args) -> int:
     except MissingExtraError as e:
         print(f"    (no pictures: {e})")
 
-    steps(f"float model on {len(x_eval)} held-out samples (calibration: the first {len(calib)}); data: {source}")
+    steps(f"float model on {counted(len(x_eval), 'held-out sample')} (calibration: the first {len(calib)}); "
+          f"data: {source}")
     t = time.perf_counter()
     ref = _outputs(model, x_eval)
     seconds = time.perf_counter() - t  # what the seconds column times: see _seconds_note
@@ -196,8 +194,8 @@ def run(args) -> int:
         seconds = time.perf_counter() - t
         kept = f"; kept float: {', '.join(report.float_ops)}" if report.float_ops else ""
         gptq = "; int8 weights rounded by GPTQ" if report.recipe["weight_rounding"] == "gptq" else ""
-        n_ops, n_w = len(report.quantized_ops), len(report.quantized_weights)
-        print(f"    {n_ops} {_plural(n_ops, 'op')} quantized, {n_w} weight {_plural(n_w, 'tensor')}{gptq}{kept}")
+        print(f"    {counted(len(report.quantized_ops), 'op')} quantized, "
+              f"{counted(len(report.quantized_weights), 'weight tensor')}{gptq}{kept}")
         data = save(qm)
         write_atomic(out / f"{args.model.stem}_{mode}.tflite", data)
         t = time.perf_counter()
@@ -240,13 +238,14 @@ def _row(mode, size, float_size, got, ref, y, float_row, seconds):
 
 
 def _seconds_note(n_calib: int, n_eval: int) -> str:
-    return (f"seconds: quantize (calibration on {n_calib} {_plural(n_calib, 'sample')} included) + run the {n_eval} "
-            f"evaluation {_plural(n_eval, 'sample')}; float32: run only (file writes and pictures not counted)")
+    return (f"seconds: quantize (calibration on {counted(n_calib, 'sample')} included) + run the "
+            f"{counted(n_eval, 'evaluation sample')}; float32: run only (file writes and pictures not counted)")
 
 
 def _markdown(args, source, headers, rows, pictures, n_calib, n_eval) -> str:
     lines = [f"# edgequant demo: {args.model.name}", "",
-             f"Data: {source} — calibration on the first {n_calib} samples, evaluation on the other {n_eval}.",
+             (f"Data: {source} — calibration on the first {counted(n_calib, 'sample')}, evaluation on the "
+              f"other {n_eval}."),
              ("Every model runs in edgequant's numpy interpreter. SQNR compares each model's outputs with the "
               "float model's on the evaluation samples."), "",
              "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from .._words import counted
 from ..errors import EdgequantError
 
 NAME = "hist"
@@ -33,12 +34,13 @@ def parse_size(text: str) -> tuple[int, int]:
 def find_tensor(model, spec: str, subgraph: int):
     sgs = model.subgraphs or []
     if not 0 <= subgraph < len(sgs):
-        raise EdgequantError(f"subgraph {subgraph} out of range (model has {len(sgs)})")
+        raise EdgequantError(f"subgraph {subgraph} out of range (the model has {counted(len(sgs), 'subgraph')})")
     tensors = sgs[subgraph].tensors or []
     if spec.lstrip("-").isdigit():
         i = int(spec)
         if not 0 <= i < len(tensors):
-            raise EdgequantError(f"tensor index {i} out of range (subgraph {subgraph} has {len(tensors)} tensors)")
+            raise EdgequantError(f"tensor index {i} out of range (subgraph {subgraph} has "
+                                 f"{counted(len(tensors), 'tensor')})")
         return tensors[i]
     for t in tensors:
         if t.name == spec:

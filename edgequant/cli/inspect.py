@@ -7,6 +7,7 @@ import re
 import sys
 
 from .. import dtypes
+from .._words import counted
 from ..analysis.sizes import size_breakdown
 from ..errors import EdgequantError
 from ..flatbuffer.nodes import Node, to_json, visible_fields
@@ -37,8 +38,8 @@ def run(args) -> int:
     model = load_file(args.model)
     n = len(model.subgraphs or [])
     if args.subgraph is not None and not 0 <= args.subgraph < n:
-        raise EdgequantError(f"--subgraph {args.subgraph}: out of range (the model has {n} "
-                             f"{'subgraph: 0' if n == 1 else f'subgraphs: 0..{n - 1}'})")
+        raise EdgequantError(f"--subgraph {args.subgraph}: out of range (the model has {counted(n, 'subgraph')}: "
+                             f"{'0' if n == 1 else f'0..{n - 1}'})")
     if args.json:
         json.dump(model_json(model, ops=args.ops, tensors=args.tensors), sys.stdout, indent=1)
         sys.stdout.write("\n")
@@ -109,7 +110,7 @@ def render(model: Model, path: str = "", *, ops: str | None = None, tensors: str
             continue
         out.append("")
         out.append(f"== subgraph {s}{' ' + repr(sg.name) if sg.name else ''}: "
-                   f"{len(sg.operators or [])} ops, {len(sg.tensors or [])} tensors")
+                   f"{counted(len(sg.operators or []), 'op')}, {counted(len(sg.tensors or []), 'tensor')}")
         for label, idx in (("inputs", sg.inputs or []), ("outputs", sg.outputs or [])):
             for i in idx:
                 out.append(f"  {label[:-1]:6s} #{i} {tensor_text(sg.tensors[i])}")

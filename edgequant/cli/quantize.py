@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._words import counted
 from ..errors import EdgequantError
 
 NAME = "quantize"
@@ -137,7 +138,7 @@ def run(args) -> int:
         n = count(batches)
         k = args.held_out if args.held_out is not None else min(100, n // 5)
         if k >= n:
-            raise EdgequantError(f"--held-out {k}: {args.calib} has {n} {_plural(n, 'sample')}; hold out fewer "
+            raise EdgequantError(f"--held-out {k}: {args.calib} has {counted(n, 'sample')}; hold out fewer "
                                  f"so that some are left to calibrate on")
         calib, held = split(batches, k) if k else (batches, [])
         bar = ProgressBar()
@@ -228,10 +229,6 @@ def _run_litert(Interpreter, OpResolverType, blob: bytes, x: dict) -> dict:
     return {k: np.concatenate(v) for k, v in outs.items()}
 
 
-def _plural(n: int, word: str) -> str:
-    return word if n == 1 else word + "s"
-
-
 def _held_text(s: dict) -> str:
     k = s.get("held_out")
     if k is None:
@@ -246,7 +243,7 @@ def _print(s: dict) -> None:
     out.write(f"size: {s['size_before']:,} -> {s['size_after']:,} bytes ({ratio:.1%})\n")
     if "calibration" in s:
         c = s["calibration"]
-        out.write(f"calibration: {c['samples']} {_plural(c['samples'], 'sample')}, {c['seconds']:.2f} s "
+        out.write(f"calibration: {counted(c['samples'], 'sample')}, {c['seconds']:.2f} s "
                   f"({c['backend']})" + _held_text(s) + "\n")
     elif s.get("held_out"):
         out.write(f"SQNR samples: {s['held_out']} held out of --calib\n")
