@@ -49,6 +49,8 @@ RUNTIMES_DISAGREE: dict[str, str] = {
     "PRELU__i16_tflm_multipliers": "int16 PRELU multipliers: LiteRT float quotients, tflite-micro double ones",
     "LEAKY_RELU__i8_tflm_multipliers": "LEAKY_RELU multipliers: LiteRT float quotients, tflite-micro double ones",
     "LEAKY_RELU__i16_tflm_multipliers": "int16 LEAKY_RELU multipliers: LiteRT float, tflite-micro double",
+    "dequantize_i8_per_channel": "per-channel DEQUANTIZE: tflite-micro applies channel 0's scale and zero point "
+                                 "to every channel",
 }
 
 

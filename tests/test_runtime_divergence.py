@@ -143,3 +143,20 @@ def test_prelu_and_leaky_relu_multipliers_are_float_in_litert_and_double_in_tfli
     if name in RUNTIMES_DISAGREE:
         mixed = _relu_family(g, f64(si) / f64(so), f64(f32(si * s2)) / f64(so))
         assert not np.array_equal(mixed, g.tflm[0]), f"{name} does not tell the two double formulas apart"
+
+
+@pytest.mark.parametrize("name", [c for c in CASES if Golden(c).op == "DEQUANTIZE" and Golden(c).tflm])
+def test_tflite_micro_dequantizes_every_channel_with_the_first_channels_parameters(name: str):
+    g = Golden(name)
+    _, (x,), _ = _op(g)
+    s = np.asarray(x.quantization.scale, np.float32)
+    zp = np.asarray(x.quantization.zero_point, np.int64)
+    q = g.ins[0].astype(np.int64)
+    np.testing.assert_array_equal(g.tflm[0], ((q - zp[0]).astype(np.float32) * s[0]).astype(np.float32))
+    if s.size > 1:
+        axis = x.quantization.quantized_dimension
+        shape = [1] * q.ndim
+        shape[axis] = s.size
+        per_channel = ((q - zp.reshape(shape)).astype(np.float32) * s.reshape(shape)).astype(np.float32)
+        np.testing.assert_array_equal(g.outs[0], per_channel)  # LiteRT: each channel its own
+        assert name in RUNTIMES_DISAGREE

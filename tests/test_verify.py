@@ -152,12 +152,14 @@ def _digits(recipe, tmp_path, name):
 
 
 def test_the_tflite_micro_row_carries_the_mcu_lint_error(tmp_path, int8_model):
-    wo = _digits(eq.Recipe.weight_only_int8(), tmp_path, "wo.tflite")  # per-channel DEQUANTIZE: tflm differs
+    # per-channel DEQUANTIZE: tflite-micro uses channel 0's scale for all; our target="tflm" computes the same
+    # (so the row agrees), and the note says the device's result is not the model's
+    wo = _digits(eq.Recipe.weight_only_int8(), tmp_path, "wo.tflite")
     r = _verify(str(wo), "-n", "3", "--json")
-    assert r.returncode == 1, r.stderr
+    assert r.returncode == 0, r.stderr
     by = {c["runtime"]: c for c in json.loads(r.stdout)}
     assert by["LiteRT BUILTIN_REF"]["exact"] and not by["LiteRT BUILTIN_REF"]["note"]
-    assert not by["tflite-micro"]["exact"] and not by["tflite-micro"]["error"]
+    assert by["tflite-micro"]["exact"] and not by["tflite-micro"]["error"]
     assert by["tflite-micro"]["note"].startswith("mcu lint: per-channel-dequantize at 2 ops (op 0 DEQUANTIZE, ")
     dyn = _digits(eq.Recipe.dynamic_int8(), tmp_path, "dyn.tflite")  # tflm refuses it: the note says why
     r = _verify(str(dyn), "-n", "2")

@@ -89,6 +89,10 @@ def misc_cases() -> list[Case]:
     cases.append(Case("dequantize_i16", "DEQUANTIZE", [T([3, 17], I16, (0.0007, 0))], [T([3, 17])], version=4,
                       tflm=True))
     cases.append(Case("dequantize_f16", "DEQUANTIZE", [T([3, 17], F16)], [T([3, 17])], version=3))
+    # per-channel: LiteRT scales each channel; tflite-micro reads channel 0's scale and zero point for all
+    cases.append(Case("dequantize_i8_per_channel", "DEQUANTIZE",
+                      [T([3, 4, 5], I8, ([0.02, 0.5, 0.003, 0.1, 1.25], [3, -7, 0, 12, -1], 2))], [T([3, 4, 5])],
+                      version=2, tflm=True))
     # reshape / concat / mean
     cases.append(Case("reshape_f32", "RESHAPE", [T([1, 2, 3, 4]), T([2], I32, data=[1, 24])], [T([1, 24])]))
     cases.append(Case("reshape_i8", "RESHAPE", [T([1, 6, 4], I8, (0.1, 0)), T([3], I32, data=[1, 4, 6])],

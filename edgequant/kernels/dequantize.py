@@ -27,7 +27,8 @@ class DequantizeParams:
 class Dequantize(Kernel):
     """reference_ops::Dequantize / PerChannelDequantize: ``float(scale * (q - zero_point))`` in float32;
     float16 inputs are widened exactly. Constant inputs (float16 or int8 weights) are converted once in
-    prepare."""
+    prepare. ``target="tflm"``: a per-channel input is dequantized with channel 0's scale and zero point, as
+    tflite-micro does (the dequantize_i8_per_channel golden holds both runtimes' outputs)."""
 
     def prepare(self, ctx, op):
         x = ctx.input(0)
@@ -36,6 +37,10 @@ class Dequantize(Kernel):
         elif x.type in (dtypes.INT8, dtypes.INT16, dtypes.UINT8):
             s = scales(x)
             zp = zero_points(x)
+            if s.size > 1 and ctx.target == "tflm":
+                # tflite-micro copies only the first scale and zero point into its params (dequantize_common.cc)
+                # and applies them to every element; `edgequant mcu` flags such models (per-channel-dequantize)
+                s, zp = s[:1], zp[:1]
             if s.size > 1:
                 shape = [1] * len(x.shape)
                 shape[channel_axis(x)] = s.size
