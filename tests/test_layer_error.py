@@ -104,3 +104,13 @@ def test_cli_compare_skip_starts_after_the_first_samples(models, tmp_path):
     assert r.returncode == 0 and "on 20 samples" in r.stdout and "samples 5 to 24" in r.stdout, r.stderr
     r = subprocess.run(base, capture_output=True, text=True, timeout=120, check=False)
     assert r.returncode == 2 and "NaN" in r.stderr
+
+
+def test_cli_compare_checks_the_plot_path_before_comparing(models, tmp_path):
+    fm, qm, _ = models
+    eq.save_file(fm, tmp_path / "f.tflite")
+    eq.save_file(qm, tmp_path / "q.tflite")
+    r = subprocess.run([sys.executable, "-m", "edgequant", "compare", str(tmp_path / "f.tflite"),
+                        str(tmp_path / "q.tflite"), "--plot", str(tmp_path / "no" / "p.png")],
+                       capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 2 and r.stdout == "" and "folder" in r.stderr and r.stderr.count("\n") == 1, r.stderr

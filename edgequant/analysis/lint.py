@@ -34,6 +34,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from .. import dtypes
+from .._words import counted
 from ..graph import Model
 
 ERROR, WARNING, INFO = "error", "warning", "info"
@@ -204,10 +205,10 @@ def describe_group(g: list[Finding], limit: int = 6) -> str:
     at = sorted({(f.subgraph, f.op_index, f.op) for f in g if f.op_index is not None})
     ops = [f"op {o} {name}" if s == 0 else f"subgraph {s} op {o} {name}" for s, o, name in at]
     if not ops:
-        return f"{len(g)} places"
+        return counted(len(g), "place")
     more = f", ... ({len(ops) - limit} more)" if len(ops) > limit else ""
-    tensors = f", {len(g)} tensors" if len(g) > len(ops) else ""
-    return f"{len(ops)} ops{tensors} ({', '.join(ops[:limit])}{more})"
+    tensors = f", {counted(len(g), 'tensor')}" if len(g) > len(ops) else ""
+    return f"{counted(len(ops), 'op')}{tensors} ({', '.join(ops[:limit])}{more})"
 
 
 def _first_user(model: Model, sub, tensor: int) -> tuple[int | None, str | None]:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .._words import counted
 from ..errors import EdgequantError
-from ..graph import Model, load_file
+from ..graph import Model, check_writable, load_file
 from ._table import format_table
 
 NAME = "compare"
@@ -96,7 +97,8 @@ def load_inputs(path: Path | None, model: Model, n: int, skip: int = 0) -> list[
             else:
                 raise EdgequantError(f"{path}: use key 'x' or the input names {names} (file has {data.files})")
     if len(arrays) != len(tensors):
-        raise EdgequantError(f"{path}: {len(arrays)} input array(s), the model has {len(tensors)} inputs")
+        raise EdgequantError(f"{path}: {counted(len(arrays), 'input array')}, the model has "
+                             f"{counted(len(tensors), 'input')}")
     out = []
     for a, t in zip(arrays, tensors):
         want = list(t.shape or [])[1:]
@@ -114,6 +116,8 @@ def load_inputs(path: Path | None, model: Model, n: int, skip: int = 0) -> list[
 def run(args) -> int:
     from ..analysis.layer_error import compare_layers, plot_layer_error
 
+    if args.plot:
+        check_writable(args.plot)  # before the work: a typo in the path costs no comparison
     fm, qm = load_file(args.float_model), load_file(args.quant_model)
     if args.data is None:
         inputs, src = random_float_inputs(fm, args.samples, qm)

@@ -30,6 +30,7 @@ def _kib(n: int) -> str:
 
 
 def run(args) -> int:
+    from .._words import counted
     from ..analysis.arena import plan_arena
     from ..analysis.flash import flash_report, strip
     from ..analysis.lint import ERROR, can_run, describe_group, group, lint
@@ -66,7 +67,7 @@ def run(args) -> int:
                           "stripped": stripped, "tflite_micro_measured": measured}, indent=2))
         return 0 if ok else EXIT_CANNOT_RUN
 
-    print(f"{path.name}: {len(data):,} bytes, {len(plan.op_names)} ops")
+    print(f"{path.name}: {len(data):,} bytes, {counted(len(plan.op_names), 'op')}")
     print("\nTensor arena (tflite-micro, reference kernels)")
     rows = [("planned non-persistent (greedy plan)", plan.planned_bytes),
             ("lower bound (peak of live tensors)", plan.lower_bound),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._words import counted
 from ..errors import EdgequantError
 from ..graph import load_file
 from ._table import format_table
@@ -78,7 +79,8 @@ def _load(path: Path, model) -> list[np.ndarray]:
             else:
                 raise EdgequantError(f"{path}: use key 'x' or the input names {names} (file has {data.files})")
     if len(arrays) != len(names):
-        raise EdgequantError(f"{path}: {len(arrays)} input array(s), the model has {len(names)} inputs")
+        raise EdgequantError(f"{path}: {counted(len(arrays), 'input array')}, the model has "
+                             f"{counted(len(names), 'input')}")
     return arrays
 
 
