@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .._words import counted
 from ..errors import EdgequantError
 from ..graph import Model, check_writable, load_file
+from ._data import read_input_arrays
 from ._table import format_table
 
 NAME = "compare"
@@ -77,33 +77,8 @@ def load_inputs(path: Path | None, model: Model, n: int, skip: int = 0) -> list[
     tensors = [sg.tensors[i] for i in sg.inputs or []]
     if path is None:
         return random_float_inputs(model, n)[0]
-    try:
-        data = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise EdgequantError(f"{path}: no such file") from None
-    except (ValueError, OSError) as e:
-        raise EdgequantError(f"{path}: not a readable .npy/.npz file ({e})") from None
-    if isinstance(data, np.ndarray):
-        arrays = [data]
-    else:
-        with data:
-            names = [t.name for t in tensors]
-            if all(nm in data.files for nm in names):
-                arrays = [data[nm] for nm in names]
-            elif "x" in data.files:
-                arrays = [data["x"]]
-            elif len(data.files) == 1:
-                arrays = [data[data.files[0]]]
-            else:
-                raise EdgequantError(f"{path}: use key 'x' or the input names {names} (file has {data.files})")
-    if len(arrays) != len(tensors):
-        raise EdgequantError(f"{path}: {counted(len(arrays), 'input array')}, the model has "
-                             f"{counted(len(tensors), 'input')}")
     out = []
-    for a, t in zip(arrays, tensors):
-        want = list(t.shape or [])[1:]
-        if list(a.shape[1:]) != want:
-            raise EdgequantError(f"{path}: input '{t.name}' needs samples of shape {want}, got {list(a.shape[1:])}")
+    for a, t in zip(read_input_arrays(path, model), tensors):
         if not 0 <= skip < len(a):
             raise EdgequantError(f"{path}: --skip {skip} leaves none of its {len(a)} samples")
         part = a[skip:skip + n]

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .._words import counted
 from ..errors import EdgequantError
 from ..graph import load_file
+from ._data import read_input_arrays
 from ._table import format_table
 
 NAME = "verify"
@@ -37,13 +37,9 @@ def add_arguments(p) -> None:
 def _inputs(path: Path, model, n: int) -> list[np.ndarray]:
     """The samples of ``--data`` in each input's dtype: an integer input takes data of its own dtype as it is, or
     float data quantized with its scale and zero point; a float input takes float data."""
-    arrays = _load(path, model)
     out = []
-    for a, i in zip(arrays, model.main.inputs or []):
+    for a, i in zip(read_input_arrays(path, model), model.main.inputs or []):
         t = model.main.tensors[i]
-        want = list(t.shape or [])[1:]
-        if list(a.shape[1:]) != want:
-            raise EdgequantError(f"{path}: input '{t.name}' needs samples of shape {want}, got {list(a.shape[1:])}")
         a = a[:n]
         if not len(a):
             raise EdgequantError(f"{path}: input '{t.name}' holds no samples")
@@ -57,31 +53,6 @@ def _inputs(path: Path, model, n: int) -> list[np.ndarray]:
             accepted = "float" if t.dtype.kind == "f" else f"{t.dtype} (used as is) or float (quantized)"
             raise EdgequantError(f"{path}: input '{t.name}' is {t.dtype}; the data is {a.dtype}, give {accepted}")
     return out
-
-
-def _load(path: Path, model) -> list[np.ndarray]:
-    """The arrays of a .npy/.npz file, one per model input, as stored (`edgequant compare`'s conventions)."""
-    names = [model.main.tensors[i].name for i in model.main.inputs or []]
-    try:
-        data = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise EdgequantError(f"{path}: no such file") from None
-    except (ValueError, OSError) as e:
-        raise EdgequantError(f"{path}: not a readable .npy/.npz file ({e})") from None
-    if isinstance(data, np.ndarray):
-        arrays = [data]
-    else:
-        with data:
-            if all(nm in data.files for nm in names):
-                arrays = [data[nm] for nm in names]
-            elif "x" in data.files or len(data.files) == 1:
-                arrays = [data["x" if "x" in data.files else data.files[0]]]
-            else:
-                raise EdgequantError(f"{path}: use key 'x' or the input names {names} (file has {data.files})")
-    if len(arrays) != len(names):
-        raise EdgequantError(f"{path}: {counted(len(arrays), 'input array')}, the model has "
-                             f"{counted(len(names), 'input')}")
-    return arrays
 
 
 def _quantized(a: np.ndarray, t, path: Path) -> np.ndarray:
