@@ -117,6 +117,7 @@ def fc_cases() -> list[Case]:
         "fc_i8_pc": (3, 24, 6, 0, True, I8),
         "fc_i16x8_pt": (2, 30, 5, 0, False, I16),
         "fc_i16x8_pt_relu6": (1, 16, 4, 3, False, I16),
+        "fc_i16x8_pc": (4, 48, 9, 0, True, I16),  # what edgequant's int16x8 mode writes
     }.items():
         r = rng_for(name)
         wq, ws = qweights(r, (n, k), 0 if per_ch else None)
