@@ -226,3 +226,13 @@ def test_counts_in_messages_are_singular_for_one(tmp_path, capsys):
     assert main(["quantize", str(MODEL), "-o", str(tmp_path / "q.tflite"), "--calib", str(calib),
                  "--held-out", "4"]) == 0
     assert "calibration: 1 sample, " in capsys.readouterr().out
+
+
+def test_inspect_shows_a_tensor_without_a_name_as_such(tmp_path):
+    from edgequant.cli.inspect import render
+
+    m = eq.load_file(MODEL)
+    for t in m.main.tensors:
+        t.name = ""  # as `edgequant mcu --strip` leaves them
+    text = render(eq.load(eq.save(m)), "stripped.tflite")
+    assert "input  #0 (no name) float32" in text and "'None'" not in text

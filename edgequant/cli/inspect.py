@@ -88,7 +88,8 @@ def shorten(name: str, width: int) -> str:
 
 def tensor_text(t: Tensor) -> str:
     q = t.quantization.describe() if t.quantization is not None else ""
-    return f"'{t.name}' {t.type_name}{list(t.shape or [])}" + (f" {q}" if q else "")
+    name = f"'{t.name}'" if t.name else "(no name)"  # stripped models (edgequant mcu --strip) drop names
+    return f"{name} {t.type_name}{list(t.shape or [])}" + (f" {q}" if q else "")
 
 
 def render(model: Model, path: str = "", *, ops: str | None = None, tensors: str | None = None,
