@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from . import dtypes
+from ._words import counted
 from .errors import EdgequantError, UnsupportedError
 from .graph import Model, Tensor, channel_axis, load, load_file
 from .kernels import Kernel, OpContext, load_all
@@ -447,12 +448,8 @@ class Interpreter:
                         for i in s.outputs:
                             if i >= 0:
                                 parts_inter.setdefault(i, []).append(vals[i])
-            if len(parts_out) == 1:
-                outs = parts_out[0]
-                inter = {i: v[0] for i, v in parts_inter.items()} if keep_intermediates else None
-            else:
-                outs = [_join([c[j] for c in parts_out]) for j in range(len(sg.outputs or []))]
-                inter = {i: _join(v) for i, v in parts_inter.items()} if keep_intermediates else None
+            rows = [min(step, n - k) * per_call[0] for k in range(0, n, step)]
+            outs, inter = _gather(sg, parts_out, parts_inter if keep_intermediates else None, rows, False)
         else:
             chunks_out: list[list[np.ndarray]] = []
             chunks_inter: dict[int, list[np.ndarray]] = {}
@@ -468,8 +465,7 @@ class Interpreter:
                         for i in s.outputs:
                             if i >= 0:
                                 chunks_inter.setdefault(i, []).append(vals[i])
-            outs = [_join([c[j] for c in chunks_out]) for j in range(len(sg.outputs or []))]
-            inter = {i: _join(v) for i, v in chunks_inter.items()} if keep_intermediates else None
+            outs, inter = _gather(sg, chunks_out, chunks_inter if keep_intermediates else None, [per_call[0]] * n, True)
         if release is not None:
             release()
         if keep_intermediates:
@@ -493,17 +489,41 @@ class Interpreter:
             return [got[i] for i in order]
         arrays = [np.asarray(v) for v in inputs]
         if len(arrays) != len(order):
-            raise EdgequantError(f"model has {len(order)} inputs, got {len(arrays)}")
+            raise EdgequantError(f"model has {counted(len(order), 'input')}, got {len(arrays)}")
         return arrays
 
 
-def _join(parts: list[np.ndarray]) -> np.ndarray:
-    """Per-chunk results back into one array: along axis 0, or stacked when each chunk gave a scalar."""
+def _gather(sg: Any, outs: list[list[np.ndarray]], inter: dict[int, list[np.ndarray]] | None, rows: list[int],
+            per_sample: bool) -> tuple[list[np.ndarray], dict[int, np.ndarray] | None]:
+    """The outputs and intermediates of run() from its calls' values (see _join); an intermediate with no single
+    value over the whole batch is left out, an output like that is an error."""
+    joined = []
+    for j, i in enumerate(sg.outputs or []):
+        v = _join([c[j] for c in outs], rows, per_sample)
+        if v is None:
+            raise EdgequantError(f"output '{sg.tensors[i].name}' depends on how many samples run together (a "
+                                 "shape, not per-sample values); run the samples one by one with invoke()")
+        joined.append(v)
+    if inter is None:
+        return joined, None
+    kept = {i: _join(v, rows, per_sample) for i, v in inter.items()}
+    return joined, {i: v for i, v in kept.items() if v is not None}
+
+
+def _join(parts: list[np.ndarray], rows: list[int], per_sample: bool) -> np.ndarray | None:
+    """One tensor's values from run()'s calls (``rows[k]`` input rows in call k) as one array. Calls of one sample
+    each (``per_sample``): their values along axis 0, scalars stacked. Calls of several samples: along axis 0 when
+    each value has one row per input row; the common value when every call gave the same; otherwise None: the
+    value depends on how the batch was split (the SHAPE of a batched tensor), and no single array is right."""
     if len(parts) == 1:
         return parts[0]
-    if parts[0].ndim == 0:
-        return np.stack(parts)
-    return np.concatenate(parts)
+    if per_sample:
+        return np.stack(parts) if parts[0].ndim == 0 else np.concatenate(parts)
+    if all(p.ndim >= 1 and p.shape[0] == r for p, r in zip(parts, rows)):
+        return np.concatenate(parts)
+    if all(p.shape == parts[0].shape and np.array_equal(p, parts[0]) for p in parts[1:]):
+        return parts[0]
+    return None
 
 
 class SignatureRunner:

@@ -66,3 +66,23 @@ def test_cutting_the_samples_runs_them_one_by_one(op):
     first, flat = it.run([x])
     np.testing.assert_array_equal(first, x[0::2])  # row 0 of every sample, not row 0 of the stack
     np.testing.assert_array_equal(flat, x.reshape(10, 12))
+
+
+def test_intermediates_of_a_split_batch_are_whole_or_left_out():
+    """digits_cnn in run() with more samples than one call takes: every tensor with a row per sample comes back
+    with all 360 rows, equal to a run of each part; the SHAPE/STRIDED_SLICE/PACK values (the batch size of each
+    call) have no single value for the whole batch and are left out instead of being glued end to end."""
+    from pathlib import Path
+
+    data = Path(edgequant.__file__).parent / "data"
+    x = np.load(data / "digits_test.npz")["x"].astype(np.float32)
+    it = Interpreter(data / "digits_cnn.tflite")
+    assert it._plan(0).chunk < len(x)
+    _, inter = it.run([x], keep_intermediates=True)
+    _, first = it.run([x[:100]], keep_intermediates=True)  # one call: every tensor, as that call saw it
+    shape_ops = {i for i in first if first[i].ndim <= 1}
+    assert shape_ops and not shape_ops & set(inter)
+    assert set(inter) == set(first) - shape_ops
+    for i, v in inter.items():
+        assert v.shape[0] == len(x)
+        np.testing.assert_allclose(v[:100], first[i], rtol=1e-5, atol=1e-5)
