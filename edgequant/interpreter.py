@@ -254,7 +254,8 @@ def _details(t: Tensor, index: int) -> dict:
     return {
         "name": t.name or "", "index": index, "shape": np.array(shape, np.int32),
         "shape_signature": np.array(sig, np.int32), "dtype": dt, "quantization": legacy,
-        "quantization_parameters": {"scales": sc, "zero_points": zp, "quantized_dimension": qdim},
+        "quantization_parameters": {"scales": sc, "zero_points": zp, "quantized_dimension": qdim,
+                                    "block_size": int(getattr(getattr(qp, "details", None), "block_size", 0) or 0)},
         "sparsity_parameters": {},
     }
 
@@ -345,16 +346,21 @@ class Interpreter:
         return [_details(t, i) for i, t in enumerate(sg.tensors or [])]
 
     def set_tensor(self, index: int, value: Any, subgraph: int = 0) -> None:
+        """Copy ``value`` into input ``index`` (a copy, as LiteRT makes: refilling your array later changes
+        nothing)."""
         plan = self._plan(subgraph)
-        self._values[subgraph][index] = self._check_input(plan, index, np.asarray(value), exact=True)
+        self._values[subgraph][index] = self._check_input(plan, index, np.array(value), exact=True)
 
     def get_tensor(self, index: int, subgraph: int = 0) -> np.ndarray:
-        self._plan(subgraph)
+        plan = self._plan(subgraph)
         try:
             v = self._values[subgraph][index]
-        except KeyError:
+        except (KeyError, TypeError):
+            if not isinstance(index, (int, np.integer)):
+                raise EdgequantError(f"get_tensor takes a tensor index (an int), got {index!r}") from None
             t = self.model.subgraphs[subgraph].tensor(index)
-            raise EdgequantError(f"tensor {index} '{t.name}' has no value yet (call invoke first)") from None
+            then = "set it with set_tensor first" if index in (plan.sg.inputs or []) else "call invoke first"
+            raise EdgequantError(f"tensor {index} '{t.name}' has no value yet ({then})") from None
         return np.array(v)
 
     def invoke(self, subgraph: int = 0) -> None:
