@@ -94,6 +94,8 @@ def test_a_name_pattern_also_finds_the_op_type_ignoring_case():
 @pytest.mark.parametrize("text, message", [
     ('{"per_channel": "no"}', "per_channel must be true or false, got 'no'"),
     ('{"batch_size": 3.5}', "batch_size must be an integer"),
+    ('{"batch_size": "32"}', "batch_size must be an integer, got '32'"),
+    ('{"observer": "bogus"}', "unknown observer 'bogus' \\(choose from entropy, minmax"),
     ('{"min_weight_elements": true}', "min_weight_elements must be an integer"),
     ('{"overrides": "float"}', "overrides must be a list of objects"),
     ('{"overrides": [{"action": "float", "op": "CONV2D"}]}', "not a TFLite builtin op type; did you mean CONV_2D?"),
@@ -111,3 +113,9 @@ def test_overrides_given_as_a_list_are_kept_as_a_tuple():
 
     r = Recipe(overrides=[Override("per_tensor")])
     assert r.overrides == (Override("per_tensor"),) and Recipe.from_json(r.to_json()) == r
+
+
+def test_io_defaults_to_what_the_mode_uses_however_the_recipe_is_made():
+    for mode in MODES:
+        assert Recipe(mode=mode) == Recipe.preset(mode), mode
+    assert [Recipe(mode=m).io for m in MODES] == ["float", "float", "float", "int8", "int16"]

@@ -91,7 +91,7 @@ class Recipe:
     mode: str = "int8"
     per_channel: bool = True
     observer: str = "minmax"
-    io: str = "int8"
+    io: str | None = None  # None: "float" for the weight modes, "int8" for int8, "int16" for int16x8
     min_weight_elements: int | None = None
     weight_range: str = "minmax"
     weight_rounding: str = "auto"
@@ -99,8 +99,21 @@ class Recipe:
     overrides: tuple[Override, ...] = field(default_factory=tuple)
 
     def __post_init__(self):
+        for field_name, kind in _FIELD_TYPES.items():
+            v = getattr(self, field_name)
+            if v is None and field_name in ("min_weight_elements", "io"):
+                continue
+            if not isinstance(v, kind) or (kind is int and isinstance(v, bool)):
+                raise EdgequantError(f"recipe: {field_name} must be {_KIND_NAMES[kind]}, got {v!r}")
         if self.mode not in MODES:
             raise EdgequantError(f"recipe: unknown mode '{self.mode}' (choose from {', '.join(MODES)})")
+        if self.io is None:  # frozen: resolve the default once, here
+            object.__setattr__(self, "io", {"int8": "int8", "int16x8": "int16"}.get(self.mode, "float"))
+        from ..calibration import OBSERVERS
+
+        if self.observer not in OBSERVERS:
+            raise EdgequantError(f"recipe: unknown observer '{self.observer}' (choose from "
+                                 f"{', '.join(sorted(OBSERVERS))})")
         if self.io not in IO_TYPES:
             raise EdgequantError(f"recipe: unknown io type '{self.io}' (choose from {', '.join(IO_TYPES)})")
         if self.mode == "int16x8" and self.io not in ("int16", "float"):
@@ -117,11 +130,6 @@ class Recipe:
             raise EdgequantError(f"recipe: min_weight_elements must be >= 0, got {self.min_weight_elements}")
         if self.batch_size < 1:
             raise EdgequantError(f"recipe: batch_size must be >= 1, got {self.batch_size}")
-        for field_name, kind in _FIELD_TYPES.items():
-            v = getattr(self, field_name)
-            if not (isinstance(v, kind) and not (kind is int and isinstance(v, bool))) and \
-                    not (v is None and field_name == "min_weight_elements"):
-                raise EdgequantError(f"recipe: {field_name} must be {_KIND_NAMES[kind]}, got {v!r}")
         if isinstance(self.overrides, list):
             object.__setattr__(self, "overrides", tuple(self.overrides))  # frozen: normalise once, here
         if not isinstance(self.overrides, tuple) or not all(isinstance(o, Override) for o in self.overrides):
