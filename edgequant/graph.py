@@ -160,7 +160,9 @@ class Tensor(Node):
         return raw.view(dt).reshape(self.shape or [])
 
     def dequantize(self) -> np.ndarray | None:
-        """The stored values as float32: ``scale * (q - zero_point)``, per channel where quantized so."""
+        """The stored values as float32: ``scale * (q - zero_point)``, per channel where quantized so; an integer
+        tensor without quantization (a shape, an index) is its own value, as float32. None for tensors with no
+        stored data (activations, graph inputs)."""
         q = self.numpy()
         if q is None:
             return None
@@ -170,7 +172,7 @@ class Tensor(Node):
         if qp is not None and qp.details is not None and qp.details.table_name() == "BlockwiseQuantization":
             return self._dequantize_blockwise(q, qp.details)
         if qp is None or qp.scale is None or len(qp.scale) == 0:
-            raise EdgequantError(f"tensor {self._index} '{self.name}' ({self.type_name}) has no quantization scale")
+            return q.astype(np.float32)
         scale = np.asarray(qp.scale, np.float32)
         zp = np.asarray(qp.zero_point if qp.zero_point is not None and len(qp.zero_point) else [0], np.int64)
         axis = channel_axis(self)
@@ -356,6 +358,8 @@ def load(data: bytes | bytearray | memoryview) -> Model:
 
     >>> m = load(open("model.tflite", "rb").read()); m.main.tensors[0].name
     """
+    if isinstance(data, (str, os.PathLike)):
+        raise EdgequantError(f"load() takes the model's bytes; for a file use load_file({str(data)!r})")
     reader = Reader(data)
     try:
         model = reader.root()
@@ -459,6 +463,8 @@ def save(model: Model, *, external_data: bool | None = None) -> bytes:
     ``external_data``: store buffers after the flatbuffer (Buffer.offset/size). Default: as the
     model was loaded, and always when the buffers exceed the 2 GB flatbuffer limit.
     """
+    if not isinstance(model, Model):
+        raise EdgequantError(f"save() takes a Model, got {type(model).__name__} (save_file's order is (model, path))")
     if external_data is None and model._external:
         external_data = True
     return serialize(model, external_data=external_data)

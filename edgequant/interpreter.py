@@ -479,6 +479,9 @@ class Interpreter:
         return outs
 
     def _order_inputs(self, sg: Any, order: list[int], inputs: Any) -> list[np.ndarray]:
+        if inputs is None or isinstance(inputs, (str, bytes)):
+            raise EdgequantError(f"run() takes a list of arrays in input order or a dict by input name, got "
+                                 f"{type(inputs).__name__}")
         if isinstance(inputs, np.ndarray):
             inputs = [inputs]
         if isinstance(inputs, Mapping):

@@ -57,3 +57,50 @@ def test_details_have_litert_s_keys_and_reading_an_unset_input_says_how_to_set_i
         it.get_tensor(0)
     with pytest.raises(eq.EdgequantError, match="takes a tensor index"):
         it.get_tensor("serving_default_image:0")
+
+
+def test_quantize_takes_paths_bytes_and_recipe_dicts_and_names_what_it_cannot_take():
+    import pytest
+
+    path, x = _digits()
+    by_path = eq.save(eq.quantize(path, {"mode": "int8", "io": "float"}, x[:40]))
+    by_bytes = eq.save(eq.quantize(path.read_bytes(), eq.Recipe.int8(io="float"), x[:40]))
+    assert by_path == by_bytes == eq.save(eq.quantize(eq.load_file(path), eq.Recipe.int8(io="float"), x[:40]))
+    for call, message in ((lambda: eq.quantize(3, "int8"), "quantize\\(\\) takes a Model"),
+                          (lambda: eq.quantize(path, 8), "recipe must be a mode name"),
+                          (lambda: eq.save_file("x.tflite", eq.load_file(path)), "save\\(\\) takes a Model"),
+                          (lambda: eq.load(str(path)), "for a file use load_file"),
+                          (lambda: eq.Interpreter(path).run(None), "run\\(\\) takes a list of arrays")):
+        with pytest.raises(eq.EdgequantError, match=message):
+            call()
+
+
+def test_calibrate_takes_what_quantize_takes_and_keras_style_pairs_drop_their_labels():
+    import numpy as np
+
+    path, x = _digits()
+    m = eq.load_file(path)
+    a = eq.calibrate(m, x[:50])
+    for data in ([x[:50]], {"serving_default_image:0": x[:50]}, [(x[:25], np.zeros(25)), (x[25:50], np.ones(25))]):
+        assert eq.calibrate(m, data).ranges == a.ranges
+
+
+def test_quantize_warns_when_nothing_was_quantized():
+    import pytest
+
+    path, _ = _digits()
+    m = eq.load_file(path)
+    with pytest.warns(UserWarning, match="no op was quantized.*under min_weight_elements"):
+        eq.quantize(m, eq.Recipe.dynamic_int8(min_weight_elements=10**6))
+
+
+def test_dequantize_of_an_unquantized_integer_constant_is_its_value():
+    import numpy as np
+
+    path, _ = _digits()
+    m = eq.load_file(path)
+    shapes = [t for t in m.main.tensors if t.is_constant and t.dtype.kind == "i"
+              and (t.quantization is None or t.quantization.scale is None or not len(t.quantization.scale))]
+    assert shapes
+    for t in shapes:
+        np.testing.assert_array_equal(t.dequantize(), t.numpy().astype(np.float32))

@@ -458,7 +458,8 @@ def test_multi_subgraph_model_gets_one_line_error_in_full_integer_mode(tmp_path,
     err = capsys.readouterr().err
     assert err.startswith("error: full-integer quantization handles models with one subgraph") and err.count("\n") == 1
     assert not out.exists()
-    assert len(quantize(m, Recipe.float16()).subgraphs) == 3  # weight modes handle every subgraph
+    with pytest.warns(UserWarning, match="no op was quantized"):  # it has no weights to compress
+        assert len(quantize(m, Recipe.float16()).subgraphs) == 3  # weight modes handle every subgraph
 
 
 @pytest.mark.parametrize("mode, limit", [("int8", 2**31), ("int16x8", 2**31)])

@@ -14,10 +14,12 @@ a Report saying what was quantized and what stayed float.
 from __future__ import annotations
 
 import json
+import os
+import warnings
 from typing import Any
 
 from ..errors import EdgequantError
-from ..graph import Model
+from ..graph import Model, load, load_file
 from .calibrate import ProgressBar, Ranges, calibrate
 from .data import load_calibration, rebatch
 from .gptq import Hessians
@@ -39,14 +41,30 @@ def quantize(model: Model, recipe: Recipe | str, calibration_data: Any = None, *
     ``calibration_data`` (full-integer modes, and ``weight_rounding="gptq"`` in any mode): anything
     :func:`load_calibration` takes (arrays, dicts, iterables, a .npy/.npz path). ``ranges``: reuse ranges from an earlier :func:`calibrate`.
     """
-    return quantize_with_report(model, recipe, calibration_data, progress=progress, ranges=ranges)[0]
+    q, rep = quantize_with_report(model, recipe, calibration_data, progress=progress, ranges=ranges)
+    if not rep.quantized_ops:  # the report would say why; without it, say it here
+        why = "; ".join(rep.float_ops[:3]) + ("; ..." if len(rep.float_ops) > 3 else "")
+        warnings.warn(f"quantize({rep.mode}): no op was quantized, the model is unchanged in kind"
+                      + (f" ({why})" if why else ""), stacklevel=2)
+    return q
 
 
 def quantize_with_report(model: Model, recipe: Recipe | str, calibration_data: Any = None, *,
                          progress=None, ranges: Ranges | None = None) -> tuple[Model, Report]:
-    """Like :func:`quantize`, and also the :class:`Report` of what was done."""
+    """Like :func:`quantize`, and also the :class:`Report` of what was done. ``model`` may also be a path or the
+    .tflite bytes; ``recipe`` a mode name, a Recipe or its JSON dict."""
+    if isinstance(model, (str, os.PathLike)):
+        model = load_file(model)
+    elif isinstance(model, (bytes, bytearray, memoryview)):
+        model = load(model)
+    elif not isinstance(model, Model):
+        raise EdgequantError(f"quantize() takes a Model, a .tflite path or its bytes, got {type(model).__name__}")
     if isinstance(recipe, str):
         recipe = Recipe.preset(recipe)
+    elif isinstance(recipe, dict):
+        recipe = Recipe.from_json(json.dumps(recipe))
+    elif not isinstance(recipe, Recipe):
+        raise EdgequantError(f"recipe must be a mode name, a Recipe or its JSON dict, got {type(recipe).__name__}")
     check_float_model(model)
     check_overrides(model, recipe)
     if recipe.full_integer:

@@ -126,13 +126,16 @@ def calibrate(model: Model, batches: list[dict[str, np.ndarray]], observer: str 
               progress: Progress | None = None, visit: Callable[[dict[int, np.ndarray]], None] | None = None) -> Ranges:
     """Observed ranges of the float activations of ``model`` (main subgraph) over ``batches``.
 
-    ``batches``: from :func:`edgequant.quantizer.data.load_calibration`. ``visit``: also called with every
+    ``batches``: anything :func:`edgequant.quantize` takes as calibration data (arrays, dicts, iterables, a
+    .npy/.npz path), or batches from :func:`edgequant.quantizer.data.load_calibration`. ``visit``: also called with every
     batch's {tensor index: float values} (GPTQ's statistics come from the same run); with ``observer=None``
     only ``visit`` sees them and no ranges are kept. Raises EdgequantError
     when an activation becomes NaN or Inf (names the tensor) or when the set is empty.
     """
-    if not batches:
-        raise EdgequantError("calibration set is empty")
+    if not (isinstance(batches, list) and batches and all(isinstance(b, dict) for b in batches)):
+        from .data import load_calibration, rebatch  # anything quantize() takes as calibration data
+
+        batches = rebatch(load_calibration(batches, model), 32)
     start = time.perf_counter()
     make = _observers(observer) if observer is not None else None
     runner = _FloatRunner(model)

@@ -72,7 +72,8 @@ def load_calibration(data: Any, model: Model, *, key: str | None = None, limit: 
     """Validated calibration batches for ``model``: a list of {input name: float32 (N, ...) array}.
 
     ``data``: an array (single-input models; first axis = samples), a dict of arrays, an iterable of
-    either (each item one sample or one batch), or a path to a .npy / .npz file.
+    either (each item one sample or one batch; Keras-style ``(x, y)`` items give their ``x``, e.g. a
+    ``tf.data.Dataset`` of pairs), or a path to a .npy / .npz file.
     """
     specs = input_specs(model)
     names = [s[0] for s in specs]
@@ -93,6 +94,8 @@ def load_calibration(data: Any, model: Model, *, key: str | None = None, limit: 
     batches: list[dict] = []
     total = 0
     for n_item, item in enumerate(items):
+        if isinstance(item, tuple) and len(item) in (2, 3) and (isinstance(item[0], dict) or len(names) == 1):
+            item = item[0]  # Keras's (x, y) or (x, y, sample_weight): calibration needs only x
         d = item if isinstance(item, dict) else {names[0]: item} if len(names) == 1 else None
         if d is None:
             raise EdgequantError(f"{where}: sample {n_item} is a bare array but the model has {len(names)} inputs "
