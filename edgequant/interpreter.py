@@ -410,7 +410,9 @@ class Interpreter:
         ``inputs``: a list in input order, or a dict by input tensor name or index. Returns the list
         of outputs (each with the same leading count), or ``(outputs, intermediates)`` with
         ``keep_intermediates``: {tensor index: array} for every tensor an op wrote.
-        Variable tensors (stateful ops) carry over from sample to sample, like repeated ``invoke``.
+        Variable tensors (stateful ops) carry over from sample to sample and from one call to the next, like
+        repeated ``invoke``; for independent sequences (an LSTM classifying each sample on its own) call
+        ``reset_all_variables()`` before each run.
         """
         plan = self._plan(subgraph)
         sg = plan.sg

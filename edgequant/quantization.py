@@ -116,9 +116,12 @@ def _check_bits_axis(bits: int, axis: int | None, ndim: int) -> int | None:
         raise QuantizationError(f"bits must be an integer in 2..16, not {bits!r}")
     if axis is None:
         return None
-    if not -ndim <= axis < ndim:
+    if ndim == 0 and axis < 0:
+        raise QuantizationError(f"axis {axis} counts from the end of an array's shape: give the array (x), or a "
+                                "non-negative axis with a per-channel range")
+    if ndim and not -ndim <= axis < ndim:
         raise QuantizationError(f"axis {axis} out of range for a {ndim}-d array")
-    return axis % ndim
+    return axis % ndim if ndim else axis
 
 
 def _min_max(x: np.ndarray, axis: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -386,6 +389,8 @@ def dequantize(q: np.ndarray, qp: QuantParams) -> np.ndarray:
     q = np.asarray(q)
     if qp.dtype == "float16":
         return q.astype(np.float32)
+    if q.dtype.kind not in "iu":
+        raise QuantizationError(f"dequantize takes integers (from quantize), got {q.dtype} values")
     if qp.midpoint is not None:
         s, m = _broadcast(qp.scale, q, qp.axis), _broadcast(qp.midpoint, q, qp.axis)
         return (q.astype(np.float32) * s + m).astype(np.float32)

@@ -194,3 +194,11 @@ def test_metrics_known_values():
     assert Q.fraction_clipped(np.array([7.4, 7.6, -8.6, 0.0]), qp) == 0.5
     with pytest.raises(QuantizationError):
         Q.mse(x, y[:2])
+
+
+def test_misuse_of_the_math_is_a_clear_error():
+    with pytest.raises(QuantizationError, match="counts from the end of an array's shape"):
+        Q.choose_qparams(None, range=(np.zeros(3), np.ones(3)), axis=-1)
+    qp = Q.choose_qparams(np.linspace(-1, 1, 12, dtype=np.float32))
+    with pytest.raises(QuantizationError, match="dequantize takes integers"):
+        Q.dequantize(np.linspace(-1, 1, 12), qp)
