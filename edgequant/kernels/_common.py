@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -521,6 +522,22 @@ def requantize_int64(acc: np.ndarray, multiplier, shift, output_offset: int, act
     y = np.asarray(y) + output_offset
     np.clip(y, act_min, act_max, out=y)
     return y.astype(dtype)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Requant:
+    """What a weight op's epilogue reads, in TFLite's names: the activation clamp (every kind) and, for integer
+    kinds, the offsets and the (multiplier, shift) of MultiplyByQuantizedMultiplier with its rounding. The base of
+    the CONV_2D, DEPTHWISE_CONV_2D, grouped-conv, TRANSPOSE_CONV and FULLY_CONNECTED params; keyword-only, so each
+    kernel's own fields stay positional."""
+
+    act_min: Any
+    act_max: Any
+    input_offset: int = 0
+    output_offset: int = 0
+    output_multiplier: Any = None
+    output_shift: Any = None
+    rounding: str = "double"
 
 
 def requantize_output(acc: np.ndarray, p) -> np.ndarray:

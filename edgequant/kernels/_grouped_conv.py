@@ -18,6 +18,7 @@ import numpy as np
 from .. import dtypes
 from ..errors import UnsupportedError
 from ._common import (
+    Requant,
     Window,
     apply_float_activation,
     check_type,
@@ -34,20 +35,13 @@ COLS_BUDGET = 1 << 20  # bytes of grouped im2col matrix per GEMM call
 
 
 @dataclass(frozen=True)
-class GroupedConvParams:
+class GroupedConvParams(Requant):
     kind: str  # "float" | "int" | "int16"
     win: Window
     groups: int
     w_mats: np.ndarray  # (G, KH*KW*C_in/G, C_out/G) in the GEMM dtype
     bias: Any  # (C_out,) float32 or int64, or None
-    act_min: Any
-    act_max: Any
-    input_offset: int = 0
-    output_offset: int = 0
-    output_multiplier: Any = None
-    output_shift: Any = None
     gemm_dtype: Any = np.float32
-    rounding: str = "double"
 
 
 def prepare_grouped(ctx, op, wv: np.ndarray, groups: int) -> GroupedConvParams:
@@ -69,7 +63,7 @@ def prepare_grouped(ctx, op, wv: np.ndarray, groups: int) -> GroupedConvParams:
     if x.type == dtypes.FLOAT32 and w.type == dtypes.FLOAT32:
         lo, hi = float_activation_range(act)
         return GroupedConvParams("float", win, groups, w_mats.astype(np.float32),
-                                 None if bv is None else bv.astype(np.float32), lo, hi)
+                                 None if bv is None else bv.astype(np.float32), act_min=lo, act_max=hi)
     if x.type == dtypes.FLOAT32:
         # LiteRT runs it through reference_ops::HybridConvPerChannel (per-channel filter scales only)
         raise UnsupportedError("grouped hybrid convolution (float input, int8 filter) is not implemented")
@@ -90,8 +84,8 @@ def prepare_grouped(ctx, op, wv: np.ndarray, groups: int) -> GroupedConvParams:
         kind = "int"
     else:
         gd, kind = np.float64, "int16"
-    return GroupedConvParams(kind, win, groups, wi.astype(gd), bias, lo, hi, -in_zp, out_zp, mult, shift, gd,
-                             rounding)
+    return GroupedConvParams(kind, win, groups, wi.astype(gd), bias, gd, act_min=lo, act_max=hi, input_offset=-in_zp,
+                             output_offset=out_zp, output_multiplier=mult, output_shift=shift, rounding=rounding)
 
 
 def eval_grouped(p: GroupedConvParams, x: np.ndarray) -> np.ndarray:

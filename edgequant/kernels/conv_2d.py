@@ -14,6 +14,7 @@ from . import Kernel, kernel
 from ._common import (
     ACT_RELU,
     ACT_RELU6,
+    Requant,
     Window,
     channel_tile,
     check_type,
@@ -35,21 +36,14 @@ COLS_BUDGET = 1 << 20  # bytes of im2col matrix per GEMM call
 
 
 @dataclass(frozen=True)
-class ConvParams:
+class ConvParams(Requant):
     kind: str  # "float" | "int" | "int16" | "hybrid"
     win: Window
     w_mat: np.ndarray  # (KH*KW*C_in, C_out) in the GEMM dtype
     bias: Any
-    act_min: Any
-    act_max: Any
-    input_offset: int = 0
-    output_offset: int = 0
-    output_multiplier: Any = None
-    output_shift: Any = None
     gemm_dtype: Any = np.float32
     out_dtype: Any = np.float32
     hybrid: Any = None
-    rounding: str = "single"
     patches: str = "c"  # im2col layout, see _patch_layout; "t" orders w_mat's rows (KW, KH, C_in)
     bias_tile: Any = None  # float and hybrid: channel_tile(bias) for the epilogue
     hybrid_scale_tile: Any = None  # per-channel hybrid: channel_tile(filter scales)
@@ -162,7 +156,7 @@ class Conv2D(Kernel):
         if x.type == dtypes.FLOAT32 and w.type == dtypes.FLOAT32:
             lo, hi = float_activation_range(act)
             bias = None if bv is None else bv.astype(np.float32)
-            return ConvParams("float", win, w2.astype(np.float32), bias, lo, hi, patches=pl,
+            return ConvParams("float", win, w2.astype(np.float32), bias, act_min=lo, act_max=hi, patches=pl,
                               bias_tile=channel_tile(bias, win))
         if x.type == dtypes.FLOAT32 and w.type in (dtypes.INT8, dtypes.UINT8):
             return self._prepare_hybrid(ctx, op, win, w2, bv, act, pl)
@@ -177,10 +171,11 @@ class Conv2D(Kernel):
         if x.type == dtypes.INT8:
             bound = float(np.abs(wi).sum(axis=0).max(initial=0)) * 255
             gd = np.float32 if exact_in_float32(bound) else np.float64
-            return ConvParams("int", win, wi.astype(gd), bias, lo, hi, input_offset=-in_zp, output_offset=out_zp,
+            return ConvParams("int", win, wi.astype(gd), bias, act_min=lo, act_max=hi, input_offset=-in_zp,
+                              output_offset=out_zp,
                               output_multiplier=mult, output_shift=shift, gemm_dtype=gd, out_dtype=np.int8,
                               rounding=ctx.rounding_for("double"), patches=pl)
-        return ConvParams("int16", win, wi.astype(np.float64), bias, lo, hi, input_offset=-in_zp,
+        return ConvParams("int16", win, wi.astype(np.float64), bias, act_min=lo, act_max=hi, input_offset=-in_zp,
                           output_offset=out_zp, output_multiplier=mult, output_shift=shift, gemm_dtype=np.float64,
                           out_dtype=np.int16, rounding=ctx.rounding_for("double"), patches=pl)
 
@@ -251,7 +246,8 @@ class Conv2D(Kernel):
         biggest = float(np.max(np.abs(s))) * max(bound, 1.0) * 2
         room = float(np.finfo(np.float32).max) / 2 - (0.0 if bias is None else float(np.max(np.abs(bias), initial=0)) * 2)
         limit = room / biggest if room > 0 and biggest > 0 and np.isfinite(biggest) else 0.0
-        return ConvParams("hybrid", win, wi.astype(gd), bias, lo, hi, hybrid=hybrid, gemm_dtype=gd, patches=pl,
+        return ConvParams("hybrid", win, wi.astype(gd), bias, act_min=lo, act_max=hi, hybrid=hybrid, gemm_dtype=gd,
+                          patches=pl,
                           input_nonnegative=_relu_output(ctx, ctx.op.inputs[0]), finite_limit=limit,
                           bias_tile=channel_tile(bias, win),
                           hybrid_scale_tile=channel_tile(s, win) if per_channel else None)

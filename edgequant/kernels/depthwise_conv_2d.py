@@ -11,6 +11,7 @@ from .. import dtypes
 from ..errors import UnsupportedError
 from . import Kernel, kernel
 from ._common import (
+    Requant,
     Window,
     apply_float_activation,
     channel_tile,
@@ -28,20 +29,13 @@ from ._hybrid import asymmetric_quantize_rows
 
 
 @dataclass(frozen=True)
-class DepthwiseParams:
+class DepthwiseParams(Requant):
     kind: str  # "float" | "int" | "int16"
     win: Window
     w: np.ndarray  # (KH, KW, C_out) in the accumulation dtype
     depth_multiplier: int
     bias: Any
-    act_min: Any
-    act_max: Any
-    input_offset: int = 0
-    output_offset: int = 0
-    output_multiplier: Any = None
-    output_shift: Any = None
     acc_dtype: Any = np.float32
-    rounding: str = "single"
     w_tiled: Any = None  # w tiled to (KH, KW, OW*C_out): win.tiled_taps(w), or win.masked_tiled_taps(w) with rows
     rows: bool = False  # float at stride 1 along W: win.row_taps (no padding along W)
     bias_tile: Any = None  # float: channel_tile(bias) for the epilogue
@@ -90,7 +84,8 @@ class DepthwiseConv2D(Kernel):
             bias = None if bv is None else bv.astype(np.float32)
             wf = wk.astype(np.float32)
             rows = win.sw == 1
-            return DepthwiseParams("float", win, wf, mult, bias, lo, hi, bias_tile=channel_tile(bias, win),
+            return DepthwiseParams("float", win, wf, mult, bias, act_min=lo, act_max=hi,
+                                   bias_tile=channel_tile(bias, win),
                                    w_tiled=win.masked_tiled_taps(wf, win.row_group(cout)) if rows else win.tiled_taps(wf),
                                    rows=rows)
         if x.type == dtypes.FLOAT32 and w.type == dtypes.INT8:
@@ -98,7 +93,8 @@ class DepthwiseConv2D(Kernel):
             lo, hi = float_activation_range(act)
             bias = None if bv is None else bv.astype(np.float32)
             ws = np.broadcast_to(scales(w), (cout,)).astype(np.float32)
-            return DepthwiseParams("hybrid", win, wk.astype(np.float32), mult, bias, lo, hi, output_multiplier=ws,
+            return DepthwiseParams("hybrid", win, wk.astype(np.float32), mult, bias, act_min=lo, act_max=hi,
+                                   output_multiplier=ws,
                                    acc_dtype=np.float32)
         check_type(x, (dtypes.INT8, dtypes.INT16), "input")
         check_type(w, (dtypes.INT8,), "filter")
@@ -108,10 +104,12 @@ class DepthwiseConv2D(Kernel):
         lo, hi = quant_activation_range(act, y)
         bias = None if bv is None else bv.astype(np.int64)
         if x.type == dtypes.INT8:
-            return DepthwiseParams("int", win, wk.astype(np.int32), mult, bias, lo, hi, -in_zp, out_zp, m, s,
-                                   np.int32, ctx.rounding_for("double"))
-        return DepthwiseParams("int16", win, wk.astype(np.int64), mult, bias, lo, hi, -in_zp, out_zp, m, s,
-                               np.int64, ctx.rounding_for("double"))
+            return DepthwiseParams("int", win, wk.astype(np.int32), mult, bias, np.int32, act_min=lo, act_max=hi,
+                                   input_offset=-in_zp, output_offset=out_zp, output_multiplier=m, output_shift=s,
+                                   rounding=ctx.rounding_for("double"))
+        return DepthwiseParams("int16", win, wk.astype(np.int64), mult, bias, np.int64, act_min=lo, act_max=hi,
+                               input_offset=-in_zp, output_offset=out_zp, output_multiplier=m, output_shift=s,
+                               rounding=ctx.rounding_for("double"))
 
     def eval(self, p: DepthwiseParams, inputs):
         x = inputs[0]

@@ -12,6 +12,7 @@ from .. import dtypes, qmath
 from ..errors import UnsupportedError
 from . import Kernel, kernel
 from ._common import (
+    Requant,
     apply_float_activation,
     check_type,
     exact_in_float32,
@@ -26,22 +27,18 @@ from ._common import (
 
 
 @dataclass(frozen=True)
-class FCParams:
+class FCParams(Requant):
+    """``rounding`` (int kinds): "float" (LiteRT: ``effective_scale``) or "double" (tflite-micro: gemmlowp for
+    int8, the Q15 int64 multiplier for 16x8)."""
+
     kind: str  # "float" | "int" | "int16" | "hybrid"
     w_mat: Any  # (input_depth, units) in the GEMM dtype; None when the weights are an input (built in eval)
     bias: Any  # constant bias (float32 or int64), or None (absent, or an input: see bias_is_input)
-    act_min: Any
-    act_max: Any
     keep_num_dims: bool
-    input_offset: int = 0
     filter_offset: int = 0
-    output_offset: int = 0
-    output_multiplier: Any = None
-    output_shift: Any = None
     gemm_dtype: Any = np.float32
     out_dtype: Any = np.float32
     hybrid: Any = None
-    rounding: str = "float"  # "float" (LiteRT) | "double" (tflite-micro: gemmlowp int8, Q15 int64 for 16x8)
     effective_scale: Any = None  # (units,) float64: double(s_in) * double(s_w[c]) / double(s_out)
     depth: int = 0  # the weights' input depth (their last dimension)
     bias_is_input: bool = False  # the bias is a non-constant input: read it in eval
@@ -97,7 +94,7 @@ class FullyConnected(Kernel):
         if x.type == dtypes.FLOAT32 and w.type == dtypes.FLOAT32:
             lo, hi = float_activation_range(act)
             return FCParams("float", None if wt is None else wt.astype(np.float32),
-                            None if bv is None else bv.astype(np.float32), lo, hi, keep, **dyn)
+                            None if bv is None else bv.astype(np.float32), keep, act_min=lo, act_max=hi, **dyn)
         if x.type == dtypes.FLOAT32 and w.type in (dtypes.INT8, dtypes.UINT8):
             from ._hybrid import prepare_hybrid_fc
             if wt is None or dyn["bias_is_input"]:
@@ -107,8 +104,8 @@ class FullyConnected(Kernel):
                                        "weights or bias is not implemented")
             lo, hi = float_activation_range(act)
             hw = prepare_hybrid_fc(w, wt, bool(o.asymmetric_quantize_inputs) if o is not None else False)
-            return FCParams("hybrid", hw.w_mat, None if bv is None else bv.astype(np.float32), lo, hi, keep,
-                            hybrid=hw, gemm_dtype=hw.gemm_dtype)
+            return FCParams("hybrid", hw.w_mat, None if bv is None else bv.astype(np.float32), keep, act_min=lo,
+                            act_max=hi, hybrid=hw, gemm_dtype=hw.gemm_dtype)
         check_type(x, (dtypes.INT8, dtypes.INT16), "input")
         check_type(w, (dtypes.INT8,), "weights")
         in_s, in_zp = scale_zp(x)
@@ -132,10 +129,12 @@ class FullyConnected(Kernel):
             bound = float(np.abs(wi).sum(axis=0).max(initial=0)) * 255
         if x.type == dtypes.INT8:
             gd = np.float32 if exact_in_float32(bound) else np.float64
-            return FCParams("int", None if wi is None else wi.astype(gd), bias, lo, hi, keep, -in_zp, -w_zp, out_zp,
-                            mult, shift, gd, np.int8, rounding=rounding, effective_scale=eff, **dyn)
-        return FCParams("int16", None if wi is None else wi.astype(np.float64), bias, lo, hi, keep, -in_zp, -w_zp,
-                        out_zp, mult, shift, np.float64, np.int16, rounding=rounding, effective_scale=eff, **dyn)
+            return FCParams("int", None if wi is None else wi.astype(gd), bias, keep, -w_zp, gd, np.int8, act_min=lo,
+                            act_max=hi, input_offset=-in_zp, output_offset=out_zp, output_multiplier=mult,
+                            output_shift=shift, rounding=rounding, effective_scale=eff, **dyn)
+        return FCParams("int16", None if wi is None else wi.astype(np.float64), bias, keep, -w_zp, np.float64,
+                        np.int16, act_min=lo, act_max=hi, input_offset=-in_zp, output_offset=out_zp,
+                        output_multiplier=mult, output_shift=shift, rounding=rounding, effective_scale=eff, **dyn)
 
     def eval(self, p: FCParams, inputs):
         x = inputs[0]

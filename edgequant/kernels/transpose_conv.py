@@ -12,6 +12,7 @@ from ..errors import UnsupportedError
 from . import Kernel, kernel
 from ._common import (
     SAME,
+    Requant,
     apply_float_activation,
     check_type,
     float_activation_range,
@@ -25,7 +26,7 @@ from ._common import (
 
 
 @dataclass(frozen=True)
-class TransposeConvParams:
+class TransposeConvParams(Requant):
     kind: str  # "float" | "int" | "int16"
     w: np.ndarray  # (KH, KW, Cin, Cout) in the accumulation dtype
     stride_h: int
@@ -35,13 +36,6 @@ class TransposeConvParams:
     out_h: int
     out_w: int
     bias: Any
-    act_min: Any
-    act_max: Any
-    input_offset: int = 0
-    output_offset: int = 0
-    output_multiplier: Any = None
-    output_shift: Any = None
-    rounding: str = "double"
 
 
 @kernel("TRANSPOSE_CONV")
@@ -74,7 +68,7 @@ class TransposeConv(Kernel):
         if x.type == dtypes.FLOAT32:
             lo, hi = float_activation_range(act)
             return TransposeConvParams("float", wk.astype(np.float32), sh, sw, pad_top, pad_left, oh, ow,
-                                       None if bv is None else bv.astype(np.float32), lo, hi)
+                                       None if bv is None else bv.astype(np.float32), act_min=lo, act_max=hi)
         check_type(x, (dtypes.INT8, dtypes.INT16), "input")
         check_type(w_t, (dtypes.INT8,), "weights")
         in_s, in_zp = scale_zp(x)
@@ -86,8 +80,9 @@ class TransposeConv(Kernel):
         lo, hi = quant_activation_range(act, y)
         kind = "int" if x.type == dtypes.INT8 else "int16"
         return TransposeConvParams(kind, wk.astype(np.float64), sh, sw, pad_top, pad_left, oh, ow,
-                                   None if bv is None else bv.astype(np.int64), lo, hi, -in_zp, out_zp, m, s,
-                                   rounding)
+                                   None if bv is None else bv.astype(np.int64), act_min=lo, act_max=hi,
+                                   input_offset=-in_zp, output_offset=out_zp, output_multiplier=m, output_shift=s,
+                                   rounding=rounding)
 
     def eval(self, p: TransposeConvParams, inputs):
         x = inputs[2]
