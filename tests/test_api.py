@@ -104,3 +104,11 @@ def test_dequantize_of_an_unquantized_integer_constant_is_its_value():
     assert shapes
     for t in shapes:
         np.testing.assert_array_equal(t.dequantize(), t.numpy().astype(np.float32))
+
+
+def test_one_sample_without_its_batch_axis_gets_a_hint():
+    import pytest
+
+    path, x = _digits()
+    with pytest.raises(eq.EdgequantError, match=r"one sample without its batch axis\? add one: x\[None\]"):
+        eq.quantize(path, "int8", x[0])

@@ -117,9 +117,10 @@ def load_calibration(data: Any, model: Model, *, key: str | None = None, limit: 
             if arr.ndim == len(shape) - 1 and not batched:
                 arr = arr[None]
             if arr.ndim != len(shape) or any(m != -1 and m != a for m, a in zip(shape[1:], arr.shape[1:])):
+                hint = "; one sample without its batch axis? add one: x[None]" if given == list(shape[1:]) else ""
                 raise EdgequantError(f"{where}: input '{name}' {_shape_text(given, batched, n_item)}; the model "
                                      f"expects samples of shape {shape[1:]} (array shape {shape}, first axis = "
-                                     f"samples)")
+                                     f"samples){hint}")
             if shape[0] not in (-1, 1) and arr.shape[0] != shape[0]:
                 raise EdgequantError(f"{where}: input '{name}' has batch {arr.shape[0]}, model expects {shape[0]}")
             if not np.all(np.isfinite(arr)):
