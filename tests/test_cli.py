@@ -236,3 +236,16 @@ def test_inspect_shows_a_tensor_without_a_name_as_such(tmp_path):
         t.name = ""  # as `edgequant mcu --strip` leaves them
     text = render(eq.load(eq.save(m)), "stripped.tflite")
     assert "input  #0 (no name) float32" in text and "'None'" not in text
+
+
+def test_inspect_json_honours_subgraph(tmp_path):
+    import json
+
+    from edgequant.graph import Model
+
+    m = eq.load_file(MODEL)
+    assert isinstance(m, Model)
+    r = _run("inspect", str(MODEL), "--json", "--subgraph", "0")
+    assert r.returncode == 0
+    doc = json.loads(r.stdout)
+    assert [s["index"] for s in doc["subgraphs"]] == [0]

@@ -41,7 +41,7 @@ def run(args) -> int:
         raise EdgequantError(f"--subgraph {args.subgraph}: out of range (the model has {counted(n, 'subgraph')}: "
                              f"{'0' if n == 1 else f'0..{n - 1}'})")
     if args.json:
-        json.dump(model_json(model, ops=args.ops, tensors=args.tensors), sys.stdout, indent=1)
+        json.dump(model_json(model, ops=args.ops, tensors=args.tensors, subgraph=args.subgraph), sys.stdout, indent=1)
         sys.stdout.write("\n")
         return 0
     print(render(model, args.model, ops=args.ops, tensors=args.tensors, subgraph=args.subgraph,
@@ -146,8 +146,10 @@ def render(model: Model, path: str = "", *, ops: str | None = None, tensors: str
     return "\n".join(out)
 
 
-def model_json(model: Model, *, ops: str | None = None, tensors: str | None = None) -> dict:
-    """The whole model as JSON-ready dicts (weights as byte counts) plus derived, readable fields."""
+def model_json(model: Model, *, ops: str | None = None, tensors: str | None = None,
+               subgraph: int | None = None) -> dict:
+    """The whole model as JSON-ready dicts (weights as byte counts) plus derived, readable fields. ``subgraph``:
+    keep only that subgraph's entry in "subgraphs" (each keeps its "index")."""
     doc = to_json(model, max_bytes=0)
     doc["sizes"] = size_breakdown(model).to_dict()
     op_re, t_re = pattern("--ops", ops), pattern("--tensors", tensors)
@@ -162,4 +164,7 @@ def model_json(model: Model, *, ops: str | None = None, tensors: str | None = No
             jsg["operators"] = [o for o in jsg.get("operators") or [] if op_re.search(o["op"])]
         if t_re:
             jsg["tensors"] = [t for t in jsg.get("tensors") or [] if t_re.search(t.get("name") or "")]
+        jsg["index"] = s
+    if subgraph is not None:
+        doc["subgraphs"] = [doc["subgraphs"][subgraph]]
     return doc
