@@ -407,7 +407,8 @@ class Interpreter:
             subgraph: int = 0):
         """Run a batch of samples stacked along axis 0 (any count, whatever the model's batch size).
 
-        ``inputs``: a list in input order, or a dict by input tensor name or index. Returns the list
+        ``inputs``: a list in input order, or a dict by input tensor name, by the input's name in a signature
+        that points at ``subgraph`` (``'image'`` as well as ``'serving_default_image:0'``) or by index. Returns the list
         of outputs (each with the same leading count), or ``(outputs, intermediates)`` with
         ``keep_intermediates``: {tensor index: array} for every tensor an op wrote.
         Variable tensors (stateful ops) carry over from sample to sample and from one call to the next, like
@@ -488,11 +489,16 @@ class Interpreter:
             inputs = [inputs]
         if isinstance(inputs, Mapping):
             by_name = {sg.tensors[i].name: i for i in order}
+            by_sig = self._signature_inputs(sg)
             got: dict[int, np.ndarray] = {}
             for k, v in inputs.items():
-                idx = k if isinstance(k, (int, np.integer)) else by_name.get(k)
+                idx = k if isinstance(k, (int, np.integer)) else by_name.get(k, by_sig.get(k))
                 if idx not in order:
-                    raise EdgequantError(f"'{k}' is not an input of the model (inputs: {list(by_name)})")
+                    sig = f"; signature input names: {list(by_sig)}" if by_sig else ""
+                    raise EdgequantError(f"'{k}' is not an input of the model (tensor names: {list(by_name)}{sig})")
+                if int(idx) in got:
+                    raise EdgequantError(f"input '{sg.tensors[int(idx)].name}' is given twice (by tensor name and by "
+                                         "signature name)")
                 got[int(idx)] = np.asarray(v)
             missing = [sg.tensors[i].name for i in order if i not in got]
             if missing:
@@ -502,6 +508,13 @@ class Interpreter:
         if len(arrays) != len(order):
             raise EdgequantError(f"model has {counted(len(order), 'input')}, got {len(arrays)}")
         return arrays
+
+
+    def _signature_inputs(self, sg: Any) -> dict[str, int]:
+        """{signature input name: tensor index} over the signatures that run subgraph ``sg``."""
+        s_index = next(k for k, g in enumerate(self.model.subgraphs) if g is sg)
+        return {m.name: m.tensor_index for s in self.model.signature_defs or [] if s.subgraph_index == s_index
+                for m in s.inputs or []}
 
 
 def _gather(sg: Any, outs: list[list[np.ndarray]], inter: dict[int, list[np.ndarray]] | None, rows: list[int],
