@@ -57,3 +57,30 @@ def test_run_takes_the_digits_signature_name():
     it = Interpreter(DIGITS)
     x = np.random.default_rng(1).standard_normal((5, 8, 8, 1)).astype(np.float32)
     np.testing.assert_array_equal(it.run({"image": x})[0], it.run({"serving_default_image:0": x})[0])
+
+
+def _same_details(ours: dict, theirs: dict) -> None:
+    """Two tensor-details dicts agree on what a caller reads (LiteRT's quantization arrays compared by value)."""
+    assert set(ours) == set(theirs), (set(ours) ^ set(theirs))
+    for key in ("name", "index", "dtype", "quantization", "sparsity_parameters"):
+        assert ours[key] == theirs[key], (key, ours[key], theirs[key])
+    for key in ("shape", "shape_signature"):
+        np.testing.assert_array_equal(ours[key], theirs[key], err_msg=f"{ours['name']} {key}")
+    for key, v in theirs["quantization_parameters"].items():
+        np.testing.assert_array_equal(ours["quantization_parameters"][key], v, err_msg=key)
+
+
+@pytest.mark.parametrize("name", ["litert_multi_signature_model.tflite", "digits_cnn"])
+def test_signature_runner_details_equal_litert(name: str):
+    """SignatureRunner.get_input_details / get_output_details: keyed by the signature's names, as LiteRT's."""
+    path = DIGITS if name == "digits_cnn" else _shared(name)
+    ref = _litert(path)
+    ours = Interpreter(path)
+    assert ours.get_signature_list() == ref.get_signature_list()
+    for key in ref.get_signature_list():
+        mine, theirs = ours.get_signature_runner(key), ref.get_signature_runner(key)
+        for got, want in ((mine.get_input_details(), theirs.get_input_details()),
+                          (mine.get_output_details(), theirs.get_output_details())):
+            assert list(got) == list(want)
+            for k in want:
+                _same_details(got[k], want[k])
