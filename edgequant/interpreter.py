@@ -6,9 +6,10 @@
 >>> ys, inter = it.run([x], keep_intermediates=True)            # inter: {tensor index: array}
 
 The LiteRT-style calls (``get_input_details``, ``set_tensor``, ``invoke``, ``get_tensor``,
-``get_signature_runner``) work too. Every operator is prepared once (shapes, dtypes, multipliers
-checked and derived; ops whose inputs are all constant, such as float16 weights behind DEQUANTIZE,
-are computed then and become constants); ``invoke``/``run`` then only call each kernel's ``eval``.
+``resize_tensor_input``, ``tensor``, ``get_signature_runner``) work too (Interpreter's docstring says how
+shapes differ from LiteRT). Every operator is prepared once (shapes, dtypes, multipliers checked and
+derived; ops whose inputs are all constant, such as float16 weights behind DEQUANTIZE, are computed then
+and become constants); ``invoke``/``run`` then only call each kernel's ``eval``.
 
 Bit-exactness: ``Interpreter(m)`` matches ai-edge-litert's reference kernels (``BUILTIN_REF``);
 ``Interpreter(m, target="tflm")`` matches tflite-micro. The two differ in places (LiteRT 2.3.0 rounds
@@ -237,8 +238,8 @@ class _Plan:
             values[i] = v
 
 
-def _details(t: Tensor, index: int) -> dict:
-    """LiteRT's tensor-details dict for one tensor."""
+def _details(t: Tensor, index: int, shape: Sequence[int] | None = None) -> dict:
+    """LiteRT's tensor-details dict for one tensor; ``shape``: the shape in use when not the model's."""
     qp = t.quantization
     sc = np.asarray(qp.scale, np.float32) if qp is not None and qp.scale is not None else np.zeros(0, np.float32)
     zp = (np.asarray(qp.zero_point, np.int32) if qp is not None and qp.zero_point is not None
@@ -249,8 +250,8 @@ def _details(t: Tensor, index: int) -> dict:
         dt = dtypes.to_numpy(t.type).type
     except UnsupportedError:
         dt = np.object_
-    shape = list(t.shape or [])
-    sig = list(t.shape_signature) if t.shape_signature is not None else shape
+    shape = list(t.shape or []) if shape is None else list(shape)
+    sig = list(t.shape_signature) if t.shape_signature is not None else shape  # LiteRT: no signature, the dims
     return {
         "name": t.name or "", "index": index, "shape": np.array(shape, np.int32),
         "shape_signature": np.array(sig, np.int32), "dtype": dt, "quantization": legacy,
@@ -268,6 +269,18 @@ class Interpreter:
     ai-edge-litert's reference kernels (OpResolverType.BUILTIN_REF; pinned by the golden cases on
     2.3.0, whose kernels mix single and double rounding in MultiplyByQuantizedMultiplier);
     ``"tflm"``: tflite-micro's reference kernels (gemmlowp double rounding throughout).
+
+    Shapes, and where this differs from LiteRT:
+
+    - ``resize_tensor_input(i, shape, strict=False)`` is there for LiteRT code and for fixed-batch models. Before
+      the next invoke, tensors whose shape_signature starts with -1 report the new batch; after it every tensor
+      reports the shape it has. LiteRT keeps the old shape until invoke for outputs it sizes at run time
+      (digits_cnn's, behind SHAPE -> RESHAPE); we report the new batch at once. A fixed dimension other than
+      the batch cannot be resized (LiteRT tries, and fails or not at allocate_tensors): the kernels are
+      prepared for the model's shapes.
+    - ``tensor(i)()`` returns the array the interpreter holds, not a view of an arena: fill an input through it
+      as with LiteRT, and call it again after each invoke.
+    - ``run()`` ignores all of this: it takes any number of samples along axis 0, whatever the shapes set.
     """
 
     def __init__(self, model_or_path: Model | str | os.PathLike | bytes, target: str = "litert"):
@@ -283,6 +296,8 @@ class Interpreter:
         self._custom: dict[str, CustomFn] = {}
         self._plans: dict[int, _Plan] = {}
         self._values: dict[int, dict[int, np.ndarray]] = {}
+        self._resized: dict[int, dict[int, tuple[int, ...]]] = {}  # subgraph -> {input: shape in use, not the model's}
+        self._invoked: set[int] = set()  # subgraphs invoked since their input shapes last changed
         self._warn_nonstandard()
 
     # -- preparation ---------------------------------------------------------------------------
@@ -293,7 +308,8 @@ class Interpreter:
         self._plans.clear()
 
     def allocate_tensors(self) -> None:
-        """Prepare the main subgraph now (otherwise done on first use)."""
+        """Prepare the main subgraph now (otherwise done on first use). Not needed after ``resize_tensor_input``
+        (which checks the new shape itself) but harmless, so LiteRT code runs unchanged."""
         self._plan(0)
 
     def _plan(self, sg_index: int) -> _Plan:
@@ -335,15 +351,99 @@ class Interpreter:
 
     def get_input_details(self, subgraph: int = 0) -> list[dict]:
         sg = self.model.subgraphs[subgraph]
-        return [_details(sg.tensors[i], i) for i in sg.inputs or []]
+        return [_details(sg.tensors[i], i, self._shape(subgraph, i)) for i in sg.inputs or []]
 
     def get_output_details(self, subgraph: int = 0) -> list[dict]:
         sg = self.model.subgraphs[subgraph]
-        return [_details(sg.tensors[i], i) for i in sg.outputs or []]
+        return [_details(sg.tensors[i], i, self._shape(subgraph, i)) for i in sg.outputs or []]
 
     def get_tensor_details(self, subgraph: int = 0) -> list[dict]:
         sg = self.model.subgraphs[subgraph]
-        return [_details(t, i) for i, t in enumerate(sg.tensors or [])]
+        return [_details(t, i, self._shape(subgraph, i)) for i, t in enumerate(sg.tensors or [])]
+
+    def _shape(self, subgraph: int, index: int) -> list[int]:
+        """The shape tensor ``index`` has now: a resized input's new shape; after an invoke with the current input
+        shapes, the shape of the value it computed; before that, the model's shape with the leading dimension
+        scaled by the inputs' new sample count where shape_signature marks it -1; otherwise the model's shape."""
+        resized = self._resized.get(subgraph, {})
+        if index in resized:
+            return list(resized[index])
+        t = self.model.subgraphs[subgraph].tensors[index]
+        shape = list(t.shape or [])
+        value = self._values.get(subgraph, {}).get(index)
+        if subgraph in self._invoked and value is not None:
+            return list(value.shape)
+        sig = t.shape_signature
+        if resized and shape and sig is not None and len(sig) and sig[0] == -1 and not t.is_constant:
+            n = self._sample_count(subgraph)
+            if n is not None:
+                shape[0] *= n
+        return shape
+
+    def _sample_count(self, subgraph: int) -> int | None:
+        """How many times the model's batch the resized inputs hold, when they all changed only their leading
+        dimension and agree; None otherwise (then other tensors' shapes are known after the next invoke)."""
+        sg = self.model.subgraphs[subgraph]
+        counts = set()
+        for i, new in self._resized.get(subgraph, {}).items():
+            old = list(sg.tensors[i].shape or [])
+            if len(new) != len(old) or list(new[1:]) != old[1:] or not old or old[0] <= 0 or new[0] % old[0]:
+                return None
+            counts.add(new[0] // old[0])
+        return counts.pop() if len(counts) == 1 else None
+
+    def resize_tensor_input(self, input_index: int, tensor_size: Sequence[int], strict: bool = False,
+                            subgraph: int = 0) -> None:
+        """Give input ``input_index`` the shape ``tensor_size``, as LiteRT's call does; then feed arrays of that shape
+        with ``set_tensor``. The details report the new shape (see ``get_output_details``).
+
+        Dimensions marked -1 in the input's shape_signature can change; with ``strict=False`` so can the leading
+        (batch) dimension of a model whose ops all run on any batch and keep no state (LiteRT then re-plans the
+        whole graph; we run the same kernels on more rows). Other changes raise, here rather than at
+        ``allocate_tensors``: the kernels were prepared for the model's shapes.
+
+        >>> it.resize_tensor_input(it.get_input_details()[0]["index"], [32, 49, 10, 1])
+        >>> it.allocate_tensors()   # optional here, required by LiteRT
+        """
+        plan = self._plan(subgraph)
+        sg = plan.sg
+        if not isinstance(input_index, (int, np.integer)) or input_index not in (sg.inputs or []):
+            raise EdgequantError(f"tensor {input_index!r} is not an input of subgraph {subgraph} "
+                                 f"(inputs: {list(sg.inputs or [])})")
+        t = sg.tensors[input_index]
+        try:
+            new = tuple(int(d) for d in tensor_size)
+        except (TypeError, ValueError):
+            raise EdgequantError(f"resize_tensor_input takes a list of ints, got {tensor_size!r}") from None
+        old = list(t.shape or [])
+        sig = list(t.shape_signature) if t.shape_signature is not None else old
+        if len(new) != len(old):
+            raise EdgequantError(f"input tensor {input_index} '{t.name}' has rank {len(old)}; cannot resize it to "
+                                 f"{list(new)}")
+        batch_ok = not strict and plan.batchable and not plan.variables
+        for k, (d, s, g) in enumerate(zip(new, old, sig)):
+            if d < 0:
+                raise EdgequantError(f"input tensor {input_index} '{t.name}': dimension {k} cannot be {d}")
+            if d != s and g != -1 and not (k == 0 and batch_ok):
+                why = ("strict resizing changes only dimensions marked -1 in shape_signature" if strict or k else
+                       "the model has ops that cannot run on another batch size or keeps state; use run() for batches")
+                raise EdgequantError(f"input tensor {input_index} '{t.name}' (shape {old}, shape_signature {sig}) "
+                                     f"cannot become {list(new)}: {why}")
+        self._use_shape(subgraph, input_index, new)
+
+    def _use_shape(self, subgraph: int, index: int, shape: tuple[int, ...]) -> None:
+        """Record that input ``index`` now has ``shape``; other tensors' shapes wait for the next invoke."""
+        if list(shape) == self._shape(subgraph, index):
+            return
+        resized = self._resized.setdefault(subgraph, {})
+        if list(shape) == list(self.model.subgraphs[subgraph].tensors[index].shape or []):
+            resized.pop(index, None)
+        else:
+            resized[index] = tuple(shape)
+        self._invoked.discard(subgraph)
+        values = self._values.get(subgraph, {})
+        if index in values and values[index].shape != tuple(shape):
+            del values[index]  # the old array no longer fits: invoke asks for a new one rather than run on it
 
     def set_tensor(self, index: int, value: Any, subgraph: int = 0) -> None:
         """Copy ``value`` into input ``index`` (a copy, as LiteRT makes: refilling your array later changes
@@ -363,17 +463,47 @@ class Interpreter:
             raise EdgequantError(f"tensor {index} '{t.name}' has no value yet ({then})") from None
         return np.array(v)
 
+    def tensor(self, tensor_index: int, subgraph: int = 0) -> Callable[[], np.ndarray]:
+        """LiteRT's ``tensor``: a function returning the array the interpreter holds for the tensor now, not a copy,
+        so LiteRT's way of filling an input in place works:
+
+        >>> inp = it.tensor(it.get_input_details()[0]["index"])
+        >>> inp()[...] = x          # then it.invoke()
+
+        An input with no value yet gets zeros of its current shape. As with LiteRT, call the function again after
+        each ``invoke``/``set_tensor``/``resize_tensor_input`` rather than keeping the array: those replace the
+        arrays the interpreter holds. Write only into inputs: an output may share memory with the op's input,
+        and constants are read-only views of the model's bytes."""
+        plan = self._plan(subgraph)
+        if tensor_index in (plan.sg.inputs or []):
+            dtype = dtypes.to_numpy(plan.sg.tensors[tensor_index].type)
+
+            def view() -> np.ndarray:
+                values = self._values[subgraph]
+                if tensor_index not in values:
+                    values[tensor_index] = np.zeros(self._shape(subgraph, tensor_index), dtype)
+                return values[tensor_index]
+
+            return view
+
+        def value() -> np.ndarray:
+            self.get_tensor(tensor_index, subgraph)  # the same errors: bad index, no value yet
+            return self._values[subgraph][tensor_index]
+
+        return value
+
     def invoke(self, subgraph: int = 0) -> None:
         plan = self._plan(subgraph)
         plan.execute(self._values[subgraph])
+        self._invoked.add(subgraph)
 
     def _check_input(self, plan: _Plan, index: int, value: np.ndarray, exact: bool) -> np.ndarray:
         t = plan.sg.tensor(index)
         want = dtypes.to_numpy(t.type)
         if value.dtype != want:
             raise EdgequantError(f"input tensor {index} '{t.name}' needs {want}, got {value.dtype}")
-        shape = list(t.shape or [])
-        sig = list(t.shape_signature) if t.shape_signature is not None else shape
+        shape = list(self._resized.get(plan.sg_index, {}).get(index, t.shape or []))
+        sig = list(t.shape_signature) if t.shape_signature is not None else list(t.shape or [])
         ok = len(value.shape) == len(shape) and all(
             d == s or g == -1 or (not exact and k == 0) for k, (d, s, g) in enumerate(zip(value.shape, shape, sig)))
         if not ok:
@@ -559,12 +689,14 @@ class SignatureRunner:
         self.subgraph = int(sig.subgraph_index)
 
     def get_input_details(self) -> dict[str, dict]:
-        sg = self._interp.model.subgraphs[self.subgraph]
-        return {m.name: _details(sg.tensors[m.tensor_index], m.tensor_index) for m in self._sig.inputs or []}
+        sg, it = self._interp.model.subgraphs[self.subgraph], self._interp
+        return {m.name: _details(sg.tensors[m.tensor_index], m.tensor_index, it._shape(self.subgraph, m.tensor_index))
+                for m in self._sig.inputs or []}
 
     def get_output_details(self) -> dict[str, dict]:
-        sg = self._interp.model.subgraphs[self.subgraph]
-        return {m.name: _details(sg.tensors[m.tensor_index], m.tensor_index) for m in self._sig.outputs or []}
+        sg, it = self._interp.model.subgraphs[self.subgraph], self._interp
+        return {m.name: _details(sg.tensors[m.tensor_index], m.tensor_index, it._shape(self.subgraph, m.tensor_index))
+                for m in self._sig.outputs or []}
 
     def __call__(self, **inputs: Any) -> dict[str, np.ndarray]:
         names = {m.name: m.tensor_index for m in self._sig.inputs or []}

@@ -84,3 +84,109 @@ def test_signature_runner_details_equal_litert(name: str):
             assert list(got) == list(want)
             for k in want:
                 _same_details(got[k], want[k])
+
+
+def _inputs(details: list[dict], batch: int, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for d in details:
+        shape = [batch, *[int(s) for s in d["shape"][1:]]]
+        if np.issubdtype(d["dtype"], np.integer):
+            info = np.iinfo(d["dtype"])
+            out.append(rng.integers(info.min, info.max + 1, shape).astype(d["dtype"]))
+        else:
+            out.append(rng.standard_normal(shape).astype(d["dtype"]))
+    return out
+
+
+def _same_outputs(got: np.ndarray, want: np.ndarray) -> None:
+    assert got.shape == want.shape and got.dtype == want.dtype
+    if want.dtype.kind in "iu":
+        np.testing.assert_array_equal(got, want)
+    else:
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * float(np.abs(want).max()))
+
+
+def _tensor_shapes_equal(ours: Interpreter, ref) -> int:
+    theirs = {d["index"]: d for d in ref.get_tensor_details()}
+    checked = 0
+    for d in ours.get_tensor_details():
+        if d["index"] in theirs:  # LiteRT adds scratch tensors of its own
+            np.testing.assert_array_equal(d["shape"], theirs[d["index"]]["shape"], err_msg=d["name"])
+            checked += 1
+    return checked
+
+
+@pytest.mark.parametrize("name", ["mlperf_tiny_kws_dscnn_int8.tflite", "mlperf_tiny_kws_dscnn_float32.tflite",
+                                  "digits_cnn"])
+def test_resize_tensor_input_then_batch_like_litert(name: str):
+    path = DIGITS if name == "digits_cnn" else _shared(name)
+    ref, ours = _litert(path), Interpreter(path)
+    d = ours.get_input_details()[0]
+    new = [4, *[int(s) for s in d["shape"][1:]]]
+    for it in (ref, ours):
+        it.resize_tensor_input(d["index"], new)
+        it.allocate_tensors()
+    _same_details(ours.get_input_details()[0], ref.get_input_details()[0])
+    got_out, want_out = ours.get_output_details()[0], ref.get_output_details()[0]
+    if name == "digits_cnn":
+        # LiteRT computes this model's flatten shape at run time (SHAPE -> PACK -> RESHAPE), so its output is
+        # dynamic and keeps the old [1 10] until invoke; we report the batch that will come out
+        assert list(want_out["shape"]) == [1, 10] and list(got_out["shape"]) == [4, 10]
+    else:
+        _same_details(got_out, want_out)
+    (x,) = _inputs([d], 4, seed=5)
+    for it in (ref, ours):
+        it.set_tensor(d["index"], x)
+        it.invoke()
+    _same_details(ours.get_output_details()[0], ref.get_output_details()[0])
+    assert _tensor_shapes_equal(ours, ref) == len(ours.model.main.tensors)
+    _same_outputs(ours.get_tensor(got_out["index"]), ref.get_tensor(want_out["index"]))
+
+
+def test_resize_rules_and_errors():
+    """strict resizes only -1 dimensions (LiteRT raises too); non-strict may change a fixed batch, as LiteRT."""
+    path = _shared("litert_multi_signature_model.tflite")
+    ours = Interpreter(path)
+    with pytest.raises(EdgequantError, match=r"cannot become \[4, 10\]: strict resizing changes only dimensions"):
+        ours.resize_tensor_input(0, [4, 10], strict=True)
+    with pytest.raises(RuntimeError, match="only allows mutating unknown dimensions"):
+        _litert(path).resize_tensor_input(0, [4, 10], strict=True)
+    with pytest.raises(EdgequantError, match="cannot become \\[10, 4\\]"):
+        ours.resize_tensor_input(0, [10, 4])  # not the batch and not -1: the kernels were prepared for 10
+    with pytest.raises(EdgequantError, match="rank 2"):
+        ours.resize_tensor_input(0, [10, 10, 1])
+    with pytest.raises(EdgequantError, match="not an input"):
+        ours.resize_tensor_input(2, [4, 10])
+    ref = _litert(path)
+    for it in (ours, ref):
+        for i in (0, 1):
+            it.resize_tensor_input(i, [4, 10])
+        it.allocate_tensors()
+    xs = _inputs(ours.get_input_details(), 4, seed=2)
+    with pytest.raises(EdgequantError, match=r"has shape \[4, 10\], got \[10, 10\]"):
+        ours.set_tensor(0, np.zeros((10, 10), np.float32))  # fixed batch resized: the new shape only, as LiteRT
+    for it in (ours, ref):
+        for d, x in zip(it.get_input_details(), xs):
+            it.set_tensor(d["index"], x)
+        it.invoke()
+    for a, b in zip(ours.get_output_details(), ref.get_output_details()):
+        _same_details(a, b)
+        _same_outputs(ours.get_tensor(a["index"]), ref.get_tensor(b["index"]))
+
+
+def test_tensor_gives_the_interpreters_array_to_fill_like_litert():
+    path = _shared("mlperf_tiny_kws_dscnn_int8.tflite")
+    ref, ours = _litert(path), Interpreter(path)
+    ref.allocate_tensors()
+    d, o = ours.get_input_details()[0], ours.get_output_details()[0]
+    (x,) = _inputs([d], 1, seed=9)
+    for it in (ref, ours):
+        it.tensor(d["index"])()[...] = x  # LiteRT's in-place fill
+        it.invoke()
+    np.testing.assert_array_equal(ours.tensor(o["index"])(), ref.tensor(o["index"])())
+    np.testing.assert_array_equal(ours.tensor(o["index"])(), ours.get_tensor(o["index"]))
+    np.testing.assert_array_equal(ours.tensor(d["index"])(), x)
+    with pytest.raises(EdgequantError, match="has no value yet"):
+        Interpreter(path).tensor(o["index"])()
+
