@@ -272,6 +272,12 @@ class Interpreter:
 
     Shapes, and where this differs from LiteRT:
 
+    - ``set_tensor`` takes an array of any size along the dimensions shape_signature marks -1 (usually the
+      batch) without ``resize_tensor_input`` first; LiteRT raises "Dimension mismatch" there. Kept because it was
+      public behaviour and the -1 already says the dimension is free (no caller in this repository depends on it:
+      the CLI, analysis.crosscheck, the quantizer and the golden cases feed the model's shapes). Such a call is
+      a resize: ``get_input_details`` reports the shape given, and outputs report what the next ``invoke``
+      gives them, as LiteRT's details do after resize_tensor_input + allocate_tensors + invoke.
     - ``resize_tensor_input(i, shape, strict=False)`` is there for LiteRT code and for fixed-batch models. Before
       the next invoke, tensors whose shape_signature starts with -1 report the new batch; after it every tensor
       reports the shape it has. LiteRT keeps the old shape until invoke for outputs it sizes at run time
@@ -449,7 +455,9 @@ class Interpreter:
         """Copy ``value`` into input ``index`` (a copy, as LiteRT makes: refilling your array later changes
         nothing)."""
         plan = self._plan(subgraph)
-        self._values[subgraph][index] = self._check_input(plan, index, np.array(value), exact=True)
+        value = self._check_input(plan, index, np.array(value), exact=True)
+        self._use_shape(subgraph, index, value.shape)
+        self._values[subgraph][index] = value
 
     def get_tensor(self, index: int, subgraph: int = 0) -> np.ndarray:
         plan = self._plan(subgraph)

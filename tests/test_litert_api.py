@@ -190,3 +190,45 @@ def test_tensor_gives_the_interpreters_array_to_fill_like_litert():
     with pytest.raises(EdgequantError, match="has no value yet"):
         Interpreter(path).tensor(o["index"])()
 
+
+@pytest.mark.parametrize("name", ["mlperf_tiny_kws_dscnn_int8.tflite", "digits_cnn"])
+def test_set_tensor_on_a_free_batch_reports_the_shape_in_use(name: str):
+    """Without resize_tensor_input (LiteRT refuses this set_tensor; we take it, see the class docstring): the
+    details then say what LiteRT says after resize_tensor_input + allocate_tensors + invoke."""
+    path = DIGITS if name == "digits_cnn" else _shared(name)
+    ref, ours = _litert(path), Interpreter(path)
+    ref.allocate_tensors()
+    d, o = ours.get_input_details()[0], ours.get_output_details()[0]
+    (x,) = _inputs([d], 4, seed=3)
+    with pytest.raises(ValueError, match="Dimension mismatch"):
+        ref.set_tensor(d["index"], x)
+    ours.set_tensor(d["index"], x)
+    assert list(ours.get_input_details()[0]["shape"]) == [4, *d["shape"][1:]]
+    ref.resize_tensor_input(d["index"], list(x.shape))
+    ref.allocate_tensors()
+    ref.set_tensor(d["index"], x)
+    for it in (ref, ours):
+        it.invoke()
+    _same_details(ours.get_input_details()[0], ref.get_input_details()[0])
+    _same_details(ours.get_output_details()[0], ref.get_output_details()[0])
+    assert ours.get_tensor(o["index"]).shape == (4, *o["shape"][1:])
+    _same_outputs(ours.get_tensor(o["index"]), ref.get_tensor(o["index"]))
+    # back to one sample: the details follow
+    ours.set_tensor(d["index"], x[:1])
+    ours.invoke()
+    np.testing.assert_array_equal(ours.get_output_details()[0]["shape"], o["shape"])
+    assert ours.get_tensor(o["index"]).shape == tuple(o["shape"])
+
+
+def test_signature_runner_on_a_batch_reports_details_like_litert():
+    """LiteRT's runner resizes its inputs to what it is given; its details then show the batch, and so do ours."""
+    ref, ours = _litert(DIGITS), Interpreter(DIGITS)
+    x = np.random.default_rng(4).standard_normal((3, 8, 8, 1)).astype(np.float32)
+    got, want = ours.get_signature_runner()(image=x), ref.get_signature_runner()(image=x)
+    assert list(got) == list(want)
+    for k in want:
+        _same_outputs(got[k], want[k])
+    for a, b in ((ours.get_signature_runner().get_input_details(), ref.get_signature_runner().get_input_details()),
+                 (ours.get_signature_runner().get_output_details(), ref.get_signature_runner().get_output_details())):
+        for k in b:
+            _same_details(a[k], b[k])
