@@ -304,7 +304,8 @@ def _weight_slots(sg: SubGraph, op: Operator, name: str, recipe: Recipe) -> list
         w = _const_float(sg, idx)
         if w is None:
             continue
-        if recipe.mode == "float16" or name in rules.WEIGHT_OPS and slot == _weight_input(name) and w.size >= recipe.min_weight_elements:
+        if recipe.mode == "float16" or (name in rules.WEIGHT_OPS and slot in _weight_inputs(name)
+                                        and w.size >= recipe.min_weight_elements):
             out.append(slot)
     return out
 
@@ -313,9 +314,9 @@ def _small_weight(sg: SubGraph, op: Operator, name: str, recipe: Recipe) -> int:
     """The size of the op's float weight when the int8 weight modes leave it float for being small, else 0."""
     if recipe.mode == "float16" or name not in (rules.HYBRID if recipe.mode == "dynamic_int8" else rules.WEIGHT_OPS):
         return 0
-    k = _weight_input(name)
-    w = _const_float(sg, op.inputs[k]) if k < len(op.inputs or []) else None
-    return w.size if w is not None and w.size < recipe.min_weight_elements else 0
+    ins = op.inputs or []
+    sizes = [w.size for k in _weight_inputs(name) if k < len(ins) and (w := _const_float(sg, ins[k])) is not None]
+    return sum(sizes) if sizes and max(sizes) < recipe.min_weight_elements else 0
 
 
 def _has_weight_matrix(sg: SubGraph, op: Operator) -> bool:
@@ -323,8 +324,8 @@ def _has_weight_matrix(sg: SubGraph, op: Operator) -> bool:
     return any((w := _const_float(sg, i)) is not None and w.ndim >= 2 for i in op.inputs or [])
 
 
-def _weight_input(name: str) -> int:
-    return 0 if name == "EMBEDDING_LOOKUP" else 1
+def _weight_inputs(name: str) -> tuple[int, ...]:
+    return rules.WEIGHT_INPUTS.get(name, (1,))
 
 
 def _dequantized_const(m: Model, sg: SubGraph, idx: int, op_name: str, slot: int, recipe: Recipe,

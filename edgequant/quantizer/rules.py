@@ -79,7 +79,11 @@ RULES: dict[str, Rule] = {
 # Ops TFLiteConverter's dynamic-range mode gives hybrid kernels: input index of the weight -> axis.
 HYBRID = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 # Ops whose constant float weights weight-only / float16 modes compress.
-WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "BATCH_MATMUL", "EMBEDDING_LOOKUP")
+WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "BATCH_MATMUL", "EMBEDDING_LOOKUP",
+              "UNIDIRECTIONAL_SEQUENCE_LSTM")
+# Which inputs weight_only_int8 stores as int8 (with a DEQUANTIZE at load); input 1 where not listed. The LSTM's
+# are its eight gate matrices and the projection (lstm.cc's input numbering); they stay per-tensor (no RULE).
+WEIGHT_INPUTS = {"EMBEDDING_LOOKUP": (0,), "UNIDIRECTIONAL_SEQUENCE_LSTM": (1, 2, 3, 4, 5, 6, 7, 8, 16)}
 
 assert all(BuiltinOperator.value(n) >= 0 for n in RULES)  # names must exist in the schema
 
