@@ -195,3 +195,26 @@ def test_int16_verdict_per_op_agrees_with_tflite_micro(op):
     assert can_run(fs) == runs, f"{op}: tflite-micro runs int16={runs}, lint: {[f.rule for f in fs]}"
     if not runs:  # the same model with int8 activations runs: int16 is what tflite-micro refuses
         assert tflm_allocations(_one_op(op, dtypes.INT8, in_shape, out_shape, consts, options, n_act)) is not None
+
+
+FLOAT_ONLY_CASES = {op: ([1, 4], [1, 4], (), None, 1) for op in
+                    ("NEG", "EXP", "ROUND", "CEIL", "FLOOR", "SQRT", "SIN", "COS", "LOG", "SQUARE")}
+FLOAT_ONLY_CASES["FLOOR_MOD"] = ([1, 4], [1, 4], (), None, 2)
+FLOAT_ONLY_CASES["L2_POOL_2D"] = ([1, 2, 2, 1], [1, 1, 1, 1], (), new_node("Pool2DOptions", **POOL), 1)
+FLOAT_ONLY_CASES["ABS"] = ([1, 4], [1, 4], (), None, 1)  # a control: int8 runs
+FLOAT_ONLY_CASES["RSQRT"] = ([1, 4], [1, 4], (), None, 1)  # a control: int8 runs
+
+
+@pytest.mark.parametrize("op", sorted(FLOAT_ONLY_CASES))
+def test_int8_verdict_per_op_agrees_with_tflite_micro(op):
+    from edgequant.analysis.lint import FLOAT_ONLY
+
+    in_shape, out_shape, consts, options, n_act = FLOAT_ONLY_CASES[op]
+    data = _one_op(op, dtypes.INT8, in_shape, out_shape, consts, options, n_act)
+    runs = tflm_allocations(data) is not None
+    fs = lint(edgequant.load(data))
+    assert can_run(fs) == runs, f"{op}: tflite-micro runs int8={runs}, lint: {[f.rule for f in fs]}"
+    assert (op in FLOAT_ONLY) == (not runs)
+    if not runs:  # the same op in float32 runs: int8 is what tflite-micro refuses
+        assert [f.rule for f in fs if f.severity == ERROR] == ["int8-kernel"]
+        assert tflm_allocations(_one_op(op, dtypes.FLOAT32, in_shape, out_shape, consts, options, n_act)) is not None

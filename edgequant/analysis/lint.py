@@ -16,6 +16,8 @@ Rules (each learnt from tflite-micro's sources or checked against its Python int
 * ``blockwise-quantization``: BlockwiseQuantization details; tflite-micro rejects them.
 * ``int16-kernel``: int16 activations into an op that has no int16 kernel in tflite-micro. SHAPE reads
   only its input's dimensions (any type; its kernel checks just the int32 output), so only its output counts.
+* ``int8-kernel``: int8 activations into an op whose tflite-micro kernel takes float32 only (NEG, EXP, SQRT,
+  SIN, ... see FLOAT_ONLY).
 * ``nonstandard-quantized-dimension``: a quantized_dimension outside the tensor's rank (the
   person-detect biases say 3 on rank-1 tensors); tflite-micro ignores it, LiteRT rejects the model.
 * ``dynamic-shape``: -1 in shape_signature; tflite-micro plans the static shape only.
@@ -51,6 +53,10 @@ INT16_OK = frozenset(["ADD", "SUB", "MUL", "CONV_2D", "DEPTHWISE_CONV_2D", "FULL
 WEIGHT_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "BATCH_MATMUL",
                         "SVDF", "UNIDIRECTIONAL_SEQUENCE_LSTM", "EMBEDDING_LOOKUP"})
 # Ops that read only their inputs' dimensions, never the values: the input's type is irrelevant to tflite-micro.
+# tflite-micro kernels that refuse int8 activations (float32 only); measured with single-op models in
+# tests/test_lint.py, each against the same model in float32, which runs
+FLOAT_ONLY = frozenset({"NEG", "EXP", "ROUND", "CEIL", "FLOOR", "SQRT", "SIN", "COS", "LOG", "SQUARE", "FLOOR_MOD",
+                        "L2_POOL_2D"})
 SHAPE_ONLY = frozenset({"SHAPE"})
 # Ops that convert at a model's edges; float on one side is the point of them, not float compute.
 CONVERSIONS = frozenset({"QUANTIZE", "DEQUANTIZE"})
@@ -159,6 +165,10 @@ def lint(model: Model) -> list[Finding]:
                 if t.type == dtypes.INT16 and name not in INT16_OK:
                     add(ERROR, "int16-kernel", "no int16 kernel for this op in tflite-micro",
                         "quantize activations to int8 (edgequant quantize --mode int8)", t.name)
+                    break
+                if t.type in (dtypes.INT8, dtypes.UINT8) and name in FLOAT_ONLY:
+                    add(ERROR, "int8-kernel", "tflite-micro's kernel for this op takes float32 only",
+                        f"keep it float (edgequant quantize --keep-float {name.lower()}) or replace the op", t.name)
                     break
         for i, t in enumerate(tensors):
             qp = t.quantization
