@@ -112,3 +112,14 @@ def test_one_sample_without_its_batch_axis_gets_a_hint():
     path, x = _digits()
     with pytest.raises(eq.EdgequantError, match=r"one sample without its batch axis\? add one: x\[None\]"):
         eq.quantize(path, "int8", x[0])
+
+
+def test_an_in_memory_dict_must_name_the_input_a_file_s_single_array_need_not(tmp_path):
+    import numpy as np
+    import pytest
+
+    path, x = _digits()
+    with pytest.raises(eq.EdgequantError, match="arrays imgae do not name the model's inputs \\(use 'image', "):
+        eq.quantize(path, "int8", {"imgae": x[:40]})
+    np.savez(tmp_path / "c.npz", anything=x[:40])
+    assert eq.save(eq.quantize(path, "int8", tmp_path / "c.npz")) == eq.save(eq.quantize(path, "int8", {"image": x[:40]}))

@@ -51,8 +51,10 @@ def _load_file(path: Path, key: str | None) -> Any:
         return {k: data[k] for k in data.files}
 
 
-def _pick(d: dict, names: list[str], where: str) -> dict:
-    """A dict whose keys are the input names; a file with other keys must hold one array per input."""
+def _pick(d: dict, names: list[str], where: str, from_file: bool = False) -> dict:
+    """A dict whose keys are the input names (full, or without 'serving_default_' and ':0'), or for a one-input
+    model 'x'-like keys; a .npz file's single array whatever its name (an in-memory dict's unknown key is more
+    likely a typo, so it is an error)."""
     if set(names) <= set(d):
         return {n: d[n] for n in names}
     short = {n.split(":")[0].removeprefix("serving_default_"): n for n in names}
@@ -62,10 +64,11 @@ def _pick(d: dict, names: list[str], where: str) -> dict:
         for k in ("x_calib", "x", "calib", "inputs"):
             if k in d:
                 return {names[0]: d[k]}
-        if len(d) == 1:
+        if len(d) == 1 and from_file:
             return {names[0]: next(iter(d.values()))}
+    accepted = sorted(set(names) | set(short) | ({"x"} if len(names) == 1 else set()))
     raise EdgequantError(f"{where}: arrays {', '.join(map(str, d))} do not name the model's inputs "
-                         f"({', '.join(names)})")
+                         f"(use {', '.join(repr(a) for a in accepted)})")
 
 
 def load_calibration(data: Any, model: Model, *, key: str | None = None, limit: int | None = None) -> list[dict]:
@@ -78,7 +81,8 @@ def load_calibration(data: Any, model: Model, *, key: str | None = None, limit: 
     specs = input_specs(model)
     names = [s[0] for s in specs]
     where = "calibration data"
-    if isinstance(data, (str, os.PathLike)):
+    from_file = isinstance(data, (str, os.PathLike))
+    if from_file:
         where = str(data)
         data = _load_file(Path(data), key)
     if isinstance(data, (np.ndarray, dict)):
@@ -100,7 +104,7 @@ def load_calibration(data: Any, model: Model, *, key: str | None = None, limit: 
         if d is None:
             raise EdgequantError(f"{where}: sample {n_item} is a bare array but the model has {len(names)} inputs "
                                  f"({', '.join(names)}); give dicts keyed by input name")
-        d = _pick(d, names, where)
+        d = _pick(d, names, where, from_file)
         batch = {}
         count = None
         for name, shape, dtype in specs:
