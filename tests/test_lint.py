@@ -186,17 +186,6 @@ INT16_CASES = {  # op: (input shape, output shape, int32 constants, options, act
 }
 
 
-@pytest.mark.parametrize("op", sorted(INT16_CASES))
-def test_int16_verdict_per_op_agrees_with_tflite_micro(op):
-    in_shape, out_shape, consts, options, n_act = INT16_CASES[op]
-    data = _one_op(op, dtypes.INT16, in_shape, out_shape, consts, options, n_act)
-    runs = tflm_allocations(data) is not None
-    fs = lint(edgequant.load(data))
-    assert can_run(fs) == runs, f"{op}: tflite-micro runs int16={runs}, lint: {[f.rule for f in fs]}"
-    if not runs:  # the same model with int8 activations runs: int16 is what tflite-micro refuses
-        assert tflm_allocations(_one_op(op, dtypes.INT8, in_shape, out_shape, consts, options, n_act)) is not None
-
-
 FLOAT_ONLY_CASES = {op: ([1, 4], [1, 4], (), None, 1) for op in
                     ("NEG", "EXP", "ROUND", "CEIL", "FLOOR", "SQRT", "SIN", "COS", "LOG", "SQUARE")}
 FLOAT_ONLY_CASES["FLOOR_MOD"] = ([1, 4], [1, 4], (), None, 2)
@@ -205,16 +194,21 @@ FLOAT_ONLY_CASES["ABS"] = ([1, 4], [1, 4], (), None, 1)  # a control: int8 runs
 FLOAT_ONLY_CASES["RSQRT"] = ([1, 4], [1, 4], (), None, 1)  # a control: int8 runs
 
 
-@pytest.mark.parametrize("op", sorted(FLOAT_ONLY_CASES))
-def test_int8_verdict_per_op_agrees_with_tflite_micro(op):
-    from edgequant.analysis.lint import FLOAT_ONLY
+# (activation type, the type the same op runs in when tflite-micro refuses it, the lint rule that says so)
+VERDICTS = {dtypes.INT16: (dtypes.INT8, "int16-kernel"), dtypes.INT8: (dtypes.FLOAT32, "int8-kernel")}
 
-    in_shape, out_shape, consts, options, n_act = FLOAT_ONLY_CASES[op]
-    data = _one_op(op, dtypes.INT8, in_shape, out_shape, consts, options, n_act)
+
+@pytest.mark.parametrize("act, op", [(dtypes.INT16, op) for op in sorted(INT16_CASES)]
+                         + [(dtypes.INT8, op) for op in sorted(FLOAT_ONLY_CASES)])
+def test_lint_verdict_per_op_and_type_agrees_with_tflite_micro(act, op):
+    """Each single-op model: lint says it can run exactly when tflite-micro runs it; where tflite-micro refuses,
+    the same model in another type runs, so the type is what it refuses, and lint's error names that."""
+    in_shape, out_shape, consts, options, n_act = (INT16_CASES if act == dtypes.INT16 else FLOAT_ONLY_CASES)[op]
+    data = _one_op(op, act, in_shape, out_shape, consts, options, n_act)
     runs = tflm_allocations(data) is not None
     fs = lint(edgequant.load(data))
-    assert can_run(fs) == runs, f"{op}: tflite-micro runs int8={runs}, lint: {[f.rule for f in fs]}"
-    assert (op in FLOAT_ONLY) == (not runs)
-    if not runs:  # the same op in float32 runs: int8 is what tflite-micro refuses
-        assert [f.rule for f in fs if f.severity == ERROR] == ["int8-kernel"]
-        assert tflm_allocations(_one_op(op, dtypes.FLOAT32, in_shape, out_shape, consts, options, n_act)) is not None
+    assert can_run(fs) == runs, f"{op}: tflite-micro runs {dtypes.name(act)}={runs}, lint: {[f.rule for f in fs]}"
+    if not runs:
+        other, rule = VERDICTS[act]
+        assert [f.rule for f in fs if f.severity == ERROR] == [rule]
+        assert tflm_allocations(_one_op(op, other, in_shape, out_shape, consts, options, n_act)) is not None
