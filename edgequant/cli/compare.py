@@ -70,13 +70,10 @@ def _integer_view(model: Model, i: int):
     return None
 
 
-def load_inputs(path: Path | None, model: Model, n: int, skip: int = 0) -> list[np.ndarray]:
-    """One float array per model input, ``n`` samples each (after the first ``skip``), from a file or random
-    (standard normal)."""
+def load_inputs(path: Path, model: Model, n: int, skip: int = 0) -> list[np.ndarray]:
+    """One float32 array per model input from a .npy/.npz file: ``n`` samples each, after the first ``skip``."""
     sg = model.main
     tensors = [sg.tensors[i] for i in sg.inputs or []]
-    if path is None:
-        return random_float_inputs(model, n)[0]
     out = []
     for a, t in zip(read_input_arrays(path, model), tensors):
         if not 0 <= skip < len(a):

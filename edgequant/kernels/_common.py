@@ -540,6 +540,18 @@ class Requant:
     rounding: str = "double"
 
 
+def per_channel_requant(ctx, act: int, channels: int) -> dict:
+    """``Requant``'s fields for the op being prepared (input 0 x, input 1 the int8 filter, output 0 y): offsets
+    from the zero points, per-channel multipliers from double(s_x) * double(s_w[c]) / double(s_y), the quantized
+    activation clamp, and the runtime's rounding. Shared by CONV_2D, DEPTHWISE_CONV_2D and grouped convolutions."""
+    x, w, y = ctx.input(0), ctx.input(1), ctx.output(0)
+    rounding = ctx.rounding_for("double")
+    mult, shift = per_channel_multipliers(x, w, y, channels, rounding)
+    lo, hi = quant_activation_range(act, y)
+    return {"act_min": lo, "act_max": hi, "input_offset": -scale_zp(x)[1], "output_offset": scale_zp(y)[1],
+            "output_multiplier": mult, "output_shift": shift, "rounding": rounding}
+
+
 def requantize_output(acc: np.ndarray, p) -> np.ndarray:
     """The integer epilogue shared by CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED params ``p``: kind "int" ->
     int8 with the kernel's rounding, kind "int16" -> the int16x8 path on the int64 accumulator."""
@@ -562,6 +574,13 @@ def check_type(t, allowed, what: str) -> None:
 def exact_in_float32(bound: float) -> bool:
     """True when every partial sum of integer products stays below 2**24 (float32 GEMM is exact)."""
     return bound < (1 << 24)
+
+
+def exact_gemm_dtype(w_int: np.ndarray, axis: int = 0):
+    """The float GEMM dtype that is exact for these integer weights against inputs of magnitude <= 255: float32
+    when every sum of |w| * 255 along ``axis`` (the GEMM's reduction axis) stays below 2**24, else float64."""
+    bound = float(np.abs(w_int).sum(axis=axis).max(initial=0)) * 255
+    return np.float32 if exact_in_float32(bound) else np.float64
 
 
 def int_gemm(a: np.ndarray, b: np.ndarray, ftype) -> np.ndarray:

@@ -22,12 +22,10 @@ from ._common import (
     Window,
     apply_float_activation,
     check_type,
-    exact_in_float32,
+    exact_gemm_dtype,
     float_activation_range,
-    per_channel_multipliers,
-    quant_activation_range,
+    per_channel_requant,
     requantize_output,
-    scale_zp,
     zero_points,
 )
 
@@ -46,7 +44,7 @@ class GroupedConvParams(Requant):
 
 def prepare_grouped(ctx, op, wv: np.ndarray, groups: int) -> GroupedConvParams:
     """Conv2D.prepare for groups > 1: ``wv`` is the constant (C_out, KH, KW, C_in/G) filter."""
-    x, w, b, y = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output(0)
+    x, w, b = ctx.input(0), ctx.input(1), ctx.input(2)
     o = op.options
     cout, kh, kw, cg = wv.shape
     if cout % groups:
@@ -71,21 +69,15 @@ def prepare_grouped(ctx, op, wv: np.ndarray, groups: int) -> GroupedConvParams:
     check_type(w, (dtypes.INT8,), "filter")
     if np.any(zero_points(w) != 0):
         raise UnsupportedError("filter zero points must be 0")
-    _, in_zp = scale_zp(x)
-    _, out_zp = scale_zp(y)
-    rounding = ctx.rounding_for("double")
-    mult, shift = per_channel_multipliers(x, w, y, cout, rounding)
-    lo, hi = quant_activation_range(act, y)
+    rq = per_channel_requant(ctx, act, cout)
     bias = None if bv is None else bv.astype(np.int64)
     wi = w_mats.astype(np.int64)
     if x.type == dtypes.INT8:
-        bound = float(np.abs(wi).sum(axis=1).max(initial=0)) * 255
-        gd = np.float32 if exact_in_float32(bound) else np.float64
+        gd = exact_gemm_dtype(wi, axis=1)
         kind = "int"
     else:
         gd, kind = np.float64, "int16"
-    return GroupedConvParams(kind, win, groups, wi.astype(gd), bias, gd, act_min=lo, act_max=hi, input_offset=-in_zp,
-                             output_offset=out_zp, output_multiplier=mult, output_shift=shift, rounding=rounding)
+    return GroupedConvParams(kind, win, groups, wi.astype(gd), bias, gd, **rq)
 
 
 def eval_grouped(p: GroupedConvParams, x: np.ndarray) -> np.ndarray:

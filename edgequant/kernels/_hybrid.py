@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import qmath
 from ..errors import UnsupportedError
-from ._common import exact_in_float32, scales, zero_points
+from ._common import exact_gemm_dtype, scales, zero_points
 
 
 def round_half_away_f32(v: np.ndarray, nonnegative: bool = False) -> np.ndarray:
@@ -145,8 +145,7 @@ def prepare_hybrid_fc(w, wt: np.ndarray, asymmetric: bool) -> HybridFC:
     if np.any(zero_points(w) != 0):
         raise UnsupportedError("hybrid weights must be symmetric (zero point 0)")
     wi = wt.astype(np.int64)
-    bound = float(np.abs(wi).sum(axis=0).max(initial=0)) * 255
-    gd = np.float32 if exact_in_float32(bound) else np.float64
+    gd = exact_gemm_dtype(wi)
     units = wt.shape[1]
     if s.size not in (1, units):
         raise UnsupportedError(f"{s.size} weight scales for {units} units")

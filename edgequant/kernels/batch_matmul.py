@@ -11,6 +11,7 @@ from .. import dtypes
 from ..errors import UnsupportedError
 from . import Kernel, kernel
 from ._common import (
+    exact_gemm_dtype,
     mul_by_qm,
     quantize_multiplier,
     requantize_int64,
@@ -72,8 +73,7 @@ class BatchMatMul(Kernel):
             w = _adj(rv.reshape(rv.shape[-2:]), adj_y).astype(np.int64)  # (K, N)
             s = scales(rhs)
             asym = bool(getattr(o, "asymmetric_quantize_inputs", False)) if o is not None else False
-            bound = float(np.abs(w).sum(axis=0).max(initial=0)) * 255
-            gd = np.float32 if bound < (1 << 24) else np.float64
+            gd = exact_gemm_dtype(w)
             hw = HybridFC(w.astype(gd), gd, s if s.size > 1 else s[0], s.size > 1, asym, w.sum(axis=0))
             return BatchMatMulParams("hybrid", adj_x, adj_y, None, batchable, hybrid=hw)
         if lhs.type not in (dtypes.INT8, dtypes.INT16) or rhs.type not in (dtypes.INT8, dtypes.INT16):

@@ -19,13 +19,12 @@ from ._common import (
     channel_tile,
     check_type,
     epilogue,
+    exact_gemm_dtype,
     exact_in_float32,
     float_activation_range,
     mark_finite,
-    per_channel_multipliers,
-    quant_activation_range,
+    per_channel_requant,
     requantize_output,
-    scale_zp,
     scales,
     zero_points,
 )
@@ -133,7 +132,7 @@ class Conv2D(Kernel):
     """
 
     def prepare(self, ctx, op):
-        x, w, b, y = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output(0)
+        x, w, b = ctx.input(0), ctx.input(1), ctx.input(2)
         o = op.options
         if o is None:
             raise UnsupportedError("missing Conv2DOptions")
@@ -162,22 +161,14 @@ class Conv2D(Kernel):
             return self._prepare_hybrid(ctx, op, win, w2, bv, act, pl)
         check_type(x, (dtypes.INT8, dtypes.INT16), "input")
         check_type(w, (dtypes.INT8,), "filter")
-        _, in_zp = scale_zp(x)
-        _, out_zp = scale_zp(y)
-        mult, shift = per_channel_multipliers(x, w, y, cout, ctx.rounding_for("double"))
-        lo, hi = quant_activation_range(act, y)
+        rq = per_channel_requant(ctx, act, cout)
         bias = None if bv is None else bv.astype(np.int64)
         wi = w2.astype(np.int64)
         if x.type == dtypes.INT8:
-            bound = float(np.abs(wi).sum(axis=0).max(initial=0)) * 255
-            gd = np.float32 if exact_in_float32(bound) else np.float64
-            return ConvParams("int", win, wi.astype(gd), bias, act_min=lo, act_max=hi, input_offset=-in_zp,
-                              output_offset=out_zp,
-                              output_multiplier=mult, output_shift=shift, gemm_dtype=gd, out_dtype=np.int8,
-                              rounding=ctx.rounding_for("double"), patches=pl)
-        return ConvParams("int16", win, wi.astype(np.float64), bias, act_min=lo, act_max=hi, input_offset=-in_zp,
-                          output_offset=out_zp, output_multiplier=mult, output_shift=shift, gemm_dtype=np.float64,
-                          out_dtype=np.int16, rounding=ctx.rounding_for("double"), patches=pl)
+            gd = exact_gemm_dtype(wi)
+            return ConvParams("int", win, wi.astype(gd), bias, gemm_dtype=gd, out_dtype=np.int8, patches=pl, **rq)
+        return ConvParams("int16", win, wi.astype(np.float64), bias, gemm_dtype=np.float64, out_dtype=np.int16,
+                          patches=pl, **rq)
 
     def eval(self, p: ConvParams, inputs):
         x = inputs[0]

@@ -19,10 +19,8 @@ from ._common import (
     epilogue,
     float_activation_range,
     known_finite,
-    per_channel_multipliers,
-    quant_activation_range,
+    per_channel_requant,
     requantize_output,
-    scale_zp,
     scales,
 )
 from ._hybrid import asymmetric_quantize_rows
@@ -61,7 +59,7 @@ class DepthwiseConv2D(Kernel):
     """
 
     def prepare(self, ctx, op):
-        x, w, b, y = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output(0)
+        x, w, b = ctx.input(0), ctx.input(1), ctx.input(2)
         o = op.options
         if o is None:
             raise UnsupportedError("missing DepthwiseConv2DOptions")
@@ -98,18 +96,11 @@ class DepthwiseConv2D(Kernel):
                                    acc_dtype=np.float32)
         check_type(x, (dtypes.INT8, dtypes.INT16), "input")
         check_type(w, (dtypes.INT8,), "filter")
-        _, in_zp = scale_zp(x)
-        _, out_zp = scale_zp(y)
-        m, s = per_channel_multipliers(x, w, y, cout, ctx.rounding_for("double"))
-        lo, hi = quant_activation_range(act, y)
+        rq = per_channel_requant(ctx, act, cout)
         bias = None if bv is None else bv.astype(np.int64)
         if x.type == dtypes.INT8:
-            return DepthwiseParams("int", win, wk.astype(np.int32), mult, bias, np.int32, act_min=lo, act_max=hi,
-                                   input_offset=-in_zp, output_offset=out_zp, output_multiplier=m, output_shift=s,
-                                   rounding=ctx.rounding_for("double"))
-        return DepthwiseParams("int16", win, wk.astype(np.int64), mult, bias, np.int64, act_min=lo, act_max=hi,
-                               input_offset=-in_zp, output_offset=out_zp, output_multiplier=m, output_shift=s,
-                               rounding=ctx.rounding_for("double"))
+            return DepthwiseParams("int", win, wk.astype(np.int32), mult, bias, np.int32, **rq)
+        return DepthwiseParams("int16", win, wk.astype(np.int64), mult, bias, np.int64, **rq)
 
     def eval(self, p: DepthwiseParams, inputs):
         x = inputs[0]
