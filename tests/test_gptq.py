@@ -126,8 +126,8 @@ def test_gptq_beats_nearest_on_held_out_digits(digits, mode):
 def test_gptq_keeps_every_weight_scale(digits):
     models, d = digits
     m = models["digits_resnet"]
-    a = quantize(m, Recipe.weight_only_int8(weight_rounding="nearest"), d["x_calib"])
-    b = quantize(m, Recipe.weight_only_int8(), d["x_calib"])
+    a = quantize(m, Recipe.weight_only_int8(weight_rounding="nearest", weight_range="minmax"), d["x_calib"])
+    b = quantize(m, Recipe.weight_only_int8(), d["x_calib"])  # GPTQ, with minmax scales
     changed = 0
     for ta, tb in zip(a.main.tensors, b.main.tensors, strict=True):
         assert ta.name == tb.name and ta.type == tb.type
@@ -143,9 +143,9 @@ def test_gptq_needs_calibration_data(digits):
     with pytest.raises(EdgequantError, match="gptq.*calibration data") as e:
         quantize(models["digits_cnn"], Recipe.dynamic_int8(weight_rounding="gptq"))
     assert "\n" not in str(e.value)
-    # "auto" without data: nearest rounding and TFLiteConverter's small-weight rule, no error
+    # "auto" without data: nearest rounding with MSE scales, no error
     _, rep = quantize_with_report(models["digits_cnn"], Recipe.dynamic_int8())
-    assert rep.recipe["weight_rounding"] == "nearest" and rep.recipe["min_weight_elements"] == 1024
+    assert rep.recipe["weight_rounding"] == "nearest" and rep.recipe["weight_range"] == "mse"
     assert rep.calibration is None
 
 

@@ -77,19 +77,20 @@ def sqnr(ref, y):
     return 10 * np.log10(np.sum(ref.astype(np.float64) ** 2) / max(np.sum((ref - y).astype(np.float64) ** 2), 1e-30))
 
 
-# The tests below pass calibration data, so the presets round weights with GPTQ ("auto"); "nearest" keeps
-# TFLiteConverter's plain rounding (and, for dynamic_int8, its 1024-element rule).
+# The tests below pass calibration data, so the presets round weights with GPTQ ("auto"); "nearest" rounds each
+# weight on its own, with MSE-searched scales; min_weight_elements=1024 is TFLiteConverter's small-weight rule.
 NEAREST = {"weight_rounding": "nearest"}
 RECIPES = [
     Recipe.float16(), Recipe.weight_only_int8(), Recipe.weight_only_int8(**NEAREST),
     Recipe.weight_only_int8(min_weight_elements=1024), Recipe.dynamic_int8(), Recipe.dynamic_int8(**NEAREST),
-    Recipe.dynamic_int8(min_weight_elements=0, **NEAREST),
+    Recipe.dynamic_int8(min_weight_elements=1024, **NEAREST),
     Recipe.int8(), Recipe.int8(**NEAREST), Recipe.int8(io="uint8"), Recipe.int8(io="float"),
     Recipe.int8(per_channel=False), Recipe.int8(per_channel=False, **NEAREST),
     Recipe.int16x8(), Recipe.int16x8(io="float"), Recipe.int16x8(**NEAREST),
-    # MSE-searched weight scales: every runtime check below holds for them too
-    Recipe.weight_only_int8(weight_range="mse"), Recipe.dynamic_int8(min_weight_elements=0, weight_range="mse"),
+    # MSE-searched weight scales with GPTQ, and min/max ones with nearest rounding: every check holds for both
+    Recipe.weight_only_int8(weight_range="mse"), Recipe.dynamic_int8(weight_range="mse"),
     Recipe.int8(weight_range="mse"), Recipe.int16x8(weight_range="mse"),
+    Recipe.dynamic_int8(weight_range="minmax", **NEAREST),
 ]
 
 
@@ -255,7 +256,10 @@ def test_dynamic_range_marks_hybrid_fully_connected(split):
     assert q.main.tensors[fc.inputs[1]].type == dtypes.INT8
     assert q.main.tensors[fc.inputs[0]].type == dtypes.FLOAT32
     conv = next(op for op in q.main.operators if q.op_name(op) == "CONV_2D")
-    assert q.main.tensors[conv.inputs[1]].type == dtypes.FLOAT32  # 576 weights < 1024: stays float
+    assert q.main.tensors[conv.inputs[1]].type == dtypes.INT8  # every weight, small ones too (min_weight_elements 0)
+    q1024 = eq.load(eq.save(quantize(m, Recipe.dynamic_int8(min_weight_elements=1024))))
+    conv = next(op for op in q1024.main.operators if q1024.op_name(op) == "CONV_2D")
+    assert q1024.main.tensors[conv.inputs[1]].type == dtypes.FLOAT32  # TFLiteConverter's rule: 576 < 1024 stays float
 
 
 # -- bad input ------------------------------------------------------------------------------------------------
@@ -329,8 +333,9 @@ def test_cli_weight_modes_use_calibration_data_for_gptq(tmp_path, capsys):
     assert g["recipe"]["weight_rounding"] == "gptq" and g["recipe"]["min_weight_elements"] == 0
     assert g["calibration"]["samples"] == 200 - 40  # the default 20% held out to measure SQNR
     assert min(g["sqnr_db"].values()) > 50
-    assert p["recipe"]["weight_rounding"] == "nearest" and p["recipe"]["min_weight_elements"] == 1024
-    assert "calibration" not in p and g["size_after"] < p["size_after"]  # the small conv is quantized too
+    assert p["recipe"]["weight_rounding"] == "nearest" and p["recipe"]["weight_range"] == "mse"
+    assert g["recipe"]["weight_range"] == "minmax"  # GPTQ compensates rounding error itself: no clipping
+    assert "calibration" not in p and g["size_after"] == p["size_after"]  # same layout, other integers
     rc = main(["quantize", model, "-o", str(tmp_path / "never.tflite"), "--mode", "dynamic_int8", "--rounding", "gptq"])
     err = capsys.readouterr().err
     assert rc == 2 and err == "error: --rounding gptq needs calibration data: pass --calib data.npz\n"
@@ -648,10 +653,10 @@ def test_an_override_that_matches_nothing_is_an_error(split, recipe, tmp_path):
 
 def test_weights_left_float_for_being_small_are_listed_with_the_reason():
     m = eq.load_file(FIX / "digits_cnn.tflite")  # conv 64x3x3x1 = 576 weights, dense 576x10
-    _, rep = quantize_with_report(m, Recipe.dynamic_int8())  # no data: TFLiteConverter's 1024 rule
+    _, rep = quantize_with_report(m, Recipe.dynamic_int8(min_weight_elements=1024))  # TFLiteConverter's rule
     assert rep.float_ops == ["0 CONV_2D (576 weights, under min_weight_elements 1024)"]
     assert [q.split()[1] for q in rep.quantized_ops] == ["FULLY_CONNECTED"]
-    _, rep0 = quantize_with_report(m, Recipe.dynamic_int8(min_weight_elements=0))
+    _, rep0 = quantize_with_report(m, Recipe.dynamic_int8())  # default: every weight
     assert rep0.float_ops == [] and [q.split()[1] for q in rep0.quantized_ops] == ["CONV_2D", "FULLY_CONNECTED"]
 
 

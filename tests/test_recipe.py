@@ -24,18 +24,15 @@ def test_overrides_match_by_op_type_and_by_tensor_name():
     assert r.action_for("ADD", ["dense"]) == set()
 
 
-def test_dynamic_range_skips_small_weights_like_tflite_converter_only_without_data():
-    # hybrid kernels cost accuracy on small layers, so TFLiteConverter leaves weights under 1024 elements float;
-    # with calibration data GPTQ rounding keeps them accurate, so every weight is compressed (as weight-only
-    # always does: DEQUANTIZE runs once at load)
-    assert Recipe.dynamic_int8().min_weight_elements is None  # decided per run
-    assert Recipe.dynamic_int8().resolved(has_data=False).min_weight_elements == 1024
-    assert Recipe.dynamic_int8().resolved(has_data=True).min_weight_elements == 0
-    assert Recipe.dynamic_int8(weight_rounding="nearest").resolved(has_data=True).min_weight_elements == 1024
+def test_every_weight_is_quantized_unless_a_minimum_size_is_asked_for():
+    # TFLiteConverter leaves dynamic-range weights under 1024 values float; edgequant quantizes them all (their
+    # error is kept small by MSE scales without data and by GPTQ with it), and keeps the rule on request
+    assert Recipe.dynamic_int8().min_weight_elements is None
+    for mode in MODES:
+        for has_data in (False, True):
+            assert Recipe.preset(mode).resolved(has_data=has_data).min_weight_elements == 0
+    assert Recipe.dynamic_int8(min_weight_elements=1024).resolved(has_data=False).min_weight_elements == 1024
     assert Recipe.dynamic_int8(min_weight_elements=7).resolved(has_data=True).min_weight_elements == 7
-    for mode in ("weight_only_int8", "int8", "int16x8"):
-        assert Recipe.preset(mode).resolved(has_data=False).min_weight_elements == 0
-        assert Recipe.preset(mode).resolved(has_data=True).min_weight_elements == 0
 
 
 def test_weight_rounding_auto_means_gptq_exactly_when_there_is_data():
@@ -76,8 +73,14 @@ def test_weight_range_round_trips_through_json(wr):
     assert Recipe.from_json(r.to_json()) == r
 
 
-def test_weight_range_defaults_to_minmax_and_rejects_unknown_names():
-    assert all(Recipe.preset(m).weight_range == "minmax" for m in MODES)
+def test_weight_range_auto_is_mse_with_nearest_rounding_and_rejects_unknown_names():
+    for m in MODES:
+        r = Recipe.preset(m)
+        assert r.weight_range == "auto"
+        assert r.resolved(has_data=False).weight_range == "mse"
+        assert r.resolved(has_data=True).weight_range == ("mse" if m == "float16" else "minmax")  # GPTQ: minmax
+        assert Recipe.preset(m, weight_range="minmax").resolved(has_data=False).weight_range == "minmax"
+        assert Recipe.preset(m, weight_rounding="nearest").resolved(has_data=True).weight_range == "mse"
     with pytest.raises(EdgequantError, match="weight_range") as e:
         Recipe.from_json('{"mode": "int8", "weight_range": "median"}')
     assert "\n" not in str(e.value)

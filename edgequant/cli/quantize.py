@@ -31,14 +31,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(default: 20%%, at most 100; 0: no measurement)")
     p.add_argument("--per-tensor", action="store_true", help="one scale per weight tensor instead of per channel")
     p.add_argument("--observer", choices=sorted(OBSERVERS), help="calibration observer (default minmax)")
-    p.add_argument("--weight-range", choices=WEIGHT_RANGES,
-                   help="int8 weight scales: minmax (max|w|/127, default) or mse (clipping ratio with least error)")
+    p.add_argument("--weight-range", choices=("auto",) + WEIGHT_RANGES,
+                   help="int8 weight scales: minmax (max|w|/127) or mse (the clipping ratio with the least weight "
+                        "error); auto (default) = mse with nearest rounding, minmax with gptq")
     p.add_argument("--rounding", choices=("auto", "nearest", "gptq"),
                    help="int8 weight rounding: gptq compensates each rounding error from the calibration inputs "
                         "(needs --calib); auto (default) = gptq with --calib, else nearest")
     p.add_argument("--min-weight-elements", type=int, metavar="N",
-                   help="weight modes: weights with fewer values stay float (default: 1024 for dynamic_int8 "
-                        "without --calib, as TFLiteConverter does; else 0)")
+                   help="weight modes: weights with fewer values stay float (default 0: all are quantized; "
+                        "TFLiteConverter's dynamic-range mode keeps weights under 1024 values float)")
     p.add_argument("--keep-float", action="append", default=[], metavar="REGEX",
                    help="keep ops float whose output or weight tensor name matches REGEX (repeatable)")
     p.add_argument("--io", choices=("int8", "uint8", "float", "int16"), help="input/output type of full-integer models")

@@ -79,10 +79,11 @@ class Recipe:
     DEPTHWISE_CONV_2D axis 3, FULLY_CONNECTED axis 0). observer: a calibration observer name
     (edgequant.calibration). io: the type of the model's inputs/outputs for full-integer modes.
     min_weight_elements: weights smaller than this stay float in dynamic_int8 / weight_only_int8; None
-    (default) means TFLiteConverter's 1024 for dynamic_int8 with nearest rounding, else 0 (GPTQ keeps the
-    small layers accurate, so they are quantized too). weight_range: how int8 weight scales are chosen, "minmax"
-    (max|w| / 127) or "mse" (the clipping ratio with the smallest weight error, see
-    edgequant.quantizer.weights). weight_rounding: which int8 value each weight gets within that range,
+    (default) means 0: every weight of a weight op is quantized, as ai-edge-quantizer does (TFLiteConverter
+    keeps weights under 1024 values float in its dynamic-range mode; ``min_weight_elements=1024`` does the same).
+    weight_range: how int8 weight scales are chosen, "minmax" (max|w| / 127), "mse" (the clipping ratio with the
+    smallest weight error, see edgequant.quantizer.weights) or "auto" (default: "mse" with nearest rounding,
+    "minmax" with GPTQ, which compensates rounding error itself). weight_rounding: which int8 value each weight gets within that range,
     "nearest", "gptq" (error-compensating rounding from the calibration inputs, see edgequant.quantizer.gptq;
     needs calibration data, in every mode) or "auto" (default: gptq when calibration data is given).
     batch_size: calibration batch. :meth:`resolved` turns the two defaults into what a run used.
@@ -93,7 +94,7 @@ class Recipe:
     observer: str = "minmax"
     io: str | None = None  # None: "float" for the weight modes, "int8" for int8, "int16" for int16x8
     min_weight_elements: int | None = None
-    weight_range: str = "minmax"
+    weight_range: str = "auto"
     weight_rounding: str = "auto"
     batch_size: int = 32
     overrides: tuple[Override, ...] = field(default_factory=tuple)
@@ -120,9 +121,9 @@ class Recipe:
             raise EdgequantError(f"recipe: mode int16x8 takes io 'int16' or 'float', not '{self.io}'")
         if self.mode == "int8" and self.io == "int16":
             raise EdgequantError("recipe: mode int8 takes io 'int8', 'uint8' or 'float', not 'int16'")
-        if self.weight_range not in WEIGHT_RANGES:
+        if self.weight_range not in ("auto",) + WEIGHT_RANGES:
             raise EdgequantError(f"recipe: unknown weight_range '{self.weight_range}' "
-                                 f"(choose from {', '.join(WEIGHT_RANGES)})")
+                                 f"(choose from auto, {', '.join(WEIGHT_RANGES)})")
         if self.weight_rounding not in ROUNDINGS:
             raise EdgequantError(f"recipe: unknown weight_rounding '{self.weight_rounding}' "
                                  f"(choose from {', '.join(ROUNDINGS)})")
@@ -188,10 +189,11 @@ class Recipe:
         rounding = self.weight_rounding
         if rounding == "auto":
             rounding = "gptq" if has_data and self.mode != "float16" else "nearest"
-        minimum = self.min_weight_elements
-        if minimum is None:
-            minimum = 1024 if self.mode == "dynamic_int8" and rounding == "nearest" else 0
-        return replace(self, weight_rounding=rounding, min_weight_elements=minimum)
+        minimum = 0 if self.min_weight_elements is None else self.min_weight_elements
+        weight_range = self.weight_range
+        if weight_range == "auto":
+            weight_range = "mse" if rounding == "nearest" else "minmax"
+        return replace(self, weight_rounding=rounding, min_weight_elements=minimum, weight_range=weight_range)
 
     @property
     def full_integer(self) -> bool:
