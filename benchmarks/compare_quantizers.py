@@ -1,24 +1,49 @@
 """Quantizers side by side: TFLiteConverter (from the Keras source), ai-edge-quantizer 0.10, edgequant.
 
-Same float models, same 200 calibration samples, every mode each tool supports. Prints a markdown table:
-file size, accuracy on the held-out split (classifiers with labels), output SQNR vs the float model (LiteRT
-reference kernels), wall time of the quantization call (the fastest of --repeat runs; calibration included; TFLiteConverter's time includes
-its conversion from Keras, which is the only way it quantizes; numpy's BLAS runs one thread for every tool).
+Same float file and calibration samples for every tool, every mode each tool supports. Prints a markdown table:
+file size, accuracy on the held-out split (classifiers with labels), output SQNR vs the float model on the held-out
+inputs (LiteRT reference kernels, one sample per invoke), and ms = wall time of the quantization call in
+milliseconds, 3 significant figures (the fastest of --repeat runs; calibration included; TFLiteConverter's time
+includes its conversion from Keras, which is the only way it quantizes; numpy's BLAS runs one thread for every tool).
 
-Models:
+Models and their data:
 * digits_cnn, digits_resnet: tests/data/fixtures (Keras source + float .tflite, trained by tools/train_fixtures.py);
-  calibration = x_calib (200 training samples), evaluation = the 360-sample held-out split.
-* mnist_cnn: trained here on the MNIST *test* set in ../shared/data (first 8000 images train, last 2000 held out;
-  calibration = 200 of the first 8000).
-* MLPerf Tiny float models in ../shared/models (no Keras source: no TFLiteConverter column); calibration and
-  evaluation on uniform random inputs in [0, 1] (200 + 500 samples, seed 0): SQNR and top-1 agreement only.
+  calibration = x_calib (200 training samples), evaluation = the 360-sample held-out split with labels.
+* mnist_cnn: trained here on the MNIST *test* set in ../shared/data (first 8000 images train, last 2000 held out
+  with labels; calibration = 200 of the first 8000, seed 0).
+* mlperf_tiny_ic_resnet8_float, mlperf_tiny_ic_resnet_large_float (32x32x3), mlperf_tiny_vww_96_float (96x96x3):
+  ../shared/models, no Keras source (no TFLiteConverter rows) and no real inputs or labels here: uniform random
+  inputs in [0, 1] (seed 0), 200 for calibration + 500 for evaluation. SQNR and top-1 agreement only.
+* mlperf_tiny_ad01_fc_autoencoder_fp32: real log-mel features of one normal ToyCar clip,
+  ../shared/data/mlperf_tiny_ad_normal_id_01_00000000_hist_librosa.bin = 200 frames x 128 mels, float32, frame-major
+  (the 102400 bytes read as (128, 200) jump by ~18 dB between neighbours, as (200, 128) by ~3 dB along both axes).
+  The model's 640 inputs are 5 consecutive frames concatenated frame after frame (the DCASE 2020 baseline's
+  file_to_vector_array in MLPerf Tiny's anomaly_detection: vector[:, 128*t:128*(t+1)] = frame t of the window),
+  so 196 sliding windows: calibration = the 96 windows inside frames 0-99, evaluation = the 96 inside frames
+  100-199 (no shared frame). SQNR of the reconstruction only (no labels, not a classifier).
+* Left out: mlperf_tiny_kws_dscnn_float32.tflite, which despite its name is already dynamic-range quantized
+  (int8 CONV_2D weights, ../shared/MANIFEST.tsv); the other MLPerf Tiny files there are int8 or hybrid too.
+
+Every float file without a SignatureDef (all four MLPerf models but resnet_large) gets one before any tool sees it
+(edgequant writes it: key serving_default, the main subgraph's input and output tensors by name), because
+ai-edge-quantizer calibrates through LiteRT's signature runner and fails with 'Invalid signature_key provided'
+without one. The signed file is the float row's bytes, and its outputs are checked bit-identical to the original's
+in LiteRT before the run goes on.
+
+A tool whose output has no narrow tensor (int8, int16, uint8, int4, float16) that the float file lacks quantized
+nothing: its row says so and why, and it is not a peer. ai-edge-quantizer does that on ad01's weight modes: the
+file (mlcommons/tiny's baseline_tf23 conversion) names its op in OperatorCode.deprecated_builtin_code only and leaves builtin_code 0, which
+ai-edge-quantizer reads alone, so it sees ten ADDs, none of which its weight recipes quantize. Its int8 and int16x8
+recipes quantize each FULLY_CONNECTED's three inputs as ADD operands, the bias at the activation width (int8 or
+int16, not int32 or int64), so LiteRT refuses to run the output: error rows, with LiteRT's message.
 
 edgequant runs twice for the weight modes: with the calibration data (its default then rounds int8 weights with
 GPTQ and quantizes every weight) and without ("no data": nearest rounding, TFLiteConverter's 1024-element rule
 for dynamic_int8). "top-1 = float": how often the quantized model's top class is the float model's (classifiers).
-"vs better peer" (edgequant rows, labelled data): against the more accurate peer in the same mode, +c/-b = the
+"vs better peer" (edgequant rows): with labels, against the more accurate peer in the same mode, +c/-b = the
 held-out samples only edgequant / only the peer gets right, and p = McNemar's exact two-sided test of "equally
-accurate" (a small p means the accuracy difference is more than chance).
+accurate" (a small p means the accuracy difference is more than chance); then, with or without labels, dSQNR =
+edgequant's SQNR minus the best peer's in that mode (peers: the other tools' rows that quantized something).
 
     .venv/bin/python benchmarks/compare_quantizers.py [--quick] [--repeat 2]
     .venv/bin/python benchmarks/compare_quantizers.py --only-edgequant --set weight_range=mse   # what-if runs
@@ -57,12 +82,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 warnings.filterwarnings("ignore")
 
 import edgequant as eq
+from edgequant import dtypes
+from edgequant.flatbuffer.nodes import node_class
+from edgequant.flatbuffer.schema import BuiltinOperator
 from edgequant.quantizer import Recipe, quantize
 
 MODES = ("dynamic_int8", "weight_only_int8", "float16", "int8", "int16x8")
 # Evaluation samples for the MLPerf models (random inputs): an output SQNR through a softmax varies by about
 # +-2 dB between sets of 50 samples, so 500.
 MLPERF_EVAL = 500
+AD_FEATURES = SHARED / "data" / "mlperf_tiny_ad_normal_id_01_00000000_hist_librosa.bin"
+AD_MELS, AD_FRAMES = 128, 5  # one ad01 input = 5 consecutive log-mel frames of 128 bands, frame after frame
+# Tensor types a quantizer writes; a float model has none of them unless it was quantized already.
+NARROW = (dtypes.INT8, dtypes.INT16, dtypes.UINT8, dtypes.INT4, dtypes.FLOAT16)
 
 
 def run_litert(blob: bytes, x: np.ndarray) -> np.ndarray:
@@ -92,6 +124,41 @@ def run_litert(blob: bytes, x: np.ndarray) -> np.ndarray:
 def sqnr(ref: np.ndarray, y: np.ndarray) -> float:
     noise = np.sum((ref.astype(np.float64) - y) ** 2)
     return float("inf") if noise == 0 else float(10 * np.log10(np.sum(ref.astype(np.float64) ** 2) / noise))
+
+
+def ms(seconds: float) -> str:
+    """Milliseconds to 3 significant figures: 5.3, 84.7, 312, 1230."""
+    v = float(f"{seconds * 1e3:.3g}")
+    return f"{v:.0f}" if v >= 100 else f"{v:g}"
+
+
+def with_signature(blob: bytes) -> bytes:
+    """The model with a serving_default SignatureDef naming the main subgraph's inputs and outputs (unchanged if
+    it has a signature already): ai-edge-quantizer calibrates through LiteRT's signature runner."""
+    m = eq.load(blob)
+    if m.signature_defs:
+        return blob
+    sg, tmap = m.main, node_class("TensorMap")
+    m.signature_defs = [node_class("SignatureDef")(
+        inputs=[tmap(name=sg.tensors[i].name, tensor_index=i) for i in sg.inputs],
+        outputs=[tmap(name=sg.tensors[i].name, tensor_index=i) for i in sg.outputs],
+        signature_key="serving_default", subgraph_index=0)]
+    return eq.save(m)
+
+
+def narrow_tensors(blob: bytes) -> int:
+    return sum(int(t.type) in NARROW for _, t in eq.load(blob).tensors())
+
+
+def aeq_skip_reason(float_blob: bytes) -> str | None:
+    """Why ai-edge-quantizer may quantize nothing in this float model: it takes an op's type from
+    OperatorCode.builtin_code alone, while old converters left that 0 (ADD) and wrote the op in
+    deprecated_builtin_code (TFLite reads the larger of the two)."""
+    misread = sorted({(oc.name, BuiltinOperator.name_of(oc.builtin_code)) for oc in eq.load(float_blob).operator_codes
+                      if oc.builtin_code != oc.code})
+    if not misread:
+        return None
+    return ", ".join(f"reads {real} as {seen}" for real, seen in misread) + ", op only in deprecated_builtin_code"
 
 
 # -- the three quantizers -----------------------------------------------------------------------------------
@@ -161,7 +228,7 @@ def digits_models():
     d = np.load(FIX / "digits_split.npz")
     for name in ("digits_cnn", "digits_resnet"):
         yield name, keras.models.load_model(FIX / f"{name}.keras"), (FIX / f"{name}.tflite").read_bytes(), \
-            d["x_calib"], d["x_test"], d["y_test"]
+            d["x_calib"], d["x_test"], d["y_test"], True
 
 
 def mnist_model():
@@ -194,18 +261,32 @@ def mnist_model():
     with contextlib.redirect_stdout(io.StringIO()):
         blob = tf.lite.TFLiteConverter.from_keras_model(m).convert()
     rng = np.random.default_rng(0)
-    return "mnist_cnn", m, blob, x_tr[rng.choice(8000, 200, replace=False)], x_te, y_te
+    return "mnist_cnn", m, blob, x_tr[rng.choice(8000, 200, replace=False)], x_te, y_te, True
 
 
 def mlperf_models():
-    for f in ("mlperf_tiny_ic_resnet8_float.tflite", "mlperf_tiny_vww_96_float.tflite",
-              "mlperf_tiny_ad01_fc_autoencoder_fp32.tflite"):
-        blob = (SHARED / "models" / f).read_bytes()
+    for f in ("mlperf_tiny_ic_resnet8_float", "mlperf_tiny_ic_resnet_large_float", "mlperf_tiny_vww_96_float"):
+        blob = (SHARED / "models" / f"{f}.tflite").read_bytes()
         t = eq.load(blob).main
-        shape = [1] + list(t.tensors[t.inputs[0]].shape)[1:]
+        shape = list(t.tensors[t.inputs[0]].shape)[1:]
         rng = np.random.default_rng(0)
-        x = rng.uniform(0, 1, size=[200 + MLPERF_EVAL] + shape[1:]).astype(np.float32)
-        yield f.removesuffix(".tflite"), None, blob, x[:200], x[200:], None
+        x = rng.uniform(0, 1, size=[200 + MLPERF_EVAL] + shape).astype(np.float32)
+        yield f, None, blob, x[:200], x[200:], None, True
+    calib, x_te = ad_windows()
+    yield ("mlperf_tiny_ad01_fc_autoencoder_fp32", None,
+           (SHARED / "models" / "mlperf_tiny_ad01_fc_autoencoder_fp32.tflite").read_bytes(), calib, x_te, None, False)
+
+
+def ad_windows() -> tuple[np.ndarray, np.ndarray]:
+    """ad01's inputs from the real features: sliding windows of 5 frames (frame-major, 640 values), those inside
+    the first half of the frames for calibration and those inside the second half for evaluation."""
+    frames = np.fromfile(AD_FEATURES, "<f4").reshape(-1, AD_MELS)  # (200, 128)
+    half = len(frames) // 2
+
+    def windows(f: np.ndarray) -> np.ndarray:
+        return np.stack([f[i:i + AD_FRAMES].reshape(-1) for i in range(len(f) - AD_FRAMES + 1)])
+
+    return windows(frames[:half]), windows(frames[half:])
 
 
 # -- main -----------------------------------------------------------------------------------------------------
@@ -217,7 +298,7 @@ def main() -> int:
                     help="override a field of every edgequant recipe, e.g. --set weight_range=minmax")
     ap.add_argument("--only-edgequant", action="store_true", help="skip the peers (quick what-if runs)")
     ap.add_argument("--repeat", type=int, default=2,
-                    help="quantize this many times per tool and mode; seconds = the fastest (warm imports)")
+                    help="quantize this many times per tool and mode; ms = the fastest (warm imports)")
     args = ap.parse_args()
     settings = {}
     for kv in args.set:
@@ -228,13 +309,20 @@ def main() -> int:
         models.append(mnist_model())
         models += list(mlperf_models())
     rows = []
-    for name, keras_model, blob, calib, x_te, y_te in models:
+    for name, keras_model, original, calib, x_te, y_te, classifier in models:
+        blob = with_signature(original)  # the one float file every tool gets
+        ref = run_litert(blob, x_te)
+        if blob is not original and not np.array_equal(ref[:20], run_litert(original, x_te[:20])):
+            raise RuntimeError(f"{name}: the SignatureDef added for ai-edge-quantizer changed the model's outputs")
+        if not classifier and ref.shape == x_te.shape:  # an autoencoder: is the data what it was trained on?
+            noise = np.random.default_rng(0).uniform(0, 1, x_te.shape).astype(np.float32)
+            print(f"{name}: float reconstruction MSE {np.mean((ref - x_te) ** 2):.3g} on the evaluation inputs, "
+                  f"{np.mean((run_litert(blob, noise) - noise) ** 2):.3g} on uniform [0, 1] inputs", file=sys.stderr)
         m = eq.load(blob)
         input_name = next((tm.name for sd in m.signature_defs or [] for tm in sd.inputs or []), "image")
         sig = next((sd.signature_key for sd in m.signature_defs or []), None)
-        ref = run_litert(blob, x_te)
+        n_narrow, aeq_why = narrow_tensors(blob), aeq_skip_reason(blob)
         acc_f = f"{np.mean(ref.argmax(1) == y_te):.4f}" if y_te is not None else "-"
-        classifier = ref.ndim == 2 and ref.shape[1] > 1 and name != "mlperf_tiny_ad01_fc_autoencoder_fp32"
         rows.append([name, "float", "-", len(blob), acc_f, "-", "-", "-", "-"])
         for mode in MODES:
             tools = [("edgequant", partial(edgequant, blob, mode, calib, settings)),
@@ -245,35 +333,50 @@ def main() -> int:
             elif keras_model is not None:
                 tools.insert(0, ("TFLiteConverter", partial(tf_converter, keras_model, mode, calib)))
             right: dict[str, np.ndarray] = {}  # tool -> which held-out samples it classifies correctly
+            sqnrs: dict[str, float] = {}
+            peers = []  # the other tools' results that quantized something
             mode_rows = []
             for tool, fn in tools:
-                dt = float("inf")
+                dt, stage = float("inf"), ""
                 try:
                     for _ in range(max(args.repeat, 1)):
                         t0 = time.perf_counter()
                         out = fn()
                         dt = min(dt, time.perf_counter() - t0)
+                    stage = "LiteRT refuses its output: "
+                    y = None if out is None else run_litert(out, x_te)
                 except Exception as e:  # noqa: BLE001 - a peer failing on a model is a result, not a crash
-                    rows.append([name, mode, tool, "error", str(e).splitlines()[0][:60], "-", "-", "-", "-"])
+                    label = f"{tool} ({aeq_why})" if tool == "ai-edge-quantizer" and aeq_why else tool
+                    rows.append([name, mode, label, "error", stage + str(e).splitlines()[0][:140], "-", "-", "-", "-"])
                     continue
                 if out is None:
                     continue
-                y = run_litert(out, x_te)
+                label = tool
+                if narrow_tensors(out) <= n_narrow:  # same size, SQNR inf: not a quantization result to beat
+                    why = aeq_why if tool == "ai-edge-quantizer" and aeq_why else "reason unknown"
+                    label = f"{tool} (nothing quantized: {why})"
+                elif not tool.startswith("edgequant"):
+                    peers.append(tool)
                 acc = "-"
                 if y_te is not None:
                     right[tool] = y.argmax(1) == y_te
                     acc = f"{np.mean(right[tool]):.4f}"
                 agree = f"{np.mean(y.argmax(1) == ref.argmax(1)):.4f}" if classifier else "-"
-                mode_rows.append([name, mode, tool, len(out), acc, agree, f"{sqnr(ref, y):.1f}", f"{dt:.2f}", "-"])
+                sqnrs[tool] = sqnr(ref, y)
+                mode_rows.append([name, mode, label, len(out), acc, agree, f"{sqnrs[tool]:.1f}", ms(dt), "-", tool])
                 rows.append(mode_rows[-1])
-                print(" | ".join(map(str, rows[-1])), file=sys.stderr)
-            peers = [t for t in right if not t.startswith("edgequant")]
-            if peers:
-                best = max(peers, key=lambda t: right[t].mean())
-                for r in mode_rows:
-                    if r[2].startswith("edgequant"):
-                        r[8] = mcnemar(right[r[2]], right[best])
-    print("| model | mode | tool | bytes | accuracy | top-1 = float | SQNR dB | seconds | vs better peer |")
+                print(" | ".join(map(str, rows[-1][:9])), file=sys.stderr)
+            for r in mode_rows:
+                tool = r.pop()
+                if not tool.startswith("edgequant") or not peers:
+                    continue
+                vs = []
+                if right:
+                    best = max(peers, key=lambda t: right[t].mean())
+                    vs.append(mcnemar(right[tool], right[best]))
+                vs.append(f"dSQNR {sqnrs[tool] - max(sqnrs[t] for t in peers):+.1f}")
+                r[8] = ", ".join(vs)
+    print("| model | mode | tool | bytes | accuracy | top-1 = float | SQNR dB | ms | vs better peer |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print("| " + " | ".join(map(str, r)) + " |")
