@@ -1,7 +1,7 @@
 """Hybrid (int8 weights, float activations) convolutions stay bit-identical to LiteRT's reference kernels
 layer by layer, not only within the float tolerance of tests/test_models.py: every intermediate of the
 MLPerf Tiny KWS hybrid model through batched run(), against BUILTIN_REF with all tensors preserved.
-Plus the row-wise tie rounding the fast path relies on."""
+Plus the rounding of LiteRT's input quantization, ties included, against BUILTIN_REF for every hybrid op."""
 
 from __future__ import annotations
 
@@ -10,75 +10,85 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from edgequant import qmath
 from edgequant.interpreter import Interpreter
-from edgequant.kernels._hybrid import round_half_away_f32
+from edgequant.kernels._hybrid import round_rows_like_litert
 
 KWS = Path(__file__).resolve().parents[2] / "shared" / "models" / "mlperf_tiny_kws_dscnn_float32.tflite"
 
 
-def _check_rows(v: np.ndarray) -> None:
-    want = qmath.round_half_away(v)
-    got = round_half_away_f32(v.copy())
-    np.testing.assert_array_equal(got, want)
-    assert np.array_equal(np.signbit(got), np.signbit(want))
+def test_rounding_is_half_away_but_for_the_vector_loops_one_exception():
+    """LiteRT's Neon/SSE loop rounds v + copysign(0.5, v) toward zero in float32: half away from zero, except
+    v = +-(0.5 - 2**-25), where the sum rounds up to +-1.0. The scalar tail (n % 8 values) is exactly half-away."""
+    ties = np.float32(0.5) + np.arange(-300, 300, dtype=np.float32)
+    odd = np.float32(0.5) - np.float32(2.0**-25)
+    for v in (ties, np.nextafter(ties, np.float32(0)), np.nextafter(ties, np.float32(np.inf)),
+              (np.random.default_rng(0).standard_normal(600) * 60).astype(np.float32)):
+        v = v[np.abs(v) != odd]  # the exception, checked below
+        for width in (v.size, v.size - 5):  # no tail, a 5-value tail
+            rows = v[:width].reshape(1, -1)
+            np.testing.assert_array_equal(round_rows_like_litert(rows.copy()), qmath.round_half_away(rows))
+            if np.all(rows >= 0):
+                np.testing.assert_array_equal(round_rows_like_litert(rows.copy(), True), qmath.round_half_away(rows))
+    row = np.array([[odd, -odd, 1, 2, 3, 4, 5, 6, odd, -odd]], np.float32)  # 8 in the vector loop, 2 in the tail
+    np.testing.assert_array_equal(round_rows_like_litert(row.copy()), [[1, -1, 1, 2, 3, 4, 5, 6, 0, 0]])
+    np.testing.assert_array_equal(round_rows_like_litert(np.abs(row), True), [[1, 1, 1, 2, 3, 4, 5, 6, 0, 0]])
 
 
-def test_ties_in_some_rows_of_a_matrix():
-    rng = np.random.default_rng(0)
-    v = (rng.standard_normal((9, 300)) * 40).astype(np.float32)
-    v[1, 7] = 2.5  # rint goes down to 2: must become 3
-    v[1, 8] = 3.5  # rint goes up to 4: already away from zero
-    v[4, 0] = -2.5  # rint goes up to -2: must become -3
-    v[4, 299] = -0.5  # rint gives -0.0: must become -1
-    v[6, 100] = 0.5  # rint gives 0: must become 1
-    v[6, 101] = -126.5
-    v[8] = np.float32(0.5) + np.arange(-150, 150, dtype=np.float32)  # a row of nothing but ties
-    _check_rows(v)
-    _check_rows(v[:, :1])  # one column
-    _check_rows(v[0])  # one row, 1-D
+def _hybrid_models():
+    """Float Keras layers, converted by TFLiteConverter, then made hybrid by edgequant's dynamic_int8: an
+    FC with asymmetric input quantization, the same FC symmetric, and per-channel (asymmetric) CONV_2D and
+    DEPTHWISE_CONV_2D. Input sizes are not multiples of 8, so both LiteRT's vector loop and tail run."""
+    tf = pytest.importorskip("tensorflow")
+    import contextlib
+    import io
+
+    import edgequant as eq
+    from edgequant.quantizer import Recipe, quantize
+
+    rng = np.random.default_rng(3)
+    layers = {"fc": ((19,), tf.keras.layers.Dense(7)), "conv": ((5, 5, 3), tf.keras.layers.Conv2D(4, 3)),
+              "depthwise": ((5, 5, 3), tf.keras.layers.DepthwiseConv2D(3, depth_multiplier=2))}
+    out = {}
+    for name, (shape, layer) in layers.items():
+        inp = tf.keras.Input(shape)
+        m = tf.keras.Model(inp, layer(inp))
+        layer.set_weights([rng.standard_normal(w.shape).astype(np.float32) for w in layer.get_weights()])
+        with contextlib.redirect_stdout(io.StringIO()):
+            blob = tf.lite.TFLiteConverter.from_keras_model(m).convert()
+        q = quantize(eq.load(blob), Recipe.dynamic_int8(), None)
+        out[name] = (shape, eq.save(q))
+        if name == "fc":
+            q.main.operators[0].options.asymmetric_quantize_inputs = False
+            out["fc_symmetric"] = (shape, eq.save(q))
+    return out
 
 
-def test_nonnegative_rows_only_fix_positive_ties():
-    v = np.float32(0.5) + np.arange(0, 300, dtype=np.float32).reshape(3, 100)  # every value a tie
-    v[1, ::3] = np.float32(0)
-    v[2] = np.nextafter(v[2], np.float32(0))  # just below the ties
-    want = qmath.round_half_away(v)
-    np.testing.assert_array_equal(round_half_away_f32(v.copy(), nonnegative=True), want)
-
-
-def test_nonnegative_rounding_on_every_tie_below_2_to_the_16_and_its_neighbours():
-    ties = np.float32(0.5) + np.arange(0, 1 << 16, dtype=np.float32)
-    below = np.nextafter(ties, np.float32(0))
-    above = np.nextafter(ties, np.float32(np.inf))
-    # 0.5 - 2**-25 is the one value where floor(v + 0.5) would be wrong (the sum rounds up to 1.0)
-    odd = np.array([0.0, 0.5 - 2.0**-25, 2.0**-149, 2.0**22 - 0.5, 2.0**22 + 0.5, 2.0**23 - 1, 2.0**24 + 2,
-                    3.4e38], np.float32)
-    for v in (ties, below, above, odd, ties.reshape(256, 256)):
-        np.testing.assert_array_equal(round_half_away_f32(v.copy(), nonnegative=True), qmath.round_half_away(v))
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.integers(0, 2**32 - 1))
-def test_nonnegative_rounding_on_random_bit_patterns(seed):
-    rng = np.random.default_rng(seed)
-    bits = rng.integers(0, 0x7F800000, 4096, dtype=np.uint32)  # every finite float32 >= 0
-    small = (rng.random(4096) * 300).astype(np.float32)  # the hybrid range, 0..127 and a bit beyond
-    for v in (bits.view(np.float32), small, np.floor(small) + np.float32(0.5)):
-        np.testing.assert_array_equal(round_half_away_f32(v.copy(), nonnegative=True), qmath.round_half_away(v))
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.integers(1, 12), st.integers(1, 40), st.integers(0, 2**32 - 1))
-def test_random_matrices_with_planted_ties(rows, cols, seed):
-    rng = np.random.default_rng(seed)
-    v = (rng.standard_normal((rows, cols)) * rng.choice([0.5, 3.0, 130.0])).astype(np.float32)
-    ties = rng.random((rows, cols)) < 0.05
-    v[ties] = np.floor(v[ties]) + np.float32(0.5)
-    _check_rows(v)
+@pytest.mark.parametrize("name", ["fc", "fc_symmetric", "conv", "depthwise"])
+def test_hybrid_ops_round_ties_like_litert_reference(name):
+    """Inputs whose quantized values are exact ties k + 0.5 (a row range of 255 asymmetric, 127 symmetric, so
+    the inverse scale is 1) and +-(0.5 - 2**-25), in the vector loop and in the tail: bit for bit with
+    BUILTIN_REF. (Adding the zero point before rounding, as LiteRT's portable C++ does, fails here.)"""
+    litert = pytest.importorskip("ai_edge_litert.interpreter")
+    shape, blob = _hybrid_models()[name]
+    n = int(np.prod(shape))
+    rng = np.random.default_rng(5)
+    lo, hi = (-127, 127) if name == "fc_symmetric" else (-100, 155)
+    x = rng.integers(lo, hi, (40, n)).astype(np.float32) + rng.choice(np.float32([0, 0.5]), (40, n))
+    x[:, 0], x[:, 1] = lo, hi  # the row range that makes the inverse scale 1
+    odd = np.float32(0.5) - np.float32(2.0**-25)
+    x[:10, 2], x[10:20, 3], x[:10, -1], x[10:20, -2] = odd, -odd, odd, -odd
+    x = x.reshape((40,) + shape)
+    it = litert.Interpreter(model_content=blob, experimental_op_resolver_type=litert.OpResolverType.BUILTIN_REF)
+    it.allocate_tensors()
+    d, o = it.get_input_details()[0], it.get_output_details()[0]
+    ref = []
+    for k in range(len(x)):
+        it.set_tensor(d["index"], x[k:k + 1])
+        it.invoke()
+        ref.append(it.get_tensor(o["index"]))
+    np.testing.assert_array_equal(Interpreter(blob).run([x])[0], np.concatenate(ref))
 
 
 def test_kws_hybrid_layers_match_litert_reference_bit_for_bit():

@@ -16,53 +16,34 @@ from .. import qmath
 from ..errors import UnsupportedError
 from ._common import exact_gemm_dtype, scales, zero_points
 
-
-def round_half_away_f32(v: np.ndarray, nonnegative: bool = False) -> np.ndarray:
-    """``qmath.round_half_away`` for a float32 array we own, in few passes; v is overwritten.
-
-    ``np.rint`` rounds halves to even; only exact ties differ from TfLiteRound. ``d = v - rint(v)`` is
-    exact in float32 (Sterbenz) and lies in [-0.5, 0.5], so v holds a tie exactly when the max of d
-    is 0.5 or its min is -0.5 (two cheap reductions). Ties are rare (random data has one every few
-    hundred thousand values), so only the rows whose own max or min shows one are searched; there a
-    tie rint rounded toward zero moves one step away from zero: d == 0.5 with rint(v) >= 0 (v > 0
-    was rounded down) gets +1, d == -0.5 with rint(v) <= 0 gets -1; the other ties already went
-    away from zero. ``nonnegative``: the caller knows v >= 0: ``_round_half_up_nonnegative`` instead. Checked
-    against ``qmath.round_half_away`` on all ties below 2**16, their float neighbours and random bit patterns."""
-    if nonnegative:
-        return _round_half_up_nonnegative(v)
-    r = np.rint(v)
-    d = np.subtract(v, r, out=v)  # exact, in [-0.5, 0.5]
-    if d.size and (d.max() == 0.5 or d.min() == -0.5):
-        _move_ties_away(r, d)
-    return r
+# NeonSymmetricQuantizeFloats / NeonAsymmetricQuantizeFloats quantize 8 floats per step of their vector loop and
+# the last n % 8 of a row one at a time
+_VECTOR = 8
 
 
-# the float32 just below 0.5: floor(v + _HALF_DOWN) rounds halves up (see _round_half_up_nonnegative)
-_HALF_DOWN = np.float32(0.5) - np.float32(2.0**-25)
+def round_rows_like_litert(v: np.ndarray, nonnegative: bool = False) -> np.ndarray:
+    """Round the rows of v (rows, n), float32, in place, as LiteRT's Symmetric/AsymmetricQuantizeFloats do.
 
-
-def _round_half_up_nonnegative(v: np.ndarray) -> np.ndarray:
-    """TfLiteRound of v >= 0 in two in-place passes (three fewer than rint's tie search): floor(v + h), h the
-    float32 just below 0.5. Adding 0.5 itself is wrong once: 0.5 - 2**-25 + 0.5 rounds (ties to even) to
-    1.0. With h: a tie k + 0.5 sums to k + 1 - 2**-25, which rounds to k + 1 (k = 0: a float32 tie
-    between 1 - 2**-24 and 1, even is 1); v = k + f with f < 0.5 sums at least ulp(v) + 2**-25 below
-    k + 1, more than half an ulp of the sum, so it stays below; f > 0.5 sums above k + 1 (exactly
-    representable). From 2**22 on, sums round to v or v + 0.5, whose floor is v's rounding. Checked
-    against ``qmath.round_half_away`` in tests/test_hybrid_exact.py (every tie below 2**16 and both
-    neighbours, random bit patterns)."""
-    np.add(v, _HALF_DOWN, out=v)
-    return np.floor(v, out=v)
-
-
-def _move_ties_away(r: np.ndarray, d: np.ndarray) -> None:
-    d2 = d.reshape(d.shape[0] if d.ndim > 1 else 1, -1)  # rows of v
-    r2 = r.reshape(d2.shape)
-    for half, step in ((np.float32(0.5), np.float32(1)), (np.float32(-0.5), np.float32(-1))):
-        edge = d2.max(axis=1) if half > 0 else d2.min(axis=1)
-        for row in np.flatnonzero(edge == half):  # only the rows holding a tie
-            k = np.flatnonzero(d2[row] == half)
-            k = k[r2[row, k] * step >= 0]  # rint went toward zero (or to 0)
-            r2[row, k] += step
+    On x86 (and 32-bit ARM) LiteRT compiles the Neon versions of those two (through NEON_2_SSE), and every
+    kernel resolver calls them, BUILTIN_REF's too. Their vector loop rounds ``RoundToNearest``: add 0.5 with the
+    sign of v in float32, then truncate. That is round-half-away except for v = +-(0.5 - 2**-25), whose sum
+    rounds to +-1.0 (ties to even) and truncates to +-1. The scalar tail (the last n % 8 values of a row) uses
+    TfLiteRound, exactly half-away. Measured against BUILTIN_REF with ties in both parts
+    (tests/test_hybrid_exact.py). ``nonnegative``: the caller knows v >= 0, so the vector part is
+    floor(v + 0.5)."""
+    n = v.shape[1]
+    head = n - n % _VECTOR
+    if head:
+        main = v[:, :head]
+        if nonnegative:
+            np.add(main, np.float32(0.5), out=main)
+            np.floor(main, out=main)
+        else:
+            np.add(main, np.copysign(np.float32(0.5), main), out=main)
+            np.trunc(main, out=main)
+    if head < n:
+        v[:, head:] = qmath.round_half_away(v[:, head:])
+    return v
 
 
 def symmetric_quantize_rows(x: np.ndarray, nonnegative: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -79,7 +60,7 @@ def symmetric_quantize_rows(x: np.ndarray, nonnegative: bool = False) -> tuple[n
     safe = np.where(zero, np.float32(1), rng) if some_zero else rng
     scale = np.divide(safe, np.float32(127), dtype=np.float32)
     inv = np.divide(np.float32(127), safe, dtype=np.float32)
-    q = round_half_away_f32(np.multiply(x, inv[:, None], dtype=np.float32), nonnegative)
+    q = round_rows_like_litert(np.multiply(x, inv[:, None], dtype=np.float32), nonnegative)
     if some_zero:
         scale[zero] = 1
         q[zero] = 0
@@ -102,9 +83,8 @@ def asymmetric_quantize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
     sf = scale.astype(np.float32)
     sf[same] = 1
     inv = (1.0 / sf.astype(np.float64)).astype(np.float32)
-    v = np.multiply(x, inv[:, None], dtype=np.float32)
-    v += offset[:, None].astype(np.float32)
-    q = round_half_away_f32(v)
+    q = round_rows_like_litert(np.multiply(x, inv[:, None], dtype=np.float32))
+    q += offset[:, None].astype(np.float32)  # after rounding, as the Neon/SSE path does (the portable one: before)
     np.clip(q, -128, 127, out=q)
     q[same] = 0
     return q, sf, offset
