@@ -476,12 +476,23 @@ def save_file(model: Model, path: str | os.PathLike, *, external_data: bool | No
     write_atomic(path, data)
 
 
-def check_writable(path: str | os.PathLike) -> Path:
-    """Fail early, naming ``path``, when a file could not be written there: its folder is missing or it is a
-    folder itself. Commands call this before their work, so a typo in ``-o`` costs no calibration run."""
+def check_writable(path: str | os.PathLike, inputs: tuple[str | os.PathLike, ...] = ()) -> Path:
+    """Fail early, naming ``path``, when a file should not be written there: its folder is missing, it is a
+    folder itself, a read-only file, or one of the command's ``inputs`` (a model is never replaced by what was
+    made from it). Commands call this before their work, so a typo in ``-o`` costs no calibration run."""
     path = Path(path)
     if path.is_dir():
         raise EdgequantError(f"{path}: is a directory; give a file name")
+    if path.exists():
+        for source in inputs:
+            try:
+                same = os.path.samefile(path, source)
+            except OSError:
+                same = False
+            if same:
+                raise EdgequantError(f"{path}: is the input model; write the result to another file")
+        if not path.stat().st_mode & 0o222:
+            raise EdgequantError(f"{path}: is read-only; remove it or write elsewhere")
     parent = path.parent
     if not parent.is_dir():
         raise EdgequantError(f"{path}: folder {parent} does not exist")

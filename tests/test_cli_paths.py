@@ -122,3 +122,26 @@ def test_export_c_writes_both_files_or_neither(tmp_path, capsys, monkeypatch):
     assert main(["export-c", str(MODEL), "-o", str(tmp_path / "new.cc")]) == 2
     _err(capsys)
     assert not (tmp_path / "new.h").exists()  # no header without its source
+
+
+@pytest.mark.parametrize("argv", [
+    ["quantize", "{model}", "-o", "{model}", "--mode", "float16"],
+    ["hist", "{model}", "-o", "{model}"],
+    ["mcu", "{model}", "--strip", "{model}"],
+])
+def test_no_command_writes_over_the_model_it_reads(tmp_path, capsys, argv):
+    model = tmp_path / "m.tflite"
+    model.write_bytes(MODEL.read_bytes())
+    rc = main([a.format(model=model) for a in argv])
+    assert rc == 2
+    assert _err(capsys) == f"error: {model}: is the input model; write the result to another file"
+    assert model.read_bytes() == MODEL.read_bytes() and _files(tmp_path) == ["m.tflite"]
+
+
+def test_a_read_only_output_file_is_not_replaced(tmp_path, capsys):
+    out = tmp_path / "out.tflite"
+    out.write_bytes(b"keep me")
+    out.chmod(0o444)
+    rc = main(["quantize", str(MODEL), "-o", str(out), "--mode", "float16"])
+    assert rc == 2 and _err(capsys) == f"error: {out}: is read-only; remove it or write elsewhere"
+    assert out.read_bytes() == b"keep me" and _files(tmp_path) == ["out.tflite"]

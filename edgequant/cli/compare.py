@@ -89,7 +89,7 @@ def run(args) -> int:
     from ..analysis.layer_error import compare_layers, plot_layer_error
 
     if args.plot:
-        check_writable(args.plot)  # before the work: a typo in the path costs no comparison
+        check_writable(args.plot, (args.float_model, args.quant_model))  # before the work: a typo in the path costs no comparison
     fm, qm = load_file(args.float_model), load_file(args.quant_model)
     if args.data is None:
         inputs, src = random_float_inputs(fm, args.samples, qm)

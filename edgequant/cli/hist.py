@@ -57,7 +57,7 @@ def run(args) -> int:
     size = parse_size(args.size)
     if args.bins is not None and not 1 <= args.bins <= 100_000:
         raise EdgequantError("--bins must be in 1..100000")
-    check_writable(args.output)
+    check_writable(args.output, (args.model,))
     model = load_file(args.model)
     if args.tensor is None:
         path = hist.plot_model_histogram(model, args.output, bins=args.bins or 200, log=args.log, size=size)

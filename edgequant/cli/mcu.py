@@ -38,7 +38,7 @@ def run(args) -> int:
 
     for out_path in (args.plot, args.strip):  # a typo in an output path costs no planning
         if out_path:
-            check_writable(out_path)
+            check_writable(out_path, (args.model,))
     path = Path(args.model)
     data, model = read_file(path)
     plan = plan_arena(model, pointer_bytes=args.pointer_bytes)

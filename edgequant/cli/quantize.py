@@ -118,7 +118,7 @@ def run(args) -> int:
     from ..quantizer.data import count, load_calibration, split
     from ..quantizer.rewrite import check_float_model, check_one_subgraph
 
-    check_writable(args.output)  # a typo in -o costs milliseconds, not a calibration run
+    check_writable(args.output, (args.model,))  # a typo in -o costs milliseconds, not a calibration run
     recipe = _recipe(args)
     model = load_file(args.model)
     size_in = Path(args.model).stat().st_size

@@ -22,7 +22,7 @@ def run(args) -> int:
     from .hist import parse_size
 
     size = parse_size(args.size)
-    check_writable(args.output)
+    check_writable(args.output, (args.model,))
     model = load_file(args.model)
     path = ranges.plot_ranges(model, args.output, subgraph=args.subgraph, size=size)
     layers = ranges.layer_channel_ranges(model, args.subgraph)
