@@ -277,6 +277,7 @@ def test_already_quantized_model_is_refused():
     (np.zeros((0, 8, 8, 1), np.float32), "empty"),
     (np.array(["a"] * 4), "dtype"),
     ([], "empty"),
+    (np.zeros((4, 8, 8, 1), np.uint8), r"is uint8 but the model takes float32: convert it as the model expects"),
 ])
 def test_bad_calibration_data_gives_one_line_errors(bad, msg):
     m = eq.load_file(FIX / "digits_cnn.tflite")

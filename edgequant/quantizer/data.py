@@ -1,8 +1,8 @@
 """Calibration data: from arrays, dicts, iterables of either, or .npy / .npz files, checked against the model.
 
 Every sample set becomes a list of dicts {input name: float32 array with a leading batch axis}. Checked:
-non-empty, the right inputs, shapes matching the model's (batch axis free), float dtype castable to the
-input's type, no NaN or Inf. Each problem is one line naming the input and the sample.
+non-empty, the right inputs, shapes matching the model's (batch axis free), a float dtype (integer data for a
+float input is refused: whether uint8 pixels mean 0..255 or 0..1 is the user's to say), no NaN or Inf. Each problem is one line naming the input and the sample.
 
 >>> batches = load_calibration(np.zeros((10, 8, 8, 1), np.float32), model)   # one input
 >>> batches = load_calibration("calib.npz", model)                          # keys = input names (or one array)
@@ -115,8 +115,9 @@ def load_calibration(data: Any, model: Model, *, key: str | None = None, limit: 
                 arr = arr.astype(np.float32, copy=False)
             elif dtype.kind != "f":
                 raise EdgequantError(f"{where}: model input '{name}' is {dtype}, not float: nothing to calibrate")
-            else:
-                arr = arr.astype(np.float32)
+            else:  # integers for a float input: the range the model expects (0..1? 0..255? -1..1?) is unknown
+                raise EdgequantError(f"{where}: input '{name}' is {arr.dtype} but the model takes {dtype}: convert "
+                                     f"it as the model expects, e.g. x.astype(np.float32) / 255 for [0, 1] images")
             given = list(arr.shape)
             if arr.ndim == len(shape) - 1 and not batched:
                 arr = arr[None]
