@@ -168,6 +168,39 @@ def test_quantize_float16_says_which_options_do_nothing(tmp_path, capsys):
     assert capsys.readouterr().err == "note: not used by mode float16: --per-tensor, --observer\n"
     assert main(["quantize", str(MODEL), "-o", str(out), "--mode", "float16"]) == 0
     assert capsys.readouterr().err == ""
+    calib = tmp_path / "c.npy"
+    np.save(calib, np.random.default_rng(0).random((10,) + tuple(eq.load_file(MODEL).main.tensors[0].shape[1:]),
+                                                   np.float32))
+    assert main(["quantize", str(MODEL), "-o", str(out), "--mode", "float16", "--calib", str(calib)]) == 0
+    assert capsys.readouterr().err == ("note: mode float16 needs no calibration; --calib only measures the SQNR on "
+                                       "its held-out samples\n")
+
+
+def test_quantize_says_when_nothing_was_quantized(tmp_path, capsys):
+    from edgequant.cli import main
+
+    out = tmp_path / "q.tflite"
+    assert main(["quantize", str(MODEL), "-o", str(out), "--mode", "weight_only_int8",
+                 "--min-weight-elements", "1000000"]) == 0
+    err = capsys.readouterr().err
+    assert err == f"note: no op was quantized; {out} computes exactly as {MODEL} does\n"
+
+
+@pytest.mark.parametrize("content, msg", [
+    (b"not a zip, not an array", "not a .npy or .npz file (pickled data is not loaded, for safety)"),
+    (None, "holds no arrays"),
+])
+def test_quantize_names_an_unreadable_or_empty_calibration_file(tmp_path, capsys, content, msg):
+    from edgequant.cli import main
+
+    calib = tmp_path / "c.npz"
+    if content is None:
+        np.savez(calib)
+    else:
+        calib.write_bytes(content)
+    assert main(["quantize", str(MODEL), "-o", str(tmp_path / "q.tflite"), "--calib", str(calib)]) == 2
+    assert capsys.readouterr().err == f"error: {calib}: {msg}\n"
+    assert not (tmp_path / "q.tflite").exists()
 
 
 def _two_subgraph_model(path: Path) -> None:

@@ -12,6 +12,8 @@ import os
 import pkgutil
 import sys
 
+import numpy as np
+
 from ..errors import EdgequantError
 
 EXIT_ERROR = 2
@@ -49,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_ERROR
     try:
-        return int(args._run(args) or 0)
+        # numpy's overflow/invalid warnings name a line of edgequant, not the user's problem: where one matters
+        # (NaN or huge values in data, a model that overflows float32) the command says so in its own words
+        with np.errstate(all="ignore"):
+            return int(args._run(args) or 0)
     except EdgequantError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_ERROR

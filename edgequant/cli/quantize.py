@@ -70,8 +70,6 @@ def _ignored_options(args, mode: str) -> list[str]:
     flags = [f"--{k.replace('_', '-')}" for k in _NOT_FOR.get(mode, ()) if getattr(args, k) not in (None, False)]
     if args.held_out is not None and not args.calib:
         flags.append("--held-out (it splits --calib, which is not given)")
-    if mode == "float16" and args.calib:
-        flags.append("--calib (only its held-out samples are used, to measure the SQNR)")
     return flags
 
 
@@ -125,6 +123,9 @@ def run(args) -> int:
     ignored = _ignored_options(args, recipe.mode)
     if ignored:
         print(f"note: not used by mode {recipe.mode}: {', '.join(ignored)}", file=sys.stderr)
+    if recipe.mode == "float16" and args.calib:
+        print("note: mode float16 needs no calibration; --calib only measures the SQNR on its held-out samples",
+              file=sys.stderr)
     calib, held, bar = None, [], None
     if args.calib or recipe.full_integer:
         check_float_model(model)  # before the data: a quantized model is the likelier mistake
@@ -152,6 +153,8 @@ def run(args) -> int:
         summary["held_out"] = count(held) if held else 0
     if held:
         summary["sqnr_db"] = _sqnr(model, data, held, quantization)
+    if not rep.quantized_ops:
+        print(f"note: no op was quantized; {args.output} computes exactly as {args.model} does", file=sys.stderr)
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0

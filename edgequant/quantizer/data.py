@@ -37,8 +37,8 @@ def _load_file(path: Path, key: str | None) -> Any:
         raise EdgequantError(f"{path}: no such file")
     try:
         data = np.load(path, allow_pickle=False)
-    except ValueError as e:
-        raise EdgequantError(f"{path}: cannot load without pickle ({e})") from None
+    except ValueError:  # numpy takes a file without the .npy/.npz magic for a pickle, which it will not load
+        raise EdgequantError(f"{path}: not a .npy or .npz file (pickled data is not loaded, for safety)") from None
     except OSError as e:
         raise EdgequantError(f"{path}: not a .npy or .npz file ({e})") from None
     if isinstance(data, np.ndarray):
@@ -55,6 +55,8 @@ def _pick(d: dict, names: list[str], where: str, from_file: bool = False) -> dic
     """A dict whose keys are the input names (full, or without 'serving_default_' and ':0'), or for a one-input
     model 'x'-like keys; a .npz file's single array whatever its name (an in-memory dict's unknown key is more
     likely a typo, so it is an error)."""
+    if not d:
+        raise EdgequantError(f"{where}: holds no arrays")
     if set(names) <= set(d):
         return {n: d[n] for n in names}
     short = {n.split(":")[0].removeprefix("serving_default_"): n for n in names}
