@@ -257,7 +257,8 @@ def _print(s: dict) -> None:
             else "nearest"
         small = f"; weights under {r['min_weight_elements']} values stay float" if r["min_weight_elements"] else ""
         out.write(f"weights: int8 {r['weight_range']} scales, {rounding} rounding{small}\n")
-    out.write(f"quantized ops ({len(s['quantized_ops'])}): {', '.join(s['quantized_ops']) or '-'}\n")
+    out.write(f"quantized ops ({len(s['quantized_ops'])}, numbered as in the input model): "
+              f"{', '.join(s['quantized_ops']) or '-'}\n")
     out.write(f"float ops ({len(s['float_ops'])}): {', '.join(s['float_ops']) or '-'}\n")
     if s["inserted_ops"]:
         out.write("inserted: " + ", ".join(f"{v} {k}" for k, v in s["inserted_ops"].items()) + "\n")
