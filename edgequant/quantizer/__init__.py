@@ -23,6 +23,7 @@ from ..graph import Model, load, load_file
 from .calibrate import ProgressBar, Ranges, calibrate
 from .data import load_calibration, rebatch
 from .gptq import Hessians
+from .lstm import LstmStats
 from .recipe import MODES, Recipe
 from .rewrite import (
     Report,
@@ -72,6 +73,9 @@ def quantize_with_report(model: Model, recipe: Recipe | str, calibration_data: A
     recipe = recipe.resolved(calibration_data is not None)
     gptq = recipe.weight_rounding == "gptq" and recipe.mode != "float16"
     hessians = Hessians(model) if gptq else None
+    # int8 LSTMs need their cell and hidden state ranges, which are not tensors: measured in the same float run
+    lstm_stats = LstmStats(model) if recipe.mode == "int8" and ranges is None else None
+    visits = [v.update for v in (hessians, lstm_stats) if v is not None]
     run = None
     if (recipe.full_integer and ranges is None) or gptq:
         if calibration_data is None:
@@ -80,10 +84,10 @@ def quantize_with_report(model: Model, recipe: Recipe | str, calibration_data: A
         batches = rebatch(load_calibration(calibration_data, model), recipe.batch_size)
         observe = recipe.full_integer and ranges is None  # else the run only feeds GPTQ
         run = calibrate(model, batches, recipe.observer if observe else None, progress=progress,
-                        visit=hessians.update if hessians is not None else None)
+                        visit=(lambda values: [v(values) for v in visits]) if visits else None)
         ranges = ranges or run
     if recipe.full_integer:
-        q, rep = rewrite_full_integer(model, recipe, ranges.ranges, hessians)
+        q, rep = rewrite_full_integer(model, recipe, ranges.ranges, hessians, lstm_stats)
     else:
         q, rep = rewrite_weights(model, recipe, hessians)
     rep.recipe = json.loads(recipe.to_json())

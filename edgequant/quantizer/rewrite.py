@@ -16,7 +16,7 @@ from ..errors import EdgequantError, UnsupportedError
 from ..graph import Buffer, Model, Operator, QuantizationParameters, SubGraph, Tensor, new_node
 from ..qmath import quantize_affine
 from ..quantization import QuantParams, choose_qparams
-from . import rules
+from . import lstm, rules
 from .gptq import Hessians, round_weights
 from .recipe import Recipe
 from .weights import weight_params
@@ -398,9 +398,11 @@ class _Groups:
 
 
 def rewrite_full_integer(model: Model, recipe: Recipe, ranges: dict[int, tuple[float, float]],
-                         hessians: Hessians | None = None) -> tuple[Model, Report]:
+                         hessians: Hessians | None = None,
+                         lstm_stats: lstm.LstmStats | None = None) -> tuple[Model, Report]:
     """int8 / int16x8 with calibrated ranges {tensor index: (lo, hi)} of the main subgraph's float tensors
-    (and, for ``weight_rounding="gptq"``, the input statistics of its weight ops)."""
+    (and, for ``weight_rounding="gptq"``, the input statistics of its weight ops; for int8 LSTMs, the cell and
+    hidden state ranges of :class:`~edgequant.quantizer.lstm.LstmStats`)."""
     check_one_subgraph(model)
     m = model.clone()
     sg = m.main
@@ -429,6 +431,14 @@ def rewrite_full_integer(model: Model, recipe: Recipe, ranges: dict[int, tuple[f
             continue
         if rule is None:
             rep.float_ops.append(f"{o} {name} (no {act} rule)")
+            continue
+        if name == lstm.NAME:  # its states and weights are not the generic rule's: see lstm.py
+            why = lstm.refusal(sg, op, ranges, lstm_stats)
+            if why:
+                rep.float_ops.append(f"{o} {name} ({why})")
+                continue
+            quantized[o] = rule
+            rep.quantized_ops.append(f"{o} {name}")
             continue
         missing = [i for i in floats_in + floats_out if is_float_act(i) and i not in ranges]
         if missing:
@@ -489,7 +499,11 @@ def rewrite_full_integer(model: Model, recipe: Recipe, ranges: dict[int, tuple[f
             conv.emit(op)
             continue
         outs = [i for i in op.outputs or [] if is_float_act(i)]
-        _quantize_op(m, sg, op, o, name, rule, act, params, conv, recipe, rep, hessians)
+        if name == lstm.NAME:
+            assert lstm_stats is not None
+            _quantize_lstm(m, sg, op, params, conv, recipe, rep, lstm_stats)
+        else:
+            _quantize_op(m, sg, op, o, name, rule, act, params, conv, recipe, rep, hessians)
         for i in outs:
             conv.set_home(i, "q")
         conv.emit(op)
@@ -573,6 +587,31 @@ def _quantize_op(m: Model, sg: SubGraph, op: Operator, o: int, name: str, rule: 
     op.inputs = inputs
     if act == "int16":
         _int16_options(m, op, name)
+
+
+def _quantize_lstm(m: Model, sg: SubGraph, op: Operator, params: dict[int, QuantParams], conv: _Domains,
+                   recipe: Recipe, rep: Report, stats: lstm.LstmStats) -> None:
+    """The 8x8_16 LSTM of lstm.plan: int8 input and output, int8/int16/int32 constants, an int8 output state and
+    an int16 cell state (variables, quantized in place), and the five intermediates the kernel reads."""
+    tensors = sg.tensors
+    inputs = list(op.inputs or [])
+    x, y = inputs[0], op.outputs[0]
+    p = lstm.plan(sg, op, params[x], params[y], stats, recipe.weight_range)
+    inputs[0] = conv.get(x, "q")
+    for pos, (data, ttype, quant) in p.consts.items():
+        rep.quantized_weights.append(tensors[inputs[pos]].name)
+        suffix = {dtypes.INT8: "_int8", dtypes.INT16: "_int16"}.get(ttype, "_bias")
+        inputs[pos] = _const_tensor_raw(m, sg, inputs[pos], data, ttype, quant, suffix, conv.sole)
+    for pos, (ttype, quant) in p.states.items():
+        t = tensors[inputs[pos]]
+        # a stored initial state is zeros (lstm.refusal): the runtimes start integer states at their zero point
+        t.type, t.quantization, t.buffer = ttype, quant, 0
+    base = tensors[y].name
+    op.intermediates = [sg.add_tensor(Tensor(name=f"{base}_intermediate_{k}", type=ttype, shape=[0], buffer=0,
+                                             quantization=quant))
+                        for k, (ttype, quant) in enumerate(p.intermediates)]
+    tensors[y].type, tensors[y].quantization = dtypes.INT8, _qparams_node(params[y])
+    op.inputs = inputs
 
 
 def _int16_options(m: Model, op: Operator, name: str) -> None:

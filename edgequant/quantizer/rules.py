@@ -74,6 +74,10 @@ RULES: dict[str, Rule] = {
     "LEAKY_RELU": Rule(),
     # reads only the shape of its input, so any input type works; its int32 output is not touched
     "SHAPE": Rule(),
+    # The 8x8_16 LSTM: its weights, biases, states and intermediates follow operator_property.cc's LSTM entries,
+    # which no field of Rule can say; lstm.py holds them. No weights here: weight-only modes keep the LSTM's
+    # matrices per tensor. TFLite has no 16x8 LSTM (quantizable_int16 = false).
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": Rule(int16=False, per_channel=False),
 }
 
 # Ops TFLiteConverter's dynamic-range mode gives hybrid kernels: input index of the weight -> axis.
@@ -220,4 +224,8 @@ def op_version(name: str, sg, op) -> int | None:
         return 1
     if name in ("RESHAPE", "SQUEEZE", "EXPAND_DIMS", "SHAPE", "HARD_SWISH"):
         return 1
+    if name == "UNIDIRECTIONAL_SEQUENCE_LSTM" and i0 == _I8:
+        # Deviation: op_version.cc's literal reading gives 1 for the int8 LSTM; TFLite's quantizer writes its
+        # operator property's version 2 (so does TFLiteConverter), and we write what it writes.
+        return 2
     return None
