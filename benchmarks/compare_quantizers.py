@@ -24,22 +24,16 @@ Models and their data:
 * Left out: mlperf_tiny_kws_dscnn_float32.tflite, which despite its name is already dynamic-range quantized
   (int8 CONV_2D weights, ../shared/MANIFEST.tsv); the other MLPerf Tiny files there are int8 or hybrid too.
 
-Every float file without a SignatureDef (all four MLPerf models but resnet_large) gets one before any tool sees it
-(edgequant writes it: key serving_default, the main subgraph's input and output tensors by name), because
-ai-edge-quantizer calibrates through LiteRT's signature runner and fails with 'Invalid signature_key provided'
-without one. The signed file is the float row's bytes, and its outputs are checked bit-identical to the original's
-in LiteRT before the run goes on.
-
-A tool whose output has no narrow tensor (int8, int16, uint8, int4, float16) that the float file lacks quantized
-nothing: its row says so and why, and it is not a peer. ai-edge-quantizer does that on ad01's weight modes: the
-file (mlcommons/tiny's baseline_tf23 conversion) names its op in OperatorCode.deprecated_builtin_code only and leaves builtin_code 0, which
-ai-edge-quantizer reads alone, so it sees ten ADDs, none of which its weight recipes quantize. Its int8 and int16x8
-recipes quantize each FULLY_CONNECTED's three inputs as ADD operands, the bias at the activation width (int8 or
-int16, not int32 or int64), so LiteRT refuses to run the output: error rows, with LiteRT's message.
+Every tool gets the same float file, made readable for each (shared_float_file; its outputs are checked
+bit-identical to the original's in LiteRT, and its bytes are the float row's): a SignatureDef where there is none
+(ai-edge-quantizer calibrates through LiteRT's signature runner), and each OperatorCode's builtin_code set to its op
+where an old converter left it 0 and wrote the op in deprecated_builtin_code only (ad01: ai-edge-quantizer reads
+builtin_code alone, saw ten ADDs and quantized nothing, or wrote int8 files LiteRT refuses). A tool whose output
+has no narrow tensor (int8, int16, uint8, int4, float16) that the float file lacks quantized nothing: its row says
+so and it is not a peer.
 
 edgequant runs twice for the weight modes: with the calibration data (its default then rounds int8 weights with
-GPTQ and quantizes every weight) and without ("no data": nearest rounding, TFLiteConverter's 1024-element rule
-for dynamic_int8). "top-1 = float": how often the quantized model's top class is the float model's (classifiers).
+GPTQ) and without ("no data": nearest rounding with MSE-searched scales), every weight quantized in both. "top-1 = float": how often the quantized model's top class is the float model's (classifiers).
 "vs better peer" (edgequant rows): with labels, against the more accurate peer in the same mode, +c/-b = the
 held-out samples only edgequant / only the peer gets right, and p = McNemar's exact two-sided test of "equally
 accurate" (a small p means the accuracy difference is more than chance); then, with or without labels, dSQNR =
@@ -84,7 +78,6 @@ warnings.filterwarnings("ignore")
 import edgequant as eq
 from edgequant import dtypes
 from edgequant.flatbuffer.nodes import node_class
-from edgequant.flatbuffer.schema import BuiltinOperator
 from edgequant.quantizer import Recipe, quantize
 
 MODES = ("dynamic_int8", "weight_only_int8", "float16", "int8", "int16x8")
@@ -132,33 +125,32 @@ def ms(seconds: float) -> str:
     return f"{v:.0f}" if v >= 100 else f"{v:g}"
 
 
-def with_signature(blob: bytes) -> bytes:
-    """The model with a serving_default SignatureDef naming the main subgraph's inputs and outputs (unchanged if
-    it has a signature already): ai-edge-quantizer calibrates through LiteRT's signature runner."""
+def shared_float_file(blob: bytes) -> bytes:
+    """The float file every tool gets, written so that each peer can read it (the computation is unchanged):
+
+    * a serving_default SignatureDef naming the main subgraph's inputs and outputs, if it has none:
+      ai-edge-quantizer calibrates through LiteRT's signature runner;
+    * every OperatorCode's builtin_code set to its op: old converters (ad01's TF 2.3) left it 0 (ADD) and wrote
+      the op in deprecated_builtin_code only; LiteRT reads the larger of the two, ai-edge-quantizer builtin_code
+      alone, so it saw ad01's FULLY_CONNECTEDs as ADDs and quantized nothing (weight modes) or wrote files LiteRT
+      refuses (int8, int16x8)."""
     m = eq.load(blob)
-    if m.signature_defs:
-        return blob
-    sg, tmap = m.main, node_class("TensorMap")
-    m.signature_defs = [node_class("SignatureDef")(
-        inputs=[tmap(name=sg.tensors[i].name, tensor_index=i) for i in sg.inputs],
-        outputs=[tmap(name=sg.tensors[i].name, tensor_index=i) for i in sg.outputs],
-        signature_key="serving_default", subgraph_index=0)]
-    return eq.save(m)
+    changed = False
+    for oc in m.operator_codes:
+        if oc.builtin_code != oc.code:
+            oc.builtin_code, changed = oc.code, True
+    if not m.signature_defs:
+        sg, tmap = m.main, node_class("TensorMap")
+        m.signature_defs = [node_class("SignatureDef")(
+            inputs=[tmap(name=sg.tensors[i].name, tensor_index=i) for i in sg.inputs],
+            outputs=[tmap(name=sg.tensors[i].name, tensor_index=i) for i in sg.outputs],
+            signature_key="serving_default", subgraph_index=0)]
+        changed = True
+    return eq.save(m) if changed else blob
 
 
 def narrow_tensors(blob: bytes) -> int:
     return sum(int(t.type) in NARROW for _, t in eq.load(blob).tensors())
-
-
-def aeq_skip_reason(float_blob: bytes) -> str | None:
-    """Why ai-edge-quantizer may quantize nothing in this float model: it takes an op's type from
-    OperatorCode.builtin_code alone, while old converters left that 0 (ADD) and wrote the op in
-    deprecated_builtin_code (TFLite reads the larger of the two)."""
-    misread = sorted({(oc.name, BuiltinOperator.name_of(oc.builtin_code)) for oc in eq.load(float_blob).operator_codes
-                      if oc.builtin_code != oc.code})
-    if not misread:
-        return None
-    return ", ".join(f"reads {real} as {seen}" for real, seen in misread) + ", op only in deprecated_builtin_code"
 
 
 # -- the three quantizers -----------------------------------------------------------------------------------
@@ -310,10 +302,10 @@ def main() -> int:
         models += list(mlperf_models())
     rows = []
     for name, keras_model, original, calib, x_te, y_te, classifier in models:
-        blob = with_signature(original)  # the one float file every tool gets
+        blob = shared_float_file(original)  # the one float file every tool gets
         ref = run_litert(blob, x_te)
         if blob is not original and not np.array_equal(ref[:20], run_litert(original, x_te[:20])):
-            raise RuntimeError(f"{name}: the SignatureDef added for ai-edge-quantizer changed the model's outputs")
+            raise RuntimeError(f"{name}: preparing the shared float file changed the model's outputs")
         if not classifier and ref.shape == x_te.shape:  # an autoencoder: is the data what it was trained on?
             noise = np.random.default_rng(0).uniform(0, 1, x_te.shape).astype(np.float32)
             print(f"{name}: float reconstruction MSE {np.mean((ref - x_te) ** 2):.3g} on the evaluation inputs, "
@@ -321,7 +313,7 @@ def main() -> int:
         m = eq.load(blob)
         input_name = next((tm.name for sd in m.signature_defs or [] for tm in sd.inputs or []), "image")
         sig = next((sd.signature_key for sd in m.signature_defs or []), None)
-        n_narrow, aeq_why = narrow_tensors(blob), aeq_skip_reason(blob)
+        n_narrow = narrow_tensors(blob)
         acc_f = f"{np.mean(ref.argmax(1) == y_te):.4f}" if y_te is not None else "-"
         rows.append([name, "float", "-", len(blob), acc_f, "-", "-", "-", "-"])
         for mode in MODES:
@@ -346,15 +338,13 @@ def main() -> int:
                     stage = "LiteRT refuses its output: "
                     y = None if out is None else run_litert(out, x_te)
                 except Exception as e:  # noqa: BLE001 - a peer failing on a model is a result, not a crash
-                    label = f"{tool} ({aeq_why})" if tool == "ai-edge-quantizer" and aeq_why else tool
-                    rows.append([name, mode, label, "error", stage + str(e).splitlines()[0][:140], "-", "-", "-", "-"])
+                    rows.append([name, mode, tool, "error", stage + str(e).splitlines()[0][:140], "-", "-", "-", "-"])
                     continue
                 if out is None:
                     continue
                 label = tool
                 if narrow_tensors(out) <= n_narrow:  # same size, SQNR inf: not a quantization result to beat
-                    why = aeq_why if tool == "ai-edge-quantizer" and aeq_why else "reason unknown"
-                    label = f"{tool} (nothing quantized: {why})"
+                    label = f"{tool} (nothing quantized)"
                 elif not tool.startswith("edgequant"):
                     peers.append(tool)
                 acc = "-"
