@@ -6,23 +6,27 @@ writes for float LSTMs:
 
 * gate weights (inputs 1-8) and the projection (16): int8, symmetric, per tensor.
 * gate biases (12-15): int32, scale = input scale x that gate's *input* weight scale (the smaller of the two
-  candidates, "higher resolution"); projection bias (17): projection weight scale x intermediate 4's scale.
-* peepholes (9-11): int16, symmetric (scale max|p| / 32767).
+  candidates, "higher resolution"); with layer norm, that gate's layer-norm coefficient scale x 2^-10 (the bias
+  is added inside the layer norm); projection bias (17): projection weight scale x intermediate 4's scale.
+* peepholes (9-11) and layer-norm coefficients (20-23): int16, symmetric (scale max|p| / 32767).
 * cell state (19): int16, symmetric, scale = PowerOfTwoBound(max|c|) / 32768 (``extend_to_power_of_two``).
 * output state (18): int8 with the output's scale and zero point (``restrict_scale {18, 0}``).
 * five ``intermediates``: without layer norm 0-3 are unused by LiteRT's kernel (it takes 2^-12 for the gates)
-  and stay float32 with no parameters; 4, the hidden state o * tanh(c) before the projection, is int8 "as
+  and stay float32 with no parameters; with layer norm they are int16, symmetric, over the range of each gate
+  as the layer norm receives it (W x + R h + P c, before the bias: what TFLite's calibration logs, see
+  calibration/builtin_logging_ops/lstm.cc); 4, the hidden state o * tanh(c) before the projection, is int8 "as
   usual". LiteRT's kernel requantizes the hidden state into intermediate 4's scale and zero point even
   without a projection, where the hidden state *is* the output: there it gets the output's parameters.
 * the op's version is 2 (the quantizer's ``property.version``; op_version.cc's literal reading gives 1).
 
-The cell state and the hidden state are not tensors of the float model, so :class:`LstmStats` measures them:
-it re-runs each float LSTM step by step, in numpy, on the op's input as the calibration run saw it (the kernel's
-own float step functions), carrying the state from sample to sample as the interpreter does.
+The cell state, the hidden state and the gates are not tensors of the float model, so :class:`LstmStats` measures
+them: it re-runs each float LSTM step by step, in numpy, on the op's input as the calibration run saw it (the
+kernel's own float step functions), carrying the state from sample to sample as the interpreter does.
 
-Not handled (the LSTM stays float, and the report says why): layer norm (its gate intermediates are int16 with
-calibrated ranges we do not collect yet), diagonal recurrent weights, activations other than tanh, a cell
-state beyond +/-64 (LiteRT's integer LSTM takes cell scales up to 2^-9), and 16x8 (TFLite has no 16x8 LSTM rule).
+tflite-micro runs only the plain LSTM (no CIFG, peepholes, projection or layer norm); LiteRT runs them all.
+Not handled (the LSTM stays float, and the report says why): layer norm with CIFG or on some gates only,
+diagonal recurrent weights, activations other than tanh, a cell state beyond +/-64 (LiteRT's integer LSTM
+takes cell scales up to 2^-9), a stored non-zero initial state, and 16x8 (TFLite has no 16x8 LSTM rule).
 """
 
 from __future__ import annotations
@@ -75,7 +79,26 @@ class _Track:
     c: np.ndarray | None = None
     cell_absmax: float = 0.0
     hidden: list[float] = field(default_factory=lambda: [0.0, 0.0])  # lo, hi of o * act(c)
+    gate_absmax: list[float] = field(default_factory=lambda: [0.0] * 4)  # layer norm's inputs, gates i, f, c, o
     steps: int = 0
+
+    def __post_init__(self) -> None:
+        # the same weights without layer norm and bias: the gate as the layer norm receives it
+        self.w_pre = {p: None if p in LAYER_NORM or p in BIASES else v for p, v in self.w.items()}
+
+    def gate(self, k: int, xt, h, c) -> np.ndarray:
+        """Gate k (0 i, 1 f, 2 c, 3 o) before its activation, as the kernel's _gate computes it; with layer norm,
+        keeps the range of the layer norm's input (what TFLite's calibration logs into intermediate k)."""
+        wx, rh, b, ln = GATE_WEIGHTS[k], GATE_WEIGHTS[4 + k], BIASES[k], LAYER_NORM[k]
+        peep = {0: K.P_I, 1: K.P_F, 3: K.P_O}.get(k)
+        if self.w[ln] is None:
+            return K._gate(self.w, xt, h, c, wx, rh, b, peep, ln)
+        pre = K._gate(self.w_pre, xt, h, c, wx, rh, b, peep, ln)
+        self.gate_absmax[k] = max(self.gate_absmax[k], float(np.abs(pre).max(initial=0.0)))
+        g = K._layer_norm(pre, self.w[ln])
+        if self.w[b] is not None:
+            g = g + self.w[b]
+        return g.astype(np.float32)
 
 
 class LstmStats:
@@ -124,14 +147,13 @@ def _run(tr: _Track, x: np.ndarray) -> None:
         tr.c = np.zeros((seq.shape[1], n_cell), np.float32)
     h, c = tr.h, tr.c
     for xt in seq:
-        f = K._sigmoid(K._gate(w, xt, h, c, K.W_F, K.R_F, K.B_F, K.P_F, K.LN_F))
-        i = np.float32(1) - f if w[K.W_I] is None else K._sigmoid(K._gate(w, xt, h, c, K.W_I, K.R_I, K.B_I, K.P_I,
-                                                                           K.LN_I))
-        g = K._act(K._gate(w, xt, h, c, K.W_C, K.R_C, K.B_C, None, K.LN_C), tr.act).astype(np.float32)
+        f = K._sigmoid(tr.gate(1, xt, h, c))
+        i = np.float32(1) - f if w[K.W_I] is None else K._sigmoid(tr.gate(0, xt, h, c))
+        g = K._act(tr.gate(2, xt, h, c), tr.act).astype(np.float32)
         c = (f * c + i * g).astype(np.float32)
         if tr.cell_clip > 0:
             c = np.clip(c, -tr.cell_clip, tr.cell_clip)
-        o = K._sigmoid(K._gate(w, xt, h, c, K.W_O, K.R_O, K.B_O, K.P_O, K.LN_O))
+        o = K._sigmoid(tr.gate(3, xt, h, c))
         hidden = (o * K._act(c, tr.act)).astype(np.float32)  # (B, n_cell)
         h = hidden
         if w[K.PROJ_W] is not None:
@@ -153,9 +175,10 @@ def refusal(sg: SubGraph, op: Operator, ranges: dict, stats: LstmStats | None) -
     if len(ins) not in (20, 24):
         return f"{len(ins)} inputs; the int8 LSTM needs 20 or 24"
     w = _weights(sg, op)
-    if any(p < len(ins) and ins[p] >= 0 for p in LAYER_NORM):
-        return "layer norm: its int16 gate intermediates need ranges edgequant does not collect yet"
-    for p in GATE_WEIGHTS + PEEPHOLES + BIASES + (K.PROJ_W, K.PROJ_B):
+    layer_norm = [p < len(ins) and ins[p] >= 0 for p in LAYER_NORM]
+    if any(layer_norm) and (ins[K.W_I] < 0 or not all(layer_norm)):
+        return "layer norm without an input gate (CIFG) or on some gates only: LiteRT reads four gate scales"
+    for p in GATE_WEIGHTS + PEEPHOLES + BIASES + (K.PROJ_W, K.PROJ_B) + (LAYER_NORM if any(layer_norm) else ()):
         if ins[p] >= 0 and w[p] is None:
             return f"input {p} is not a constant float tensor"
     if w[K.W_F] is None or w[K.R_F] is None or w[K.R_F].ndim != 2:
@@ -217,7 +240,7 @@ def plan(sg: SubGraph, op: Operator, x_qp: QuantParams, out_qp: QuantParams, sta
         q = quantize_affine(w[p], qp.scale, qp.zero_point, qp.qmin, qp.qmax).astype(np.int8)
         consts[p] = (q, dtypes.INT8, _node(qp.scale, 0))
         w_scale[p] = np.float32(qp.scale)
-    for p in PEEPHOLES:
+    for p in PEEPHOLES + LAYER_NORM:
         if w[p] is not None:
             qp = choose_qparams(w[p], bits=16, symmetric=True)  # scale max|p| / 32767
             q = quantize_affine(w[p], qp.scale, 0, qp.qmin, qp.qmax).astype(np.int16)
@@ -226,14 +249,22 @@ def plan(sg: SubGraph, op: Operator, x_qp: QuantParams, out_qp: QuantParams, sta
         hidden_qp = out_qp  # the hidden state is the output: the kernel writes it with intermediate 4's params
     else:
         hidden_qp = choose_qparams(None, bits=8, range=(min(tr.hidden[0], 0.0), max(tr.hidden[1], 0.0)))
+    layer_norm = w[K.LN_F] is not None
     for k, p in enumerate(BIASES):
-        if w[p] is not None:
+        if w[p] is None:
+            continue
+        if layer_norm:  # the bias is added inside the layer norm, in its coefficient's scale times 2^-10
+            consts[p] = _bias(w[p], consts[LAYER_NORM[k]][2].scale[0] * np.float32(2.0 ** -10))
+        else:
             consts[p] = _bias(w[p], np.float32(x_qp.scale) * w_scale[GATE_WEIGHTS[k]])
     if w[K.PROJ_B] is not None:
         consts[K.PROJ_B] = _bias(w[K.PROJ_B], w_scale[K.PROJ_W] * np.float32(hidden_qp.scale))
     states = {K.H_STATE: (dtypes.INT8, _node(out_qp.scale, out_qp.zero_point)),
               K.C_STATE: (dtypes.INT16, _node(cell_scale(tr.cell_absmax), 0))}
     inter: list[tuple[int, QuantizationParameters | None]] = [(dtypes.FLOAT32, None)] * 4
+    if layer_norm:  # each gate as the layer norm receives it (W x + R h + P c, no bias): int16, symmetric
+        inter = [(dtypes.INT16, _node(choose_qparams(None, bits=16, symmetric=True, range=(-a, a)).scale, 0))
+                 for a in tr.gate_absmax]
     inter.append((dtypes.INT8, _node(hidden_qp.scale, hidden_qp.zero_point)))
     return LstmPlan(consts, states, inter)
 
