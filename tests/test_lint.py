@@ -212,3 +212,23 @@ def test_lint_verdict_per_op_and_type_agrees_with_tflite_micro(act, op):
         other, rule = VERDICTS[act]
         assert [f.rule for f in fs if f.severity == ERROR] == [rule]
         assert tflm_allocations(_one_op(op, other, in_shape, out_shape, consts, options, n_act)) is not None
+
+
+def test_floor_div_int8_fails_at_invoke_in_tflite_micro_and_lint_says_so():
+    """tflite-micro's FLOOR_DIV prepares any type and refuses int8 only when invoked; float32 divides."""
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
+    results = {}
+    for act, dt in ((dtypes.INT8, np.int8), (dtypes.FLOAT32, np.float32)):
+        data = _one_op("FLOOR_DIV", act, [1, 4], [1, 4], (), None, 2)
+        it = runtime.Interpreter.from_bytes(data)
+        it.set_input(np.array([[7, -8, 9, 10]], dt), 0)
+        it.set_input(np.array([[2, 3, 4, 5]], dt), 1)
+        try:
+            it.invoke()
+            results[act] = it.get_output(0)
+        except RuntimeError:
+            results[act] = None
+    assert results[dtypes.INT8] is None
+    np.testing.assert_array_equal(results[dtypes.FLOAT32], [[3, -3, 2, 2]])
+    fs = lint(edgequant.load(_one_op("FLOOR_DIV", dtypes.INT8, [1, 4], [1, 4], (), None, 2)))
+    assert not can_run(fs) and [f.rule for f in fs if f.severity == ERROR] == ["int8-kernel"]
