@@ -4,9 +4,10 @@ Two ways to pick the range a scale covers (``Recipe.weight_range``):
 
 * ``"minmax"``: ``scale = max|w| / 127``, TFLiteConverter's and ai-edge-quantizer's choice. Nothing clips, but
   one outlier stretches the steps of the whole channel.
-* ``"mse"``: per channel, the clipping ratio ``r`` in [0.5, 1.0] (``scale = r * max|w| / 127``, searched in steps
-  of 0.0025) whose quantize/dequantize round trip has the smallest squared error. A channel keeps min/max's
-  scale unless the ratio found has less error over all its weights, so the weight MSE is not above min/max's.
+* ``"mse"``: per channel, the clipping ratio ``r`` in [0.5, 1.0] (``scale = r * max|w| / 127``, on a grid of
+  steps of 0.0025) whose quantize/dequantize round trip has the smallest squared error, found by a local search
+  around an estimate (see :func:`mse_scales`). A channel keeps min/max's scale unless the ratio found has less
+  error over all its weights, so the weight MSE is not above min/max's.
   With nearest rounding this is the better choice (``Recipe.weight_range="auto"`` picks it then); GPTQ makes up
   for rounding error itself and keeps min/max's unclipped range.
 
@@ -24,10 +25,33 @@ from ..errors import EdgequantError
 from ..quantization import QuantParams, choose_qparams
 
 WEIGHT_RANGES = ("minmax", "mse")
-# clipping ratios searched by "mse", largest first so that ties keep the wider range (less clipping)
-_COARSE = np.linspace(1.0, 0.5, 11)
-_FINE = np.array([d for k in range(1, 11) for d in (0.0025 * k, -0.0025 * k)])
 _TINY = np.finfo(np.float32).tiny
+_CHUNK = 1 << 16  # values per exact evaluation step: the scratch arrays stay in cache
+
+
+def _grid() -> np.ndarray:
+    """The clipping ratios "mse" may pick: 1.0 down to 0.5 in steps of 0.0025, float32, index 0 = min/max's scale.
+
+    Each is the float64 sum ``coarse + 0.0025 * k`` of the former two-stage search (coarse ratios 1.0, 0.95, ...,
+    0.5, then k = -10..10 around the best) rounded to float32, so every ratio that search could choose is on
+    this grid bit for bit; where two coarse ratios reach the same point, their float32 roundings agree."""
+    grid = np.zeros(201, np.float32)
+    for coarse in np.linspace(1.0, 0.5, 11):
+        for k in range(-10, 11):
+            r = coarse + 0.0025 * k
+            if 0.5 <= r <= 1.0:
+                grid[round((1.0 - r) / 0.0025)] = np.float32(r)
+    return grid
+
+
+_GRID = _grid()
+# The search window around the estimate's best index (larger index = smaller ratio): the estimate leans to wider
+# ratios than the exact optimum, hence the asymmetry. A side is widened while the best error found is within
+# PATIENCE indices of its edge. Chosen on the weights of the six models of benchmarks/bench_weight_modes.py (5738
+# channels of 8 to 1440 weights): every channel gets the minimum over the whole grid (tests/test_weight_search.py)
+# from about 10 trials, where the former two-stage search took 31.
+_BELOW, _ABOVE = 2, 6
+_PATIENCE_BELOW, _PATIENCE_ABOVE = 3, 5
 
 
 def weight_params(w: np.ndarray, axis: int | None, method: str = "minmax") -> QuantParams:
@@ -42,43 +66,151 @@ def weight_params(w: np.ndarray, axis: int | None, method: str = "minmax") -> Qu
 
 
 def mse_scales(w: np.ndarray, scale: np.ndarray, axis: int | None, qmin: int, qmax: int) -> np.ndarray:
-    """Per-channel scales (shape of ``scale``) from ``ratio * scale`` minimising the round-trip squared error.
+    """Per-channel scales (shape of ``scale``) from ``ratio * scale``, ratio on ``_GRID``, minimising the round-trip
+    squared error.
 
-    The search: coarse ratios 1.0, 0.95, ..., 0.5 for every channel, then steps of 0.0025 within 0.025 of each
-    channel's best (31 trials instead of 201 for the same resolution). Every weight counts: a search on a strided sample of
-    big channels was 3x faster and lost 1-2 dB of output SQNR on the digits models. Ratio 1.0 (min/max's scale)
-    is the first trial and a ratio replaces it only with strictly less error.
+    Exact errors (every weight counts: a search on a strided sample of big channels lost 1-2 dB of output SQNR
+    on the digits models) cost a pass over the weights per ratio, so only a few ratios get one. An estimate
+    (:func:`_estimate`) picks where to look; exact errors follow in a window around its best ratio, widened
+    while the best is near an edge (``_BELOW``/``_ABOVE``/``_PATIENCE_*``). Ratio 1.0 (min/max's scale) is always
+    evaluated and replaced only with strictly less error. The search sums squares in float32 and settles the
+    channels where that rounding could change the choice in float64 (:func:`_search`).
     """
     s0 = np.atleast_1d(np.asarray(scale, np.float32))
     if axis is None:
         rows = np.asarray(w, np.float32).reshape(1, -1)  # (1, N)
     else:
         rows = np.moveaxis(np.asarray(w, np.float32), axis, 0).reshape(s0.size, -1)  # (C, N / C)
-    with np.errstate(over="ignore", invalid="ignore"):
-        coarse = np.repeat(_COARSE[:, None], s0.size, axis=1)  # (trials, channels)
-        ratio, err = _best_ratio(rows, s0, coarse, qmin, qmax)
-        fine = np.clip(ratio + _FINE[:, None], 0.5, 1.0)
-        fine_ratio, fine_err = _best_ratio(rows, s0, fine, qmin, qmax)
-        ratio = np.where(fine_err < err, fine_ratio, ratio)  # strict: ties keep the coarse ratio
-    return np.maximum((s0 * ratio.astype(np.float32)).astype(np.float32), _TINY).reshape(np.shape(scale))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        k, lo, hi, unsure = _search(rows, s0, _estimate(rows, s0, qmax), qmin, qmax)
+        if unsure.size:  # float32 sums too close to call: float64 ones decide, over the same ratios
+            k[unsure] = _decide(rows[unsure], s0[unsure], lo[unsure], hi[unsure], qmin, qmax)
+    return np.maximum(s0 * _GRID[k], _TINY).astype(np.float32).reshape(np.shape(scale))
 
 
-def _best_ratio(rows: np.ndarray, s0: np.ndarray, ratios: np.ndarray, qmin: int, qmax: int):
-    """For each channel (row of ``rows``), the ratio of ``ratios[:, c]`` whose quantize/dequantize round trip has the
-    least squared error, the first one on ties, and that error. Trials run together in chunks of ~64k values
-    (they stay in cache), in float32 with a reciprocal multiply and ties to even: an estimate for a search (the
-    runtime divides and rounds halves away from zero; the two differ only at exact ties)."""
-    n_trials = ratios.shape[0]
-    per = max(1, (1 << 16) // max(rows.size, 1))
-    errs = np.empty(ratios.shape)
+def _search(rows: np.ndarray, s0: np.ndarray, k0: np.ndarray, qmin: int, qmax: int):
+    """The local search of :func:`mse_scales` on float32 sums of squares: per channel the chosen grid index, the
+    final window [lo, hi], and the channels whose choice float32 rounding could have changed.
+
+    A float32 sum of ``n`` squares is within a relative ``(n + 2) * 2**-24`` of the exact value in any order of
+    summation, so two errors further apart than that are ordered as float64 sums would order them; where the best
+    and the runner-up (or ratio 1.0) are closer, the channel is returned as unsure."""
+    last, cols = _GRID.size - 1, np.arange(s0.size)
+    lo = np.clip(k0 - _BELOW, 1, last)
+    hi = np.clip(k0 + _ABOVE, 1, last)
+    idx = np.minimum(lo + np.arange(_BELOW + _ABOVE + 1)[:, None], hi)  # (trials, C), increasing; hi repeats
+    errs = _errors(rows, s0, np.concatenate([np.zeros((1, s0.size), np.intp), idx]), qmin, qmax, exact=False)
+    e1, errs = errs[0], errs[1:]
+    errs[1:][idx[1:] == idx[:-1]] = np.inf  # a repeated ratio is no runner-up
+    j = np.argmin(errs, axis=0)  # the first minimum: the widest ratio on ties
+    best, best_err = idx[j, cols], errs[j, cols]
+    errs[j, cols] = np.inf
+    second = errs.min(axis=0)
+    while True:  # widen a side while the best is within its patience of that edge
+        down = (best - lo < _PATIENCE_BELOW) & (lo > 1)
+        up = (hi - best < _PATIENCE_ABOVE) & (hi < last)
+        active = np.flatnonzero(down | up)
+        if active.size == 0:
+            break
+        lo = np.where(down, lo - 1, lo)
+        hi = np.where(up, hi + 1, hi)
+        new = np.stack([np.where(down, lo, hi), np.where(up, hi, lo)])[:, active]  # (2, A)
+        e = _errors(rows[active], s0[active], new, qmin, qmax, exact=False)
+        for k, side in ((0, down), (1, up)):  # a wider ratio wins ties, a narrower one needs strictly less error
+            b, be, sc = best[active], best_err[active], second[active]
+            ek = np.where(side[active], e[k], np.inf)
+            better = (ek <= be) if k == 0 else (ek < be)
+            second[active] = np.where(better, be, np.minimum(sc, ek))
+            best[active] = np.where(better, new[k], b)
+            best_err[active] = np.where(better, ek, be)
+    tau = (rows.shape[1] + 2) * 2.0**-24
+    near = (1 + tau) / (1 - tau) + 1e-9 if tau < 0.5 else np.inf
+    unsure = (second <= best_err * near) | ((e1 <= best_err * near) & (best_err <= e1 * near))
+    return np.where(best_err < e1, best, 0), lo, hi, np.flatnonzero(unsure)
+
+
+def _decide(rows: np.ndarray, s0: np.ndarray, lo: np.ndarray, hi: np.ndarray, qmin: int, qmax: int) -> np.ndarray:
+    """Per channel, the grid index in [lo, hi] with the least float64 error if strictly below ratio 1.0's, else 0;
+    the widest ratio on ties."""
+    idx = np.minimum(lo + np.arange(int(np.max(hi - lo)) + 1)[:, None], hi)  # hi repeats: never a first minimum
+    errs = _errors(rows, s0, np.concatenate([np.zeros((1, s0.size), np.intp), idx]), qmin, qmax, exact=True)
+    j = np.argmin(errs[1:], axis=0)
+    cols = np.arange(s0.size)
+    return np.where(errs[1:][j, cols] < errs[0], idx[j, cols], 0)
+
+
+def _estimate(rows: np.ndarray, s0: np.ndarray, qmax: int) -> np.ndarray:
+    """Per channel, the grid index (>= 1) nearest the ratio that minimises an estimate of the round-trip error.
+
+    In steps of min/max's scale, ``t = |w| / s0``. At ratio ``r`` a weight clips when ``t >= (qmax + 0.5) * r``
+    and then errs by exactly ``t - qmax * r``; every other weight is taken to err by a uniform rounding error,
+    ``r**2 / 12`` squared. With the channel's ``m`` largest weights clipped (sums ``S1``, ``S2`` of ``t`` and
+    ``t**2``) the estimate is the quadratic ``r**2 * ((n - m) / 12 + m * qmax**2) - 2 * qmax * r * S1 + S2``
+    on the interval of ratios where exactly those clip; the best over all ``m`` is the estimate's optimum.
+    The ratios 0.9 to 1.0 come first (few weights can clip there: 1-2 % in the benchmark models, whose optima
+    all lie there); channels whose optimum is 0.9 itself are estimated again down to 0.5.
+    """
+    r, _ = _estimate_above(rows, s0, qmax, 0.9)
+    low = np.flatnonzero(r <= 0.9)
+    if low.size:
+        r[low], _ = _estimate_above(rows[low], s0[low], qmax, 0.5)
+    return np.clip(np.rint((1.0 - r) / 0.0025).astype(np.intp), 1, _GRID.size - 1)
+
+
+def _estimate_above(rows: np.ndarray, s0: np.ndarray, qmax: int, floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """The estimate's optimal ratio in [floor, 1.0] and its value, per channel (see :func:`_estimate`)."""
+    channels, n = rows.shape
+    a = np.abs(rows)
+    ci, ji = np.nonzero(a >= (s0 * np.float32((qmax + 0.5) * floor))[:, None])
+    t = a[ci, ji] * (np.float32(1) / s0)[ci]
+    # By channel, largest first, in one sort of float64 keys c * 512 - t (exact: t is a float32 in (0, 512),
+    # as a clipping candidate has t < 2 * qmax + 1; c < 2**29).
+    key = np.sort(ci * 512.0 - t)
+    ci = np.ceil(key / 512.0).astype(np.intp)
+    t = ci * 512.0 - key
+    first = np.searchsorted(ci, ci)  # where each weight's channel starts
+    m = np.arange(ci.size) - first + 1  # clipped weights in the channel when this one is the smallest of them
+    c1, c2 = np.cumsum(t), np.cumsum(t * t)
+    s1, s2 = c1 - (c1[first] - t[first]), c2 - (c2[first] - t[first] ** 2)
+    edge = t / (qmax + 0.5)  # the ratio below which this weight clips
+    nxt = np.append(edge[1:], 0.0)
+    nxt[np.append(ci[1:] != ci[:-1], True)] = 0.0  # the channel's last one: no smaller weight clips
+    lo = np.maximum(nxt, floor)
+    hi = np.minimum(edge, 1.0)
+    quad = (n - m) / 12 + m * float(qmax * qmax)
+    r = np.clip(qmax * s1 / quad, lo, hi)
+    est = np.where(lo <= hi, r * r * quad - 2 * qmax * r * s1 + s2, np.inf)
+    # Nothing clipped: the estimate n * r**2 / 12 is least at the smallest such ratio.
+    best_r = np.full(channels, floor)
+    best_r[ci[m == 1]] = np.maximum(edge[m == 1], floor)
+    best_e = n * best_r * best_r / 12
+    if ci.size:
+        per = np.full(channels, np.inf)
+        np.minimum.at(per, ci, est)
+        better = (est == per[ci]) & (est < best_e[ci])
+        best_r[ci[better]] = r[better]
+        best_e = np.minimum(best_e, per)
+    return best_r, best_e
+
+
+def _errors(rows: np.ndarray, s0: np.ndarray, idx: np.ndarray, qmin: int, qmax: int, exact: bool) -> np.ndarray:
+    """Round-trip squared errors, ``(trials, C)``, of each channel (row of ``rows``) at the grid ratios
+    ``idx[:, c]``. In float32 with a reciprocal multiply and ties to even: an estimate for a search (the runtime
+    divides and rounds halves away from zero; the two differ only at exact ties). The differences are exact in
+    float32; ``exact`` sums their squares in float64, else in float32 (BLAS, about twice as fast). Trials run
+    together in chunks of about ``_CHUNK`` values."""
+    n_trials = idx.shape[0]
+    per = max(1, _CHUNK // max(rows.size, 1))
+    errs = np.empty(idx.shape)
     for t0 in range(0, n_trials, per):
-        r = ratios[t0:t0 + per]
-        s = np.maximum(s0 * r.astype(np.float32), _TINY)  # (trials, C)
+        s = np.maximum(s0 * _GRID[idx[t0:t0 + per]], _TINY)  # (trials, C)
         t = rows * (np.float32(1) / s)[..., None]  # weights in steps
         q = np.rint(t)
         np.clip(q, qmin, qmax, out=q)
         np.subtract(t, q, out=t)  # the error, in steps
-        errs[t0:t0 + per] = np.einsum("tij,tij->ti", t, t, dtype=np.float64) * np.square(s, dtype=np.float64)
-    k = np.argmin(errs, axis=0)  # the first minimum: coarse trials run from the widest ratio down
-    cols = np.arange(ratios.shape[1])
-    return ratios[k, cols], errs[k, cols]
+        if exact:
+            sq = np.einsum("tij,tij->ti", t, t, dtype=np.float64)
+        else:
+            sq = np.matmul(t[..., None, :], t[..., :, None])[..., 0, 0]
+        errs[t0:t0 + per] = sq * np.square(s, dtype=np.float64)
+    return errs

@@ -1,0 +1,110 @@
+"""Data-free weight-mode quantization, wall time: edgequant against ai-edge-quantizer (issue #5).
+
+    .venv/bin/python benchmarks/bench_weight_modes.py [--repeat 5] [--only-edgequant] [--profile MODEL]
+
+Per model and mode, the fastest of --repeat runs (after one warm-up run) of the calls benchmarks/compare_quantizers.py
+times without calibration data:
+
+* edgequant: ``eq.save(quantize(eq.load(blob), Recipe.preset(mode), None))``
+* ai-edge-quantizer: ``Quantizer(blob, recipe.dynamic_wi8_afp32()).quantize()`` (``weight_only_wi8_afp32`` for
+  weight_only_int8)
+
+both from the same bytes in one process, numpy's BLAS on one thread (set before numpy loads). Prints ms and
+ratio = edgequant / ai-edge-quantizer (at most 1 is the target). The MLPerf Tiny models in ../shared/models are
+skipped with a message when absent. ``--profile MODEL`` prints edgequant's cProfile for that model's modes instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from functools import partial
+from pathlib import Path
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # after the thread settings
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import edgequant as eq
+from edgequant.quantizer import Recipe, quantize
+
+MODES = ("dynamic_int8", "weight_only_int8")
+FIX = ROOT / "tests" / "data" / "fixtures"
+SHARED = ROOT.parent / "shared" / "models"
+MODELS = [FIX / "digits_cnn.tflite", FIX / "digits_resnet.tflite"] + [
+    SHARED / f"mlperf_tiny_{n}.tflite"
+    for n in ("vww_96_float", "ic_resnet8_float", "ic_resnet_large_float", "ad01_fc_autoencoder_fp32")]
+
+
+def edgequant(blob: bytes, mode: str) -> bytes:
+    return eq.save(quantize(eq.load(blob), Recipe.preset(mode), None))
+
+
+def ai_edge(blob: bytes, mode: str) -> bytes:
+    from ai_edge_quantizer import quantizer, recipe
+
+    r = recipe.dynamic_wi8_afp32() if mode == "dynamic_int8" else recipe.weight_only_wi8_afp32()
+    return bytes(quantizer.Quantizer(blob, r).quantize(enable_progress_report=False).quantized_model)
+
+
+def best_ms(fn, repeat: int) -> float:
+    fn()  # warm-up: imports, caches
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best * 1e3
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--only-edgequant", action="store_true")
+    ap.add_argument("--profile", metavar="MODEL", help="cProfile edgequant on the model whose file name contains this")
+    args = ap.parse_args()
+    warnings.filterwarnings("ignore")
+    if args.profile:
+        import cProfile
+        import pstats
+
+        path = next(p for p in MODELS if args.profile in p.name)
+        blob = path.read_bytes()
+        prof = cProfile.Profile()
+        for mode in MODES:
+            edgequant(blob, mode)
+            prof.enable()
+            for _ in range(args.repeat):
+                edgequant(blob, mode)
+            prof.disable()
+        pstats.Stats(prof).sort_stats("tottime").print_stats(30)
+        return 0
+    print(f"numpy {np.__version__}, {os.cpu_count()} cores, OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}, "
+          f"best of {args.repeat}")
+    print("| model | mode | edgequant ms | ai-edge-quantizer ms | ratio |")
+    print("|---|---|---:|---:|---:|")
+    for path in MODELS:
+        if not path.exists():
+            print(f"skipped {path.name}: not in {path.parent}", file=sys.stderr)
+            continue
+        blob = path.read_bytes()
+        for mode in MODES:
+            ours = best_ms(partial(edgequant, blob, mode), args.repeat)
+            if args.only_edgequant:
+                print(f"| {path.stem} | {mode} | {ours:.1f} | - | - |", flush=True)
+                continue
+            theirs = best_ms(partial(ai_edge, blob, mode), args.repeat)
+            print(f"| {path.stem} | {mode} | {ours:.1f} | {theirs:.1f} | {ours / theirs:.2f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

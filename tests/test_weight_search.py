@@ -1,0 +1,95 @@
+"""The "mse" weight-scale search (edgequant/quantizer/weights.py) against an exhaustive search written here.
+
+The search evaluates a few clipping ratios around an estimate; these tests hold its choice against the plain
+minimum over every ratio of the grid, on the weights the quantizer really sees (the digits fixtures and, when
+../shared is present, the MLPerf Tiny float models of benchmarks/bench_weight_modes.py). On those the former
+two-stage search (31 trials) chose the same scales, so the written files are unchanged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import MODELS as SHARED_MODELS
+
+import edgequant as eq
+from edgequant.quantizer import Recipe, quantize
+from edgequant.quantizer import weights as W
+
+FIX = Path(__file__).resolve().parent / "data" / "fixtures"
+BENCH_MODELS = [FIX / "digits_cnn.tflite", FIX / "digits_resnet.tflite"] + [
+    SHARED_MODELS / f"mlperf_tiny_{n}.tflite"
+    for n in ("vww_96_float", "ic_resnet8_float", "ic_resnet_large_float", "ad01_fc_autoencoder_fp32")]
+
+
+def _rows(w: np.ndarray, axis: int | None, channels: int) -> np.ndarray:
+    w = np.asarray(w, np.float32)
+    return w.reshape(1, -1) if axis is None else np.moveaxis(w, axis, 0).reshape(channels, -1)
+
+
+def _exhaustive(w: np.ndarray, scale: np.ndarray, axis: int | None) -> np.ndarray:
+    """Every grid ratio, one at a time: float32 reciprocal multiply, ties-to-even rounding, clamp to [-127, 127],
+    float64 sum of squared differences times scale**2; the first (widest) minimum over ratios below 1.0, kept
+    only if strictly below ratio 1.0's error."""
+    s0 = np.atleast_1d(np.asarray(scale, np.float32))
+    rows = _rows(w, axis, s0.size)
+    errs = []
+    for r in W._GRID:
+        s = np.maximum(s0 * r, np.finfo(np.float32).tiny)
+        t = rows * (np.float32(1) / s)[:, None]
+        d = (t - np.clip(np.rint(t), -127, 127)).astype(np.float64)
+        errs.append(np.sum(d * d, axis=1) * s.astype(np.float64) ** 2)
+    errs = np.array(errs)  # (grid, C)
+    k = 1 + np.argmin(errs[1:], axis=0)
+    k = np.where(errs[k, np.arange(s0.size)] < errs[0], k, 0)
+    return np.maximum(s0 * W._GRID[k], np.finfo(np.float32).tiny).reshape(np.shape(scale))
+
+
+def test_grid_holds_every_ratio_of_the_two_stage_search():
+    # the former search: coarse 1.0, 0.95, ..., 0.5, then +-0.0025 * k (k <= 10) around one, clipped to [0.5, 1]
+    seen = {}
+    for coarse in np.linspace(1.0, 0.5, 11):
+        for f in [0.0] + [d for k in range(1, 11) for d in (0.0025 * k, -0.0025 * k)]:
+            r = np.float32(np.clip(coarse + f, 0.5, 1.0))
+            i = round((1.0 - float(r)) / 0.0025)
+            assert seen.setdefault(i, r) == r  # neighbouring coarse ratios reach a point as the same float32
+    assert len(seen) == W._GRID.size == 201
+    np.testing.assert_array_equal(W._GRID, [seen[i] for i in range(201)])
+
+
+@pytest.mark.parametrize("path", BENCH_MODELS, ids=lambda p: p.stem)
+def test_search_finds_the_exhaustive_minimum_on_the_benchmark_models(path, monkeypatch):
+    if not path.exists():
+        pytest.skip(f"{path} absent")
+    seen = []
+    search = W.mse_scales
+
+    def record(w, scale, axis, qmin, qmax):
+        out = search(w, scale, axis, qmin, qmax)
+        seen.append((np.array(w), np.array(scale), axis, out))
+        return out
+
+    monkeypatch.setattr(W, "mse_scales", record)
+    quantize(eq.load_file(path), Recipe.preset("weight_only_int8"), None)
+    assert seen, "the default data-free recipe searched no weight scales"
+    for w, scale, axis, out in seen:
+        np.testing.assert_array_equal(out, _exhaustive(w, scale, axis))
+
+
+def test_float32_sums_too_close_to_call_go_to_float64():
+    # Channel 0: every weight a multiple of max / 127, so ratio 1.0 has (almost) no error and keeps its scale.
+    # Channel 1: all zeros, every ratio errs exactly 0: a tie float32 cannot call, decided in float64 (ratio
+    # 1.0 stays). Channel 2: heavy tails, a clear winner below 1.0.
+    rng = np.random.default_rng(0)
+    w = np.zeros((3, 600), np.float32)
+    w[0] = np.resize(np.arange(-127, 128, dtype=np.float32), 600) * np.float32(0.01)
+    w[2] = (rng.standard_t(2, 600) * 0.05).astype(np.float32)
+    s0 = np.maximum(np.abs(w).max(axis=1) / np.float32(127), np.float32(1e-8)).astype(np.float32)
+    got = W.mse_scales(w, s0, 0, -127, 127)
+    np.testing.assert_array_equal(got, _exhaustive(w, s0, 0))
+    assert got[0] == s0[0] and got[1] == s0[1] and got[2] < s0[2]
+    rows = _rows(w, 0, 3)
+    *_, unsure = W._search(rows, s0, W._estimate(rows, s0, 127), -127, 127)
+    assert 1 in unsure and 2 not in unsure  # channel 1's decision really came from the float64 path
