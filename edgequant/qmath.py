@@ -94,12 +94,18 @@ def quantize_affine(x: ArrayLike, scale: ArrayLike, zero_point: ArrayLike, qmin:
         s = s.reshape(shape)
         zp = zp.reshape(shape) if zp.ndim == 1 else zp
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        v = round_half_away(np.divide(xf, s, dtype=np.float32))
-        # Clamp before the cast so the conversion is defined; zp is an integer so this commutes.
+        v = np.asarray(np.divide(xf, s, dtype=np.float32))
+        v = _round_inplace(v, np.empty_like(v))
+        # Clamp before the cast so the conversion is defined; zp is an integer so this commutes. fmax/fmin
+        # return the number when the other operand is NaN: NaN -> qmin - zp, +-inf -> the bounds.
         lo = (qmin - zp).astype(np.float32)
         hi = (qmax - zp).astype(np.float32)
-        v = np.clip(np.nan_to_num(v, nan=-np.inf), lo, hi)
-    return _out(v.astype(np.int64) + zp)
+        if np.broadcast_shapes(v.shape, lo.shape) == v.shape:
+            v = np.fmin(np.fmax(v, lo, out=v), hi, out=v)
+        else:
+            v = np.fmin(np.fmax(v, lo), hi)
+    q = v.astype(np.int64)
+    return _out(q + zp if zp.any() else q)
 
 
 def dequantize_affine(q: ArrayLike, scale: ArrayLike, zero_point: ArrayLike) -> np.ndarray:
