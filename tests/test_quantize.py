@@ -692,3 +692,23 @@ def test_weight_only_int8_compresses_the_lstm_gate_matrices():
     x = np.random.default_rng(0).uniform(0, 1, (20, 28, 28)).astype(np.float32)
     ref, got = run_litert(eq.save(m), x, ref=True), run_litert(eq.save(q), x, ref=True)
     assert sqnr(ref, got) > 40
+
+
+def test_a_fixed_batch_input_calibrates_in_whole_invocations():
+    """A model whose input takes 6 rows per run (fixed batch, like a time-major sequence model's [T, 1, F]):
+    calibration batches of 32 rows would split runs; they are rounded to whole runs instead."""
+    tf = pytest.importorskip("tensorflow")
+    import contextlib
+    import io
+
+    inp = tf.keras.Input((4,), batch_size=6)
+    m = tf.keras.Model(inp, tf.keras.layers.Dense(3)(inp))
+    with contextlib.redirect_stdout(io.StringIO()):
+        blob = tf.lite.TFLiteConverter.from_keras_model(m).convert()
+    model = eq.load(blob)
+    assert list(model.main.tensors[model.main.inputs[0]].shape) == [6, 4]
+    runs = [np.random.default_rng(k).standard_normal((6, 4)).astype(np.float32) for k in range(10)]
+    q = quantize(model, Recipe.int8(io="float"), runs)
+    y = eq.Interpreter(q).run([runs[0]])[0]
+    ref = eq.Interpreter(model).run([runs[0]])[0]
+    assert y.shape == (6, 3) and sqnr(ref, y) > 30

@@ -113,7 +113,7 @@ def run(args) -> int:
     from .. import quantization
     from ..graph import check_writable, load_file, save, write_atomic
     from ..quantizer import ProgressBar, quantize_with_report
-    from ..quantizer.data import count, load_calibration, split
+    from ..quantizer.data import count, load_calibration, rows_per_invocation, split
     from ..quantizer.rewrite import check_float_model, check_one_subgraph
 
     check_writable(args.output, (args.model,))  # a typo in -o costs milliseconds, not a calibration run
@@ -142,7 +142,7 @@ def run(args) -> int:
         if k >= n:
             raise EdgequantError(f"--held-out {k}: {args.calib} has {counted(n, 'sample')}; hold out fewer "
                                  f"so that some are left to calibrate on")
-        calib, held = split(batches, k) if k else (batches, [])
+        calib, held = split(batches, k, rows_per_invocation(model)) if k else (batches, [])
         bar = ProgressBar()
     q, rep = quantize_with_report(model, recipe, calib, progress=bar)
     data = save(q)

@@ -21,7 +21,7 @@ from typing import Any
 from ..errors import EdgequantError
 from ..graph import Model, load, load_file
 from .calibrate import ProgressBar, Ranges, calibrate
-from .data import load_calibration, rebatch
+from .data import load_calibration, rebatch, rows_per_invocation
 from .gptq import Hessians
 from .lstm import LstmStats
 from .recipe import MODES, Recipe
@@ -81,7 +81,7 @@ def quantize_with_report(model: Model, recipe: Recipe | str, calibration_data: A
         if calibration_data is None:
             why = f"mode {recipe.mode}" if recipe.full_integer else 'weight_rounding "gptq"'
             raise EdgequantError(f"{why} needs calibration data")
-        batches = rebatch(load_calibration(calibration_data, model), recipe.batch_size)
+        batches = rebatch(load_calibration(calibration_data, model), recipe.batch_size, rows_per_invocation(model))
         observe = recipe.full_integer and ranges is None  # else the run only feeds GPTQ
         run = calibrate(model, batches, recipe.observer if observe else None, progress=progress,
                         visit=(lambda values: [v(values) for v in visits]) if visits else None)

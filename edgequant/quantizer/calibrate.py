@@ -133,9 +133,10 @@ def calibrate(model: Model, batches: list[dict[str, np.ndarray]], observer: str 
     when an activation becomes NaN or Inf (names the tensor) or when the set is empty.
     """
     if not (isinstance(batches, list) and batches and all(isinstance(b, dict) for b in batches)):
-        from .data import load_calibration, rebatch  # anything quantize() takes as calibration data
+        # anything quantize() takes as calibration data
+        from .data import load_calibration, rebatch, rows_per_invocation
 
-        batches = rebatch(load_calibration(batches, model), 32)
+        batches = rebatch(load_calibration(batches, model), 32, rows_per_invocation(model))
     start = time.perf_counter()
     make = _observers(observer) if observer is not None else None
     runner = _FloatRunner(model)

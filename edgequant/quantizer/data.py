@@ -174,21 +174,30 @@ def count(batches: list[dict]) -> int:
     return sum(next(iter(b.values())).shape[0] for b in batches)
 
 
-def rebatch(batches: list[dict], size: int) -> list[dict]:
-    """The same samples regrouped into batches of ``size`` (the last may be smaller)."""
+def rows_per_invocation(model: Model) -> int:
+    """Rows of the leading axis one invocation takes: 1 for a free or unit batch axis, else the fixed size (a
+    time-major sequence model's [T, 1, F] input takes T rows per run, which calibration must not split)."""
+    return max([shape[0] for _, shape, _ in input_specs(model) if shape and shape[0] > 1], default=1)
+
+
+def rebatch(batches: list[dict], size: int, unit: int = 1) -> list[dict]:
+    """The same samples regrouped into batches of ``size`` rows, rounded to whole invocations of ``unit`` rows
+    (see :func:`rows_per_invocation`; the last batch may be smaller)."""
+    size = max(size // unit, 1) * unit
     names = list(batches[0])
     joined = {n: np.concatenate([b[n] for b in batches]) for n in names}
     total = joined[names[0]].shape[0]
     return [{n: a[i:i + size] for n, a in joined.items()} for i in range(0, total, size)]
 
 
-def split(batches: list[dict], held_out: float) -> tuple[list[dict], list[dict]]:
-    """(calibration, held-out) batches: the last ``held_out`` samples (or fraction) are held out."""
+def split(batches: list[dict], held_out: float, unit: int = 1) -> tuple[list[dict], list[dict]]:
+    """(calibration, held-out) batches: the last ``held_out`` samples (or fraction) are held out, in whole
+    invocations of ``unit`` rows."""
     names = list(batches[0])
     joined = {n: np.concatenate([b[n] for b in batches]) for n in names}
     total = joined[names[0]].shape[0]
     k = round(total * held_out) if isinstance(held_out, float) else int(held_out)
-    k = min(max(k, 0), total - 1)
+    k = min(max(k, 0), total - 1) // unit * unit
     first = {n: a[:total - k] for n, a in joined.items()}
     last = {n: a[total - k:] for n, a in joined.items()}
     return [first], ([last] if k else [])
