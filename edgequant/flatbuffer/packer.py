@@ -17,6 +17,7 @@ of them close or narrow it. The result is deterministic and depends only on the 
 
 from __future__ import annotations
 
+import functools
 import heapq
 import struct
 
@@ -55,6 +56,15 @@ class Obj:
 
 def _pad(pos: int, align: int, phase: int) -> int:
     return (phase - pos) % align
+
+
+@functools.cache
+def _steps(key: tuple[int, int, int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """For a kind (align, phase, size % 16) and each residue r of the position modulo 16: the padding before
+    such an object, and the residue after it."""
+    align, phase, size = key
+    lead = tuple(_pad(r, align, phase) for r in range(_MOD))
+    return lead, tuple((r + lead[r] + size) % _MOD for r in range(_MOD))
 
 
 class Layout:
@@ -183,9 +193,10 @@ class Layout:
         """The kinds of free objects to place, in order, that leave the least padding before ``target``
         (then the fewest objects); None when none leaves less than ``waste``."""
         start = self.pos % _MOD
-        kinds = [(key, min(n, _USES)) for key, n in self.free.items() if n]
-        for key, _ in kinds:  # one object that closes the gap: nothing is better (the common case)
-            if _pad(start, key[0], key[1]) == 0 and _pad(start + key[2], target.align, target.phase) == 0:
+        tpad = _steps((target.align, target.phase, 0))[0]  # padding before the target, by residue
+        kinds = [(key, min(n, _USES)) + _steps(key) for key, n in self.free.items() if n]
+        for key, _, lead, after in kinds:  # one object that closes the gap: nothing is better (the common case)
+            if lead[start] == 0 and tpad[after[start]] == 0:
                 return (key,)
         best_total, best_n, best_path = waste, 0, None
         heap = [(0, 0, start, ())]
@@ -197,15 +208,13 @@ class Layout:
             if r in done:
                 continue
             done.add(r)
-            total = cost + _pad(r, target.align, target.phase)
+            total = cost + tpad[r]
             if (total, n) < (best_total, best_n):
                 best_total, best_n, best_path = total, n, path
-            for key, limit in kinds:
-                if path.count(key) < limit:
-                    lead = _pad(r, key[0], key[1])
-                    nr = (r + lead + key[2]) % _MOD
-                    if nr not in done:
-                        heapq.heappush(heap, (cost + lead, n + 1, nr, path + (key,)))
+            for key, limit, lead, after in kinds:
+                nr = after[r]
+                if nr not in done and (not path or path.count(key) < limit):
+                    heapq.heappush(heap, (cost + lead[r], n + 1, nr, path + (key,)))
         return best_path or None
 
     def write(self, identifier: bytes) -> bytearray:
