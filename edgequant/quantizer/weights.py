@@ -161,8 +161,9 @@ def _estimate_above(rows: np.ndarray, s0: np.ndarray, qmax: int, floor: float) -
     """The estimate's optimal ratio in [floor, 1.0] and its value, per channel (see :func:`_estimate`)."""
     channels, n = rows.shape
     a = np.abs(rows)
-    ci, ji = np.nonzero(a >= (s0 * np.float32((qmax + 0.5) * floor))[:, None])
-    t = a[ci, ji] * (np.float32(1) / s0)[ci]
+    flat = np.flatnonzero(a >= (s0 * np.float32((qmax + 0.5) * floor))[:, None])  # (2-d nonzero is 10x slower)
+    ci = flat // n
+    t = a.reshape(-1)[flat] * (np.float32(1) / s0)[ci]
     # By channel, largest first, in one sort of float64 keys c * 512 - t (exact: t is a float32 in (0, 512),
     # as a clipping candidate has t < 2 * qmax + 1; c < 2**29).
     key = np.sort(ci * 512.0 - t)
