@@ -270,6 +270,21 @@ def test_already_quantized_model_is_refused():
         pytest.skip("shared models not available")
     with pytest.raises(UnsupportedError, match="already quantized"):
         quantize(eq.load_file(path), Recipe.float16())
+    for name in ("mlperf_tiny_kws_dscnn_float32.tflite", "tflm_hello_world_int8.tflite"):  # hybrid, full int8
+        with pytest.raises(UnsupportedError, match="already quantized: .* with quantization parameters"):
+            quantize(eq.load_file(SHARED / "models" / name), Recipe.dynamic_int8())
+
+
+def test_integer_data_without_quantization_parameters_is_not_called_quantized():
+    """tflm's audio preprocessor takes raw int16 samples (no scale, no zero point) and computes in float: it is a
+    float model with integer data, not a quantized one. float16 compresses its constant; nothing is refused."""
+    path = SHARED / "models" / "tflm_audio_preprocessor_float.tflite"
+    if not path.exists():
+        pytest.skip("shared models not available")
+    m = eq.load_file(path)
+    assert m.main.tensors[m.main.inputs[0]].type == dtypes.INT16
+    _, rep = quantize_with_report(m, Recipe.float16())
+    assert [q.split()[1] for q in rep.quantized_ops] == ["MUL"]
 
 
 @pytest.mark.parametrize("bad, msg", [

@@ -50,7 +50,11 @@ class Report:
 # -- shared helpers -------------------------------------------------------------------------------
 
 def check_float_model(model: Model) -> None:
-    """Refuse models that already hold quantized tensors or QUANTIZE/DEQUANTIZE ops: one line, naming one."""
+    """Refuse models that already hold quantized tensors or QUANTIZE/DEQUANTIZE ops: one line, naming one.
+
+    Quantized means integer with quantization parameters, float16 or int4. An integer tensor without them is
+    plain integer data (raw int16 audio samples, uint8 pixels cast to float, shapes): the model's float part
+    can still be quantized."""
     for s, sg in enumerate(model.subgraphs or []):
         for o, op in enumerate(sg.operators or []):
             name = model.op_name(op)
@@ -58,10 +62,10 @@ def check_float_model(model: Model) -> None:
                 raise UnsupportedError(f"model is already quantized: subgraph {s} op {o} is {name}")
         for t in sg.tensors or []:
             qp = t.quantization
-            if t.type in (dtypes.INT8, dtypes.UINT8, dtypes.INT16, dtypes.FLOAT16, dtypes.INT4) or (
-                    qp is not None and qp.is_quantized and t.type != FLOAT):
+            if t.type in (dtypes.FLOAT16, dtypes.INT4) or (qp is not None and qp.is_quantized and t.type != FLOAT):
                 raise UnsupportedError(f"model is already quantized: subgraph {s} tensor {t.index} '{t.name}' "
-                                       f"is {t.type_name}")
+                                       f"is {t.type_name}" + (" with quantization parameters"
+                                                              if t.type not in (dtypes.FLOAT16, dtypes.INT4) else ""))
 
 
 def check_one_subgraph(model: Model) -> None:
