@@ -339,13 +339,19 @@ class Model(Node):
         return copy.bind()
 
 
+_ATOMS = frozenset((int, float, str, bool, type(None)))  # immutable: shared, not copied
+
+
 def _clone(v: Any) -> Any:
+    if type(v) in _ATOMS:
+        return v
     if isinstance(v, Node):
         new = type(v).__new__(type(v))
-        new.__dict__.update({k: _clone(x) for k, x in v.__dict__.items() if not k.startswith("_")})
+        new.__dict__.update({k: x if type(x) in _ATOMS else _clone(x)
+                             for k, x in v.__dict__.items() if not k.startswith("_")})
         return new
     if isinstance(v, list):
-        return [_clone(x) for x in v]
+        return [x if type(x) in _ATOMS else _clone(x) for x in v]
     if isinstance(v, np.ndarray) and v.flags.writeable:
         return v.copy()
     return v
