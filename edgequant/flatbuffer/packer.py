@@ -86,6 +86,7 @@ class Layout:
         # when that last part does; the same question then gets the remembered answer.
         self.version = 0
         self.plans: dict[tuple, tuple | None] = {}
+        self._kinds: tuple[int, list] = (-1, [])  # (version, free kinds with capped counts and step tables)
         self.pos = _HEADER
         for o in self.objects:
             if o.waiting == 0 and o is not root:
@@ -194,7 +195,9 @@ class Layout:
         (then the fewest objects); None when none leaves less than ``waste``."""
         start = self.pos % _MOD
         tpad = _steps((target.align, target.phase, 0))[0]  # padding before the target, by residue
-        kinds = [(key, min(n, _USES)) + _steps(key) for key, n in self.free.items() if n]
+        if self._kinds[0] != self.version:  # the capped counts change only with the version
+            self._kinds = (self.version, [(key, min(n, _USES)) + _steps(key) for key, n in self.free.items() if n])
+        kinds = self._kinds[1]
         for key, _, lead, after in kinds:  # one object that closes the gap: nothing is better (the common case)
             if lead[start] == 0 and tpad[after[start]] == 0:
                 return (key,)
