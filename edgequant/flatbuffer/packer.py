@@ -38,7 +38,8 @@ class Obj:
     The object must start at a position ``p`` with ``p % align == phase``.
     """
 
-    __slots__ = ("align", "blob", "head", "order", "phase", "pos", "refs", "size", "vtable", "waiting")
+    __slots__ = ("align", "blob", "head", "late", "offered", "order", "parent", "phase", "pos", "refs", "size", "vtable",
+                 "waiting")
 
     def __init__(self, head: bytes, align: int = 4, phase: int = 0, blob: np.ndarray | None = None):
         assert _MOD % align == 0 and 0 <= phase < align
@@ -50,7 +51,10 @@ class Obj:
         self.refs: list[tuple[int, Obj]] = []  # (offset in this object, target): a forward uoffset
         self.vtable: Obj | None = None  # tables: their vtable, reached by the soffset at offset 0
         self.pos = -1
-        self.order = 0  # position in depth-first order: ties in the gap filler go to the earliest
+        self.order = -1  # depth-first position (-1: not reached): ties in the gap filler go to the earliest
+        self.parent: Obj | None = None  # the first parent reached
+        self.late = False  # placed back to back with the other late objects (weight buffers)
+        self.offered = False  # put in the free pool once
         self.waiting = 0  # parents not yet placed
 
 
@@ -73,14 +77,13 @@ class Layout:
     def __init__(self, root: Obj, late: list[Obj]):
         self.root = root
         self.objects: list[Obj] = []
-        self.parent: dict[int, Obj] = {}
         self._collect(root)
-        self.late = set(map(id, late))
+        for o in late:
+            o.late = True
         # Free objects (all parents placed), by kind (align, phase, size % 16): a heap of (order, id, obj)
         # each, with placed ones dropped lazily, and how many of each kind are still free.
         self.pool: dict[tuple[int, int, int], list] = {}
         self.free: dict[tuple[int, int, int], int] = {}
-        self.offered: set[int] = set()
         # A plan depends only on the position mod 16, the target's alignment and, per kind, whether 0,
         # 1, 2 or at least 3 objects are free (a plan uses a kind at most 3 times). ``version`` changes
         # when that last part does; the same question then gets the remembered answer.
@@ -95,7 +98,7 @@ class Layout:
         # Objects that refer to others first, in depth-first order, so that the leaves (strings, scalar
         # vectors, tables of scalars, vtables) are all free when the late objects need their gaps filled.
         for o in self.objects:
-            if o.pos < 0 and o.waiting == 0 and any(id(c) not in self.late for _, c in o.refs):
+            if o.pos < 0 and o.waiting == 0 and any(not c.late for _, c in o.refs):
                 self._fill_before(o)
                 self._place(o)
         for o in late:
@@ -113,34 +116,32 @@ class Layout:
 
     def _collect(self, root: Obj) -> None:
         """Depth-first order, each table preceded by its vtable; count each object's parents."""
-        seen: set[int] = set()
         stack = [root]
         while stack:
             o = stack.pop()
-            if id(o) in seen:
+            if o.order >= 0:
                 continue
-            seen.add(id(o))
             vt = o.vtable
-            if vt is not None and id(vt) not in seen:
-                seen.add(id(vt))
+            if vt is not None and vt.order < 0:
                 vt.order = len(self.objects)
                 self.objects.append(vt)
             o.order = len(self.objects)
             self.objects.append(o)
             for _, child in o.refs:
                 child.waiting += 1
-                self.parent.setdefault(id(child), o)
+                if child.parent is None:
+                    child.parent = o
             stack.extend(child for _, child in reversed(o.refs))
 
     def _offer(self, o: Obj) -> None:
-        if id(o) in self.late:
+        if o.late:
             return
         key = (o.align, o.phase, o.size % _MOD)
         heapq.heappush(self.pool.setdefault(key, []), (o.order, id(o), o))
         self.free[key] = self.free.get(key, 0) + 1
         if self.free[key] <= _USES:
             self.version += 1
-        self.offered.add(id(o))
+        o.offered = True
 
     def _ensure(self, o: Obj) -> None:
         if o.pos >= 0:
@@ -148,7 +149,7 @@ class Layout:
         chain = []
         while o is not None and o.pos < 0:
             chain.append(o)
-            o = self.parent.get(id(o))
+            o = o.parent
         for x in reversed(chain):
             self._fill_before(x)
             self._place(x)
@@ -158,7 +159,7 @@ class Layout:
         self.pos += _pad(self.pos, o.align, o.phase)
         o.pos = self.pos
         self.pos += o.size
-        if id(o) in self.offered:
+        if o.offered:
             key = (o.align, o.phase, o.size % _MOD)
             self.free[key] -= 1
             if self.free[key] < _USES:
