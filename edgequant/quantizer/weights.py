@@ -95,13 +95,12 @@ def _search(rows: np.ndarray, s0: np.ndarray, k0: np.ndarray, qmin: int, qmax: i
     A float32 sum of ``n`` squares is within a relative ``(n + 2) * 2**-24`` of the exact value in any order of
     summation, so two errors further apart than that are ordered as float64 sums would order them; where the best
     and the runner-up (or ratio 1.0) are closer, the channel is returned as unsure."""
-    last, cols = _GRID.size - 1, np.arange(s0.size)
-    lo = np.clip(k0 - _BELOW, 1, last)
-    hi = np.clip(k0 + _ABOVE, 1, last)
-    idx = np.minimum(lo + np.arange(_BELOW + _ABOVE + 1)[:, None], hi)  # (trials, C), increasing; hi repeats
+    last, cols, width = _GRID.size - 1, np.arange(s0.size), _BELOW + _ABOVE + 1
+    lo = np.clip(k0 - _BELOW, 1, last + 1 - width)  # near an end of the grid the window shifts, keeping its width
+    hi = lo + width - 1
+    idx = lo + np.arange(width)[:, None]  # (trials, C)
     errs = _errors(rows, s0, np.concatenate([np.zeros((1, s0.size), np.intp), idx]), qmin, qmax, exact=False)
     e1, errs = errs[0], errs[1:]
-    errs[1:][idx[1:] == idx[:-1]] = np.inf  # a repeated ratio is no runner-up
     j = np.argmin(errs, axis=0)  # the first minimum: the widest ratio on ties
     best, best_err = idx[j, cols], errs[j, cols]
     errs[j, cols] = np.inf
@@ -109,20 +108,19 @@ def _search(rows: np.ndarray, s0: np.ndarray, k0: np.ndarray, qmin: int, qmax: i
     while True:  # widen a side while the best is within its patience of that edge
         down = (best - lo < _PATIENCE_BELOW) & (lo > 1)
         up = (hi - best < _PATIENCE_ABOVE) & (hi < last)
-        active = np.flatnonzero(down | up)
-        if active.size == 0:
+        if not (down.any() or up.any()):
             break
-        lo = np.where(down, lo - 1, lo)
-        hi = np.where(up, hi + 1, hi)
-        new = np.stack([np.where(down, lo, hi), np.where(up, hi, lo)])[:, active]  # (2, A)
-        e = _errors(rows[active], s0[active], new, qmin, qmax, exact=False)
-        for k, side in ((0, down), (1, up)):  # a wider ratio wins ties, a narrower one needs strictly less error
-            b, be, sc = best[active], best_err[active], second[active]
-            ek = np.where(side[active], e[k], np.inf)
-            better = (ek <= be) if k == 0 else (ek < be)
-            second[active] = np.where(better, be, np.minimum(sc, ek))
-            best[active] = np.where(better, new[k], b)
-            best_err[active] = np.where(better, ek, be)
+        lo, hi = lo - down, hi + up
+        for side, edge in ((down, lo), (up, hi)):  # a wider ratio wins ties, a narrower one needs strictly less error
+            a = np.flatnonzero(side)
+            if a.size == 0:
+                continue
+            e = _errors(rows[a], s0[a], edge[a][None], qmin, qmax, exact=False)[0]
+            be = best_err[a]
+            better = (e <= be) if side is down else (e < be)
+            second[a] = np.where(better, be, np.minimum(second[a], e))
+            best[a] = np.where(better, edge[a], best[a])
+            best_err[a] = np.where(better, e, be)
     tau = (rows.shape[1] + 2) * 2.0**-24
     near = (1 + tau) / (1 - tau) + 1e-9 if tau < 0.5 else np.inf
     unsure = (second <= best_err * near) | ((e1 <= best_err * near) & (best_err <= e1 * near))
