@@ -91,5 +91,33 @@ def test_float32_sums_too_close_to_call_go_to_float64():
     np.testing.assert_array_equal(got, _exhaustive(w, s0, 0))
     assert got[0] == s0[0] and got[1] == s0[1] and got[2] < s0[2]
     rows = _rows(w, 0, 3)
-    *_, unsure = W._search(rows, s0, W._estimate(rows, s0, 127), -127, 127)
+    *_, unsure = W._search(rows, s0, -127, 127)
     assert 1 in unsure and 2 not in unsure  # channel 1's decision really came from the float64 path
+
+
+@pytest.mark.parametrize("shape, axis", [((200_000,), None), ((4, 50_000), 0)])
+def test_channels_whose_optimum_lies_far_from_min_max_jump_to_the_estimate(shape, axis, monkeypatch):
+    # Many Gaussian weights with scattered 3x outliers: clipping pays, the optimum lies at ratios 0.75 to 0.9,
+    # beyond the window next to 1.0 and its widening; the search must get there through the estimate.
+    rng = np.random.default_rng(0)
+    w = (rng.standard_normal(shape) * 0.1).astype(np.float32)
+    w.reshape(-1)[::997] *= 3
+    s0 = np.abs(w).max(axis=None if axis is None else 1) / np.float32(127)
+    s0 = np.asarray(s0, np.float32)
+    estimated = []
+    estimate = W._estimate
+    monkeypatch.setattr(W, "_estimate", lambda *a: estimated.append(1) or estimate(*a))
+    got = W.mse_scales(w, s0, axis, -127, 127)
+    best = _exhaustive(w, s0, axis)
+    assert estimated and np.all(got / s0 < 0.95)
+    # A local search: within 1 % of the grid's least error (the exact minimum in 11 of these 12 channels over
+    # seeds 0-5; seed 0's second channel stops at 0.7875 where 0.77 errs 0.2 % less).
+    assert np.all(_error(w, got, axis) <= 1.01 * _error(w, best, axis))
+    assert np.all(_error(w, got, axis) < _error(w, s0, axis))  # and clearly better than min/max
+
+
+def _error(w: np.ndarray, scale: np.ndarray, axis: int | None) -> np.ndarray:
+    s = np.atleast_1d(np.asarray(scale, np.float32))
+    t = _rows(w, axis, s.size) * (np.float32(1) / s)[:, None]
+    d = (t - np.clip(np.rint(t), -127, 127)).astype(np.float64)
+    return np.sum(d * d, axis=1) * s.astype(np.float64) ** 2

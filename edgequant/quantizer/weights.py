@@ -6,7 +6,7 @@ Two ways to pick the range a scale covers (``Recipe.weight_range``):
   one outlier stretches the steps of the whole channel.
 * ``"mse"``: per channel, the clipping ratio ``r`` in [0.5, 1.0] (``scale = r * max|w| / 127``, on a grid of
   steps of 0.0025) whose quantize/dequantize round trip has the smallest squared error, found by a local search
-  around an estimate (see :func:`mse_scales`). A channel keeps min/max's scale unless the ratio found has less
+  (see :func:`mse_scales`). A channel keeps min/max's scale unless the ratio found has less
   error over all its weights, so the weight MSE is not above min/max's.
   With nearest rounding this is the better choice (``Recipe.weight_range="auto"`` picks it then); GPTQ makes up
   for rounding error itself and keeps min/max's unclipped range.
@@ -45,13 +45,16 @@ def _grid() -> np.ndarray:
 
 
 _GRID = _grid()
-# The search window around the estimate's best index (larger index = smaller ratio): the estimate leans to wider
-# ratios than the exact optimum, hence the asymmetry. A side is widened while the best error found is within
-# PATIENCE indices of its edge. Chosen on the weights of the six models of benchmarks/bench_weight_modes.py (5738
-# channels of 8 to 1440 weights): every channel gets the minimum over the whole grid (tests/test_weight_search.py)
-# from about 10 trials, where the former two-stage search took 31.
+# The search: exact errors in a window of ratios, first the one next to 1.0 (indices 1 to _BELOW + _ABOVE + 1), a
+# side widened while the best error found is within PATIENCE indices of its edge. A channel still widening after
+# _JUMP rounds gets a window around the estimate's optimum instead (larger index = smaller ratio: the estimate
+# leans to wider ratios than the exact optimum, hence the asymmetry). Chosen on the weights of the six models of
+# benchmarks/bench_weight_modes.py (5738 channels of 8 to 1440 weights, whose optima all lie within 0.97 and 1.0):
+# every channel gets the minimum over the whole grid (tests/test_weight_search.py) from about 10 trials, where the
+# former two-stage search took 31, and none needs the estimate.
 _BELOW, _ABOVE = 2, 6
 _PATIENCE_BELOW, _PATIENCE_ABOVE = 3, 5
+_JUMP = 8
 
 
 def weight_params(w: np.ndarray, axis: int | None, method: str = "minmax") -> QuantParams:
@@ -70,11 +73,11 @@ def mse_scales(w: np.ndarray, scale: np.ndarray, axis: int | None, qmin: int, qm
     squared error.
 
     Exact errors (every weight counts: a search on a strided sample of big channels lost 1-2 dB of output SQNR
-    on the digits models) cost a pass over the weights per ratio, so only a few ratios get one. An estimate
-    (:func:`_estimate`) picks where to look; exact errors follow in a window around its best ratio, widened
-    while the best is near an edge (``_BELOW``/``_ABOVE``/``_PATIENCE_*``). Ratio 1.0 (min/max's scale) is always
-    evaluated and replaced only with strictly less error. The search sums squares in float32 and settles the
-    channels where that rounding could change the choice in float64 (:func:`_search`).
+    on the digits models) cost a pass over the weights per ratio, so only a few ratios get one: a window next to
+    1.0, widened while the best is near an edge; channels whose optimum lies further get a window around an
+    estimate's (:func:`_estimate`, see ``_JUMP``). Ratio 1.0 (min/max's scale) is always evaluated and replaced
+    only with strictly less error. The search sums squares in float32 and settles the channels where that
+    rounding could change the choice in float64 (:func:`_search`).
     """
     s0 = np.atleast_1d(np.asarray(scale, np.float32))
     if axis is None:
@@ -82,21 +85,22 @@ def mse_scales(w: np.ndarray, scale: np.ndarray, axis: int | None, qmin: int, qm
     else:
         rows = np.moveaxis(np.asarray(w, np.float32), axis, 0).reshape(s0.size, -1)  # (C, N / C)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        k, lo, hi, unsure = _search(rows, s0, _estimate(rows, s0, qmax), qmin, qmax)
+        k, lo, hi, unsure = _search(rows, s0, qmin, qmax)
         if unsure.size:  # float32 sums too close to call: float64 ones decide, over the same ratios
             k[unsure] = _decide(rows[unsure], s0[unsure], lo[unsure], hi[unsure], qmin, qmax)
     return np.maximum(s0 * _GRID[k], _TINY).astype(np.float32).reshape(np.shape(scale))
 
 
-def _search(rows: np.ndarray, s0: np.ndarray, k0: np.ndarray, qmin: int, qmax: int):
-    """The local search of :func:`mse_scales` on float32 sums of squares: per channel the chosen grid index, the
-    final window [lo, hi], and the channels whose choice float32 rounding could have changed.
+def _search(rows: np.ndarray, s0: np.ndarray, qmin: int, qmax: int):
+    """The search of :func:`mse_scales` on float32 sums of squares: per channel the chosen grid index, the span
+    [lo, hi] of indices it looked at (with gaps where it jumped), and the channels whose choice float32 rounding
+    could have changed.
 
     A float32 sum of ``n`` squares is within a relative ``(n + 2) * 2**-24`` of the exact value in any order of
     summation, so two errors further apart than that are ordered as float64 sums would order them; where the best
     and the runner-up (or ratio 1.0) are closer, the channel is returned as unsure."""
     last, cols, width = _GRID.size - 1, np.arange(s0.size), _BELOW + _ABOVE + 1
-    lo = np.clip(k0 - _BELOW, 1, last + 1 - width)  # near an end of the grid the window shifts, keeping its width
+    lo = np.ones(s0.size, np.intp)
     hi = lo + width - 1
     idx = lo + np.arange(width)[:, None]  # (trials, C)
     errs = _errors(rows, s0, np.concatenate([np.zeros((1, s0.size), np.intp), idx]), qmin, qmax, exact=False)
@@ -105,31 +109,51 @@ def _search(rows: np.ndarray, s0: np.ndarray, k0: np.ndarray, qmin: int, qmax: i
     best, best_err = idx[j, cols], errs[j, cols]
     errs[j, cols] = np.inf
     second = errs.min(axis=0)
-    while True:  # widen a side while the best is within its patience of that edge
+    span_lo, span_hi = lo.copy(), hi.copy()
+    for rounds in range(1, 4 * last):  # widen a side while the best is within its patience of that edge
         down = (best - lo < _PATIENCE_BELOW) & (lo > 1)
         up = (hi - best < _PATIENCE_ABOVE) & (hi < last)
         if not (down.any() or up.any()):
             break
-        lo, hi = lo - down, hi + up
-        for side, edge in ((down, lo), (up, hi)):  # a wider ratio wins ties, a narrower one needs strictly less error
-            a = np.flatnonzero(side)
-            if a.size == 0:
+        if rounds == _JUMP:  # still widening: a window around the estimate's optimum, where it lies outside
+            a = np.flatnonzero(down | up)
+            k0 = _estimate(rows[a], s0[a], qmax)
+            a, k0 = a[(k0 < lo[a]) | (k0 > hi[a])], k0[(k0 < lo[a]) | (k0 > hi[a])]
+            if a.size:
+                lo[a] = np.clip(k0 - _BELOW, 1, last + 1 - width)
+                hi[a] = lo[a] + width - 1
+                new = lo[a] + np.arange(width)[:, None]
+                _update(best, best_err, second, a, new, _errors(rows[a], s0[a], new, qmin, qmax, exact=False))
+                span_lo[a], span_hi[a] = np.minimum(span_lo[a], lo[a]), np.maximum(span_hi[a], hi[a])
                 continue
-            e = _errors(rows[a], s0[a], edge[a][None], qmin, qmax, exact=False)[0]
-            be = best_err[a]
-            better = (e <= be) if side is down else (e < be)
-            second[a] = np.where(better, be, np.minimum(second[a], e))
-            best[a] = np.where(better, edge[a], best[a])
-            best_err[a] = np.where(better, e, be)
+        lo, hi = lo - down, hi + up
+        for side, edge in ((down, lo), (up, hi)):
+            a = np.flatnonzero(side)
+            if a.size:
+                _update(best, best_err, second, a, edge[a][None],
+                        _errors(rows[a], s0[a], edge[a][None], qmin, qmax, exact=False))
+        span_lo, span_hi = np.minimum(span_lo, lo), np.maximum(span_hi, hi)
     tau = (rows.shape[1] + 2) * 2.0**-24
     near = (1 + tau) / (1 - tau) + 1e-9 if tau < 0.5 else np.inf
     unsure = (second <= best_err * near) | ((e1 <= best_err * near) & (best_err <= e1 * near))
-    return np.where(best_err < e1, best, 0), lo, hi, np.flatnonzero(unsure)
+    return np.where(best_err < e1, best, 0), span_lo, span_hi, np.flatnonzero(unsure)
+
+
+def _update(best: np.ndarray, best_err: np.ndarray, second: np.ndarray, a: np.ndarray, idx: np.ndarray,
+            errs: np.ndarray) -> None:
+    """Fold the errors ``errs[k, i]`` of grid index ``idx[k, i]`` into channel ``a[i]``'s best and runner-up: the
+    smaller error wins, the smaller index (wider ratio) on ties."""
+    for k in range(idx.shape[0]):
+        e, b, be = errs[k], best[a], best_err[a]
+        better = (e < be) | ((e == be) & (idx[k] < b))
+        second[a] = np.where(better, be, np.minimum(second[a], e))
+        best[a] = np.where(better, idx[k], b)
+        best_err[a] = np.where(better, e, be)
 
 
 def _decide(rows: np.ndarray, s0: np.ndarray, lo: np.ndarray, hi: np.ndarray, qmin: int, qmax: int) -> np.ndarray:
-    """Per channel, the grid index in [lo, hi] with the least float64 error if strictly below ratio 1.0's, else 0;
-    the widest ratio on ties."""
+    """Per channel, the grid index in [lo, hi] (all of it, gaps the search jumped over included) with the least
+    float64 error if strictly below ratio 1.0's, else 0; the widest ratio on ties."""
     idx = np.minimum(lo + np.arange(int(np.max(hi - lo)) + 1)[:, None], hi)  # hi repeats: never a first minimum
     errs = _errors(rows, s0, np.concatenate([np.zeros((1, s0.size), np.intp), idx]), qmin, qmax, exact=True)
     j = np.argmin(errs[1:], axis=0)
