@@ -216,9 +216,10 @@ class Layout:
             if (total, n) < (best_total, best_n):
                 best_total, best_n, best_path = total, n, path
             for key, limit, lead, after in kinds:
-                nr = after[r]
-                if nr not in done and (not path or path.count(key) < limit):
-                    heapq.heappush(heap, (cost + lead[r], n + 1, nr, path + (key,)))
+                nr, c = after[r], cost + lead[r]
+                # a path that already costs best_total could only be popped to end the search
+                if c < best_total and nr not in done and (not path or path.count(key) < limit):
+                    heapq.heappush(heap, (c, n + 1, nr, path + (key,)))
         return best_path or None
 
     def write(self, identifier: bytes) -> bytearray:
