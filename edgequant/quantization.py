@@ -68,10 +68,11 @@ class QuantParams:
         if self.midpoint is not None:
             object.__setattr__(self, "midpoint", np.asarray(self.midpoint, np.float32))
         if self.dtype == "int":
-            s = self.scale
-            if not np.all(np.isfinite(s)) or np.any(s <= 0):
+            s, zp = self.scale, self.zero_point
+            # array methods, not np.all/np.any: this runs for every tensor the quantizer touches
+            if s.size and not ((s > 0) & (s < np.inf)).all():  # NaN fails both
                 raise QuantizationError("scale must be finite and > 0")
-            if np.any(self.zero_point < self.qmin) or np.any(self.zero_point > self.qmax):
+            if zp.size and (zp.min() < self.qmin or zp.max() > self.qmax):
                 raise QuantizationError(f"zero point outside [{self.qmin}, {self.qmax}]")
         if (self.scale.ndim > 0) != (self.axis is not None) and self.dtype == "int":
             raise QuantizationError("per-channel params need an axis and 1-d scales (and per-tensor neither)")
@@ -83,13 +84,11 @@ class QuantParams:
 
     @property
     def qmin(self) -> int:
-        if not self.signed:
-            return 0
-        return -(1 << (self.bits - 1)) + (1 if self.narrow_range else 0)
+        return _int_range(self.bits, self.signed, self.narrow_range)[0]
 
     @property
     def qmax(self) -> int:
-        return (1 << self.bits) - 1 if not self.signed else (1 << (self.bits - 1)) - 1
+        return _int_range(self.bits, self.signed, self.narrow_range)[1]
 
     @property
     def levels(self) -> int:
@@ -108,6 +107,13 @@ class QuantParams:
         if self.bits <= 8:
             return np.dtype(np.int8 if self.signed else np.uint8)
         return np.dtype(np.int16 if self.signed else np.uint16)
+
+
+def _int_range(bits: int, signed: bool, narrow_range: bool) -> tuple[int, int]:
+    """[qmin, qmax] of a ``bits``-wide integer; narrow range drops the most negative value of a signed one."""
+    if not signed:
+        return 0, (1 << bits) - 1
+    return -(1 << (bits - 1)) + (1 if narrow_range else 0), (1 << (bits - 1)) - 1
 
 
 # ---- choosing parameters --------------------------------------------------------------------------
@@ -237,8 +243,7 @@ def choose_qparams(x: np.ndarray | None, bits: int = 8, symmetric: bool = False,
         return QuantParams(scale, np.zeros_like(lo, np.int64), axis, bits, True, False, "int", mid)
     if narrow_range is None:
         narrow_range = bool(symmetric)
-    qp0 = QuantParams(np.float32(1), np.int64(0), None, bits, signed, narrow_range)  # only for qmin/qmax
-    qmin, qmax = qp0.qmin, qp0.qmax
+    qmin, qmax = _int_range(bits, signed, narrow_range)
     if symmetric:
         if not signed:
             raise QuantizationError("symmetric quantization needs a signed type")
