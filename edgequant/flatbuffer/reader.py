@@ -19,6 +19,7 @@ from .schema import ENUMS, FILE_IDENTIFIER, ROOT, SCALARS, TABLES, UNIONS, Table
 _U32 = struct.Struct("<I")
 _I32 = struct.Struct("<i")
 _U16 = struct.Struct("<H")
+_U16x2 = struct.Struct("<HH")
 _FMT = {k: struct.Struct("<" + v[0]) for k, v in SCALARS.items()}
 _NP = {"bool": np.bool_, "byte": np.int8, "ubyte": np.uint8, "short": np.int16, "ushort": np.uint16,
        "int": np.int32, "int32": np.int32, "uint": np.uint32, "long": np.int64, "ulong": np.uint64,
@@ -63,30 +64,36 @@ class Reader:
     def table(self, pos: int, t: Table, depth: int) -> Node:
         if depth > _MAX_DEPTH:
             raise ModelFormatError(f"{t.name} at offset {pos}: tables nested deeper than {_MAX_DEPTH}")
-        where = f"{t.name} at offset {pos}"
         self.table_budget -= 1
         if self.table_budget < 0:
-            raise ModelFormatError(f"{where}: more tables than a {self.size}-byte file can hold "
+            raise ModelFormatError(f"{t.name} at offset {pos}: more tables than a {self.size}-byte file can hold "
                                    "(offsets point at the same tables over and over)")
-        self._need(pos, 4, where)
-        vt = pos - _I32.unpack_from(self.mv, pos)[0]
-        self._need(vt, 4, f"{where}: vtable")
-        vt_size, obj_size = _U16.unpack_from(self.mv, vt)[0], _U16.unpack_from(self.mv, vt + 2)[0]
+        mv, size = self.mv, self.size
+        # The messages are built only on failure: this runs for every table of the file.
+        if pos < 0 or pos + 4 > size:
+            self._need(pos, 4, f"{t.name} at offset {pos}")
+        vt = pos - _I32.unpack_from(mv, pos)[0]
+        if vt < 0 or vt + 4 > size:
+            self._need(vt, 4, f"{t.name} at offset {pos}: vtable")
+        vt_size, obj_size = _U16x2.unpack_from(mv, vt)
         if vt_size < 4 or vt_size % 2:
-            raise ModelFormatError(f"{where}: vtable at {vt} has invalid size {vt_size}")
-        self._need(vt, vt_size, f"{where}: vtable")
-        self._need(pos, obj_size, f"{where}: table body")
+            raise ModelFormatError(f"{t.name} at offset {pos}: vtable at {vt} has invalid size {vt_size}")
+        if vt + vt_size > size:
+            self._need(vt, vt_size, f"{t.name} at offset {pos}: vtable")
+        if pos + obj_size > size:
+            self._need(pos, obj_size, f"{t.name} at offset {pos}: table body")
+        slots = _slots(vt_size).unpack_from(mv, vt + 4)  # every field's offset in the table, 0 = absent
         cls = node_class(t.name)
         node = cls.__new__(cls)
         values = node.__dict__
         union_types: dict[str, int] = {}
         for f, fmt, tag_of in _plan(t):
-            voff = 4 + 2 * f.slot
-            off = _U16.unpack_from(self.mv, vt + voff)[0] if voff < vt_size else 0
+            off = slots[f.slot] if f.slot < len(slots) else 0
             if off and off >= obj_size:
-                raise ModelFormatError(f"{where}: field '{f.name}' offset {off} is past the table's {obj_size} bytes")
+                raise ModelFormatError(f"{t.name} at offset {pos}: field '{f.name}' offset {off} is past the "
+                                       f"table's {obj_size} bytes")
             if fmt is not None:
-                value = fmt.unpack_from(self.mv, pos + off)[0] if off else f.default
+                value = fmt.unpack_from(mv, pos + off)[0] if off else f.default
                 if tag_of:
                     union_types[tag_of] = value
                 else:
@@ -139,6 +146,17 @@ class Reader:
             return bytes(self.mv[pos + 4:pos + 4 + n]).decode("utf-8")
         except UnicodeDecodeError as e:
             raise ModelFormatError(f"{what}: string is not valid UTF-8 (byte {e.start})") from None
+
+
+_SLOTS: dict[int, struct.Struct] = {}
+
+
+def _slots(vt_size: int) -> struct.Struct:
+    """The struct reading a vtable's field offsets (all after its two 16-bit sizes)."""
+    st = _SLOTS.get(vt_size)
+    if st is None:
+        st = _SLOTS[vt_size] = struct.Struct(f"<{(vt_size - 4) // 2}H")
+    return st
 
 
 _PLANS: dict[str, list] = {}
