@@ -44,7 +44,10 @@ class _Writer:
 
     def table(self, node: Node) -> Obj:
         t = node._table
-        inline: list[tuple[int, int, bytes, Obj | None]] = []  # (width, slot, bytes, uoffset target)
+        # (-width, slot, bytes, uoffset target): sorting the tuples puts the widest first, then by slot (slots
+        # are unique, so the bytes and targets are never compared)
+        inline: list[tuple[int, int, bytes, Obj | None]] = []
+        top = 0  # the highest slot written
         for f, fmt, default in _fields(t):
             v = getattr(node, f.name)
             if fmt is not None:
@@ -53,12 +56,14 @@ class _Writer:
                 except struct.error:
                     raise EdgequantError(f"{t.name}.{f.name} = {v!r} does not fit a {f.scalar}") from None
                 if packed != default:  # defaults are not written, as flatc does
-                    inline.append((fmt.size, f.slot, packed, None))
+                    inline.append((-fmt.size, f.slot, packed, None))
+                    top = max(top, f.slot)
             elif v is not None:
-                inline.append((4, f.slot, b"\0\0\0\0", self._child(t.name, f, v)))
+                inline.append((-4, f.slot, b"\0\0\0\0", self._child(t.name, f, v)))
+                top = max(top, f.slot)
                 if f.kind == "union":  # its type tag, one slot before
                     tag = UNIONS[f.ref].index(v._table.name) + 1
-                    inline.append((1, f.slot - 1, bytes((tag,)), None))
+                    inline.append((-1, f.slot - 1, bytes((tag,)), None))
         if not inline:
             # Nothing to read and nothing to change in place: one copy serves every parent (the older
             # converter that wrote the MLPerf Tiny float models shares its empty buffers this way).
@@ -69,10 +74,10 @@ class _Writer:
             return obj
         # Widest first after the 4-byte soffset, so no field needs padding: a table with 8-byte fields
         # starts 4 bytes before a multiple of 8.
-        inline.sort(key=lambda x: (-x[0], x[1]))
-        align, phase = (8, 4) if inline[0][0] == 8 else (4, 0)
+        inline.sort()
+        align, phase = (8, 4) if inline[0][0] == -8 else (4, 0)
         head = bytearray(4)
-        slots = [0] * (max(x[1] for x in inline) + 1)
+        slots = [0] * (top + 1)
         refs = []
         for _, slot, packed, target in inline:
             slots[slot] = len(head)
