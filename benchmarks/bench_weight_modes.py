@@ -1,6 +1,6 @@
 """Data-free weight-mode quantization, wall time: edgequant against ai-edge-quantizer (issue #5).
 
-    .venv/bin/python benchmarks/bench_weight_modes.py [--repeat 5] [--only-edgequant] [--profile MODEL]
+    .venv/bin/python benchmarks/bench_weight_modes.py [--repeat 5] [--only-edgequant] [--profile MODEL] [--set F=V]
 
 Per model and mode, the fastest of --repeat runs (after one warm-up run; the two tools take turns) of the calls
 benchmarks/compare_quantizers.py times without calibration data:
@@ -15,9 +15,9 @@ ratio = edgequant / ai-edge-quantizer (at most 1 is the target). The MLPerf Tiny
 edgequant's cProfile for that model's modes instead. The edgequant timed is the one in this checkout (the script
 puts its repository first on sys.path), so a copy of the script in an older checkout times that one.
 
-ai-edge-quantizer quantizes nothing in mlperf_tiny_ad01_fc_autoencoder_fp32 (it reads the op types from
-OperatorCode.builtin_code only, which that file leaves 0: ten ADDs, see compare_quantizers.py), so its time there
-is that of a round trip, not of a quantization.
+Both tools get each file with every OperatorCode's builtin_code set to its op, as compare_quantizers.py's shared
+float file has it: ad01's TF 2.3 converter wrote FULLY_CONNECTED in deprecated_builtin_code only, and
+ai-edge-quantizer, which reads builtin_code alone, would see ten ADDs and time a round trip that quantizes nothing.
 """
 
 from __future__ import annotations
@@ -50,8 +50,18 @@ MODELS = [FIX / "digits_cnn.tflite", FIX / "digits_resnet.tflite"] + [
     for n in ("vww_96_float", "ic_resnet8_float", "ic_resnet_large_float", "ad01_fc_autoencoder_fp32")]
 
 
-def edgequant(blob: bytes, mode: str) -> bytes:
-    return eq.save(quantize(eq.load(blob), Recipe.preset(mode), None))
+def peer_readable(blob: bytes) -> bytes:
+    """The model with each OperatorCode's builtin_code set to its op where an old converter left it 0 (the
+    computation is unchanged: LiteRT reads the larger of the two code fields)."""
+    m = eq.load(blob)
+    stale = [oc for oc in m.operator_codes or [] if oc.builtin_code != oc.code]
+    for oc in stale:
+        oc.builtin_code = oc.code
+    return eq.save(m) if stale else blob
+
+
+def edgequant(blob: bytes, mode: str, settings: dict | None = None) -> bytes:
+    return eq.save(quantize(eq.load(blob), Recipe.preset(mode, **(settings or {})), None))
 
 
 def ai_edge(blob: bytes, mode: str) -> bytes:
@@ -80,20 +90,26 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--only-edgequant", action="store_true")
     ap.add_argument("--profile", metavar="MODEL", help="cProfile edgequant on the model whose file name contains this")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="override a field of edgequant's recipe, e.g. --set weight_range=minmax")
     args = ap.parse_args()
+    settings = {}
+    for kv in args.set:
+        k, _, v = kv.partition("=")
+        settings[k] = int(v) if v.lstrip("-").isdigit() else v
     warnings.filterwarnings("ignore")
     if args.profile:
         import cProfile
         import pstats
 
         path = next(p for p in MODELS if args.profile in p.name)
-        blob = path.read_bytes()
+        blob = peer_readable(path.read_bytes())
         prof = cProfile.Profile()
         for mode in MODES:
-            edgequant(blob, mode)
+            edgequant(blob, mode, settings)
             prof.enable()
             for _ in range(args.repeat):
-                edgequant(blob, mode)
+                edgequant(blob, mode, settings)
             prof.disable()
         pstats.Stats(prof).sort_stats("tottime").print_stats(30)
         return 0
@@ -105,13 +121,13 @@ def main() -> int:
         if not path.exists():
             print(f"skipped {path.name}: not in {path.parent}", file=sys.stderr)
             continue
-        blob = path.read_bytes()
+        blob = peer_readable(path.read_bytes())
         for mode in MODES:
             if args.only_edgequant:
-                (ours,) = best_ms([partial(edgequant, blob, mode)], args.repeat)
+                (ours,) = best_ms([partial(edgequant, blob, mode, settings)], args.repeat)
                 print(f"| {path.stem} | {mode} | {ours:.1f} | - | - |", flush=True)
                 continue
-            ours, theirs = best_ms([partial(edgequant, blob, mode), partial(ai_edge, blob, mode)], args.repeat)
+            ours, theirs = best_ms([partial(edgequant, blob, mode, settings), partial(ai_edge, blob, mode)], args.repeat)
             print(f"| {path.stem} | {mode} | {ours:.1f} | {theirs:.1f} | {ours / theirs:.2f} |", flush=True)
     return 0
 
