@@ -163,17 +163,24 @@ def test_quantize_float16_says_which_options_do_nothing(tmp_path, capsys):
     from edgequant.cli import main
 
     out = tmp_path / "q.tflite"
+    tflm = f"note: for tflite-micro, {out} is not usable as written: float16-weights;"  # always, in float16 mode
+
+    def notes() -> list[str]:
+        lines = capsys.readouterr().err.splitlines()
+        assert lines[-1].startswith(tflm), lines
+        return lines[:-1]
+
     assert main(["quantize", str(MODEL), "-o", str(out), "--mode", "float16", "--per-tensor",
                  "--observer", "percentile"]) == 0
-    assert capsys.readouterr().err == "note: not used by mode float16: --per-tensor, --observer\n"
+    assert notes() == ["note: not used by mode float16: --per-tensor, --observer"]
     assert main(["quantize", str(MODEL), "-o", str(out), "--mode", "float16"]) == 0
-    assert capsys.readouterr().err == ""
+    assert notes() == []
     calib = tmp_path / "c.npy"
     np.save(calib, np.random.default_rng(0).random((10,) + tuple(eq.load_file(MODEL).main.tensors[0].shape[1:]),
                                                    np.float32))
     assert main(["quantize", str(MODEL), "-o", str(out), "--mode", "float16", "--calib", str(calib)]) == 0
-    assert capsys.readouterr().err == ("note: mode float16 needs no calibration; --calib only measures the SQNR on "
-                                       "its held-out samples\n")
+    assert notes() == [("note: mode float16 needs no calibration; --calib only measures the SQNR on its held-out "
+                        "samples")]
 
 
 def test_quantize_says_when_nothing_was_quantized(tmp_path, capsys):
@@ -278,3 +285,16 @@ def test_inspect_json_honours_subgraph(tmp_path):
     assert r.returncode == 0
     doc = json.loads(r.stdout)
     assert [s["index"] for s in doc["subgraphs"]] == [0]
+
+
+def test_quantize_says_when_tflite_micro_cannot_use_the_result(tmp_path, capsys):
+    from edgequant.cli import main
+
+    out = tmp_path / "wo.tflite"
+    assert main(["quantize", str(MODEL), "-o", str(out), "--mode", "weight_only_int8"]) == 0
+    err = capsys.readouterr().err
+    assert err == (f"note: for tflite-micro, {out} is not usable as written: per-channel-dequantize; fix: one scale "
+                   f"per weight tensor (edgequant quantize --per-tensor), or quantize the whole model to integers: "
+                   f"edgequant quantize --mode int8; details: edgequant mcu {out}\n")
+    assert main(["quantize", str(MODEL), "-o", str(out), "--mode", "weight_only_int8", "--per-tensor"]) == 0
+    assert capsys.readouterr().err == ""  # one scale per tensor: tflite-micro's DEQUANTIZE is right

@@ -157,8 +157,8 @@ def lint(model: Model) -> list[Finding]:
                 n = _scales(t)
                 if name == "DEQUANTIZE" and n > 1:
                     add(ERROR, "per-channel-dequantize", "per-channel DEQUANTIZE: tflite-micro uses the first "
-                        "scale and zero point for every channel, so the other channels come out wrong", FIX_INT8,
-                        t.name)
+                        "scale and zero point for every channel, so the other channels come out wrong",
+                        f"one scale per weight tensor (edgequant quantize --per-tensor), or {FIX_INT8}", t.name)
                 elif name in PER_TENSOR_ONLY and n > 1:
                     add(ERROR, "per-channel-unsupported", f"{name} takes per-tensor quantization only "
                         f"({n} scales)", "quantize this input per-tensor", t.name)

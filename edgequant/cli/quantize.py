@@ -155,11 +155,25 @@ def run(args) -> int:
         summary["sqnr_db"] = _sqnr(model, data, held, quantization)
     if not rep.quantized_ops:
         print(f"note: no op was quantized; {args.output} computes exactly as {args.model} does", file=sys.stderr)
+    _tflm_note(q, args.output)
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
     _print(summary)
     return 0
+
+
+def _tflm_note(q, output) -> None:
+    """One line when tflite-micro cannot run the written model, or would compute something else than LiteRT (a
+    per-channel DEQUANTIZE reads only channel 0's scale there): the first kind of error `edgequant mcu` finds."""
+    from ..analysis.lint import ERROR, group, lint
+
+    errors = [g for g in group(lint(q)) if g[0].severity == ERROR]
+    if errors:
+        f = errors[0][0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        print(f"note: for tflite-micro, {output} is not usable as written: {f.rule}{more}; fix: {f.fix}; "
+              f"details: edgequant mcu {output}", file=sys.stderr)
 
 
 def _sqnr(model, qbytes: bytes, held: list[dict], quantization) -> dict | str:

@@ -84,9 +84,14 @@ def run(args) -> int:
         print(f"{args.model.name}: edgequant's interpreter vs the reference runtimes, {n} samples ({src})")
         rows = [(c.runtime, c.output[-40:], c.dtype, "yes" if c.exact else ("-" if c.error else "NO"),
                  f"{c.max_abs_diff:.4g}" if not c.error else "", f"{c.mismatched}/{c.total}" if not c.error else "",
-                 "; ".join(filter(None, (c.error if len(c.error) <= 200 else c.error[:197] + "...", c.note))))
+                 "; ".join(filter(None, (c.error if len(c.error) <= 200 else c.error[:197] + "...",
+                                         c.note.split(" at ")[0] + " (below)" if c.note else ""))))
                 for c in checks]
         print(format_table(("runtime", "output", "dtype", "agrees", "max |diff|", "mismatched", "note"), rows))
+        note = next((c.note for c in checks if c.note), "")
+        if note:  # "agrees" compares edgequant with each runtime; this says tflite-micro is not LiteRT here
+            print(f"\nwarning: on tflite-micro this model does not compute what LiteRT computes, or does not run: "
+                  f"{note}")
     ran = [c for c in checks if not c.error]
     if not ran:
         raise EdgequantError("no comparison could be made: no reference runtime ran this model, or edgequant "
