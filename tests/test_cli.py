@@ -298,3 +298,17 @@ def test_quantize_says_when_tflite_micro_cannot_use_the_result(tmp_path, capsys)
                    f"edgequant quantize --mode int8; details: edgequant mcu {out}\n")
     assert main(["quantize", str(MODEL), "-o", str(out), "--mode", "weight_only_int8", "--per-tensor"]) == 0
     assert capsys.readouterr().err == ""  # one scale per tensor: tflite-micro's DEQUANTIZE is right
+
+
+def test_min_weight_elements_is_named_unused_in_full_integer_modes(tmp_path, capsys):
+    from edgequant.cli import main
+
+    calib = tmp_path / "c.npy"
+    np.save(calib, np.random.default_rng(0).random((20,) + tuple(eq.load_file(MODEL).main.tensors[0].shape[1:]),
+                                                   np.float32))
+    out = tmp_path / "q.tflite"
+    assert main(["quantize", str(MODEL), "-o", str(out), "--calib", str(calib), "--min-weight-elements", "1024"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines()[0] == "note: not used by mode int8: --min-weight-elements"
+    assert "stay float" not in captured.out
+    assert all(t.type != eq.dtypes.FLOAT32 for t in eq.load_file(out).main.tensors if t.is_constant)

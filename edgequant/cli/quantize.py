@@ -63,6 +63,8 @@ _NOT_FOR = {
     "float16": ("per_tensor", "observer", "weight_range", "rounding", "min_weight_elements"),
     "dynamic_int8": ("observer",),
     "weight_only_int8": ("observer",),
+    "int8": ("min_weight_elements",),  # full integer: every weight op computes in integers
+    "int16x8": ("min_weight_elements",),
 }
 
 
@@ -269,7 +271,8 @@ def _print(s: dict) -> None:
     if r.get("mode") != "float16":
         rounding = "GPTQ (error-compensating, from the calibration inputs)" if r["weight_rounding"] == "gptq" \
             else "nearest"
-        small = f"; weights under {r['min_weight_elements']} values stay float" if r["min_weight_elements"] else ""
+        small = f"; weights under {r['min_weight_elements']} values stay float" \
+            if r["min_weight_elements"] and r["mode"] in ("dynamic_int8", "weight_only_int8") else ""
         out.write(f"weights: int8 {r['weight_range']} scales, {rounding} rounding{small}\n")
     out.write(f"quantized ops ({len(s['quantized_ops'])}, numbered as in the input model): "
               f"{', '.join(s['quantized_ops']) or '-'}\n")
