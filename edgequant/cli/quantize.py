@@ -41,7 +41,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="weight modes: weights with fewer values stay float (default 0: all are quantized; "
                         "TFLiteConverter's dynamic-range mode keeps weights under 1024 values float)")
     p.add_argument("--keep-float", action="append", default=[], metavar="REGEX",
-                   help="keep ops float whose output or weight tensor name matches REGEX (repeatable)")
+                   help="keep ops float whose type (e.g. softmax, ignoring case) or output or weight tensor name "
+                        "matches REGEX (repeatable)")
     p.add_argument("--io", choices=("int8", "uint8", "float", "int16"), help="input/output type of full-integer models")
     p.add_argument("--recipe", help="recipe JSON file (command-line options override its fields)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")

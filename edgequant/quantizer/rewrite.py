@@ -175,7 +175,8 @@ def check_overrides(model: Model, recipe: Recipe) -> None:
             what = " and ".join(x for x in (f"op type {o.op}" if o.op else "",
                                             f"name pattern '{o.name}'" if o.name is not None else "") if x)
             raise EdgequantError(f"recipe: the {o.action!r} override ({what or 'all ops'}) matches no op of this "
-                                 "model (patterns are searched in op output and weight tensor names)")
+                                 "model (a pattern is searched in op types, ignoring case, and in op output and "
+                                 "weight tensor names)")
 
 
 def _sole_user(sg: SubGraph, t_index: int, consumers: dict[int, list[int]]) -> bool:
