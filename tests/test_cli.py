@@ -312,3 +312,20 @@ def test_min_weight_elements_is_named_unused_in_full_integer_modes(tmp_path, cap
     assert captured.err.splitlines()[0] == "note: not used by mode int8: --min-weight-elements"
     assert "stay float" not in captured.out
     assert all(t.type != eq.dtypes.FLOAT32 for t in eq.load_file(out).main.tensors if t.is_constant)
+
+
+def test_inspect_json_names_the_op_of_codes_stored_in_deprecated_builtin_code(tmp_path, capsys):
+    """Old converters wrote the op in deprecated_builtin_code and left builtin_code 0 (ADD); TFLite reads the larger.
+    The raw fields stay as stored, and "op" says what the code means."""
+    from edgequant.cli import main
+
+    m = eq.load_file(MODEL)
+    want = [oc.name for oc in m.operator_codes]
+    for oc in m.operator_codes:
+        oc.deprecated_builtin_code, oc.builtin_code = oc.code, 0
+    old = tmp_path / "old.tflite"
+    eq.save_file(m, old)
+    assert main(["inspect", str(old), "--json"]) == 0
+    codes = json.loads(capsys.readouterr().out)["operator_codes"]
+    assert [c["op"] for c in codes] == want and "ADD" not in want
+    assert all(c["builtin_code"] == "ADD" for c in codes)

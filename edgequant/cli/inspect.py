@@ -152,6 +152,10 @@ def model_json(model: Model, *, ops: str | None = None, tensors: str | None = No
     keep only that subgraph's entry in "subgraphs" (each keeps its "index")."""
     doc = to_json(model, max_bytes=0)
     doc["sizes"] = size_breakdown(model).to_dict()
+    for oc, joc in zip(model.operator_codes or [], doc.get("operator_codes") or []):
+        # the op this code means: old converters left builtin_code 0 (ADD) and wrote deprecated_builtin_code,
+        # and TFLite reads the larger of the two; the raw fields stay as stored
+        joc["op"] = oc.name
     op_re, t_re = pattern("--ops", ops), pattern("--tensors", tensors)
     for s, sg in enumerate(model.subgraphs):
         jsg = doc["subgraphs"][s]
