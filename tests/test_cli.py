@@ -329,3 +329,13 @@ def test_inspect_json_names_the_op_of_codes_stored_in_deprecated_builtin_code(tm
     codes = json.loads(capsys.readouterr().out)["operator_codes"]
     assert [c["op"] for c in codes] == want and "ADD" not in want
     assert all(c["builtin_code"] == "ADD" for c in codes)
+
+
+def test_inspect_says_when_a_filter_matches_nothing(capsys):
+    from edgequant.cli import main
+
+    assert main(["inspect", str(MODEL), "--ops", "LSTM", "--tensors", "kernel"]) == 0
+    out = capsys.readouterr().out
+    assert "  no op type matches --ops 'LSTM'\n" in out and "  no tensor name matches --tensors 'kernel'\n" in out
+    assert main(["inspect", str(MODEL), "--ops", "conv", "--tensors", "convolution"]) == 0
+    assert "no op type matches" not in (out := capsys.readouterr().out) and "no tensor name matches" not in out

@@ -85,3 +85,11 @@ def test_examples_fail_in_one_line_without_their_extra_or_their_files(tmp_path):
     r = subprocess.run([sys.executable, str(EXAMPLES / "04_model_histograms.py"), str(tmp_path / "none.tflite"),
                         "-o", str(tmp_path / "h.png")], capture_output=True, text=True, timeout=120, check=False)
     assert r.returncode == 1 and r.stderr.strip() == f"error: {tmp_path / 'none.tflite'}: no such file", r.stderr
+
+
+def test_lesson3_takes_another_weight_op_without_conv_and_says_when_there_is_none(tmp_path):
+    ex = _load("03_inspect_dict")
+    r = ex.main(need_shared(MODELS / "tflm_mnist_lstm_float.tflite"))  # LSTM + FULLY_CONNECTED, no CONV_2D
+    assert r["dtype"] == "float32" and r["shape"] == [10, 560]
+    with pytest.raises(SystemExit, match="no op with a constant weight tensor"):
+        ex.main(need_shared(MODELS / "tflm_simple_add.tflite"))

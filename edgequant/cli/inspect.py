@@ -128,7 +128,8 @@ def render(model: Model, path: str = "", *, ops: str | None = None, tensors: str
                 extra = (extra + f" custom_options={len(op.custom_options)}B").strip()
             rows.append((i, name, code.version, f"{ins} -> {outs}", extra))
         out.append("")
-        out.append(format_table(("#", "op", "ver", "inputs -> outputs", "options"), rows))
+        out.append(format_table(("#", "op", "ver", "inputs -> outputs", "options"), rows) if rows or not op_re
+                   else f"  no op type matches --ops {ops!r}")
         if show_tensors:
             rows = []
             for t in sg.tensors or []:
@@ -138,7 +139,8 @@ def render(model: Model, path: str = "", *, ops: str | None = None, tensors: str
                 kind = "const" if t.is_constant else ("var" if t.is_variable else "")
                 rows.append((t.index, shorten(t.name or "", name_width), t.type_name, list(t.shape or []), t.data_bytes or t.nbytes, kind, q))
             out.append("")
-            out.append(format_table(("#", "name", "dtype", "shape", "bytes", "kind", "quantization"), rows))
+            out.append(format_table(("#", "name", "dtype", "shape", "bytes", "kind", "quantization"), rows)
+                       if rows or not t_re else f"  no tensor name matches --tensors {tensors!r}")
     out.append("")
     out.append(f"size: {sizes.file:,} bytes = weights {sizes.weights:,} + graph {sizes.graph:,} "
                f"(of which names {sizes.names:,}) + metadata {sizes.metadata:,}"
