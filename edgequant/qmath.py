@@ -64,13 +64,6 @@ def round_half_away(x: ArrayLike) -> np.ndarray:
     return _out(np.trunc(a + np.copysign(almost_half, a)))
 
 
-def _round_inplace(v: np.ndarray, tmp: np.ndarray) -> np.ndarray:
-    """round_half_away on a float buffer, in place, using ``tmp`` (same shape/dtype) as scratch."""
-    np.copysign(np.nextafter(v.dtype.type(0.5), v.dtype.type(0)), v, out=tmp)
-    np.add(v, tmp, out=v)
-    return np.trunc(v, out=v)
-
-
 def quantize_affine(x: ArrayLike, scale: ArrayLike, zero_point: ArrayLike, qmin: int, qmax: int,
                     axis: int | None = None) -> np.ndarray:
     """Affine quantization as TFLite's reference Quantize: ``reference_ops::AffineQuantize``.
@@ -95,8 +88,8 @@ def quantize_affine(x: ArrayLike, scale: ArrayLike, zero_point: ArrayLike, qmin:
         zp = zp.reshape(shape) if zp.ndim == 1 else zp
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         v = np.asarray(np.divide(xf, s, dtype=np.float32))
-        v = _round_inplace(v, np.empty_like(v))
-        # Clamp before the cast so the conversion is defined; zp is an integer so this commutes. fmax/fmin
+        # Clamp first, so the conversion is defined; with integer bounds, clamping before rounding half away
+        # gives what clamping after would (rounding is monotone), and zp is an integer, so this commutes. fmax/fmin
         # return the number when the other operand is NaN: NaN -> qmin - zp, +-inf -> the bounds.
         lo = (qmin - zp).astype(np.float32)
         hi = (qmax - zp).astype(np.float32)
@@ -104,6 +97,8 @@ def quantize_affine(x: ArrayLike, scale: ArrayLike, zero_point: ArrayLike, qmin:
             v = np.fmin(np.fmax(v, lo, out=v), hi, out=v)
         else:
             v = np.fmin(np.fmax(v, lo), hi)
+        # round_half_away's sum, truncated by the integer cast itself (C's float -> int conversion truncates)
+        v = np.add(v, np.copysign(np.nextafter(np.float32(0.5), np.float32(0)), v), out=v)
     q = v.astype(np.int64)
     return _out(q + zp if zp.any() else q)
 
