@@ -127,7 +127,8 @@ def main() -> int:
                 (ours,) = best_ms([partial(edgequant, blob, mode, settings)], args.repeat)
                 print(f"| {path.stem} | {mode} | {ours:.1f} | - | - |", flush=True)
                 continue
-            ours, theirs = best_ms([partial(edgequant, blob, mode, settings), partial(ai_edge, blob, mode)], args.repeat)
+            ours, theirs = best_ms([partial(edgequant, blob, mode, settings), partial(ai_edge, blob, mode)],
+                                   args.repeat)
             print(f"| {path.stem} | {mode} | {ours:.1f} | {theirs:.1f} | {ours / theirs:.2f} |", flush=True)
     return 0
 

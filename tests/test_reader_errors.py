@@ -37,13 +37,15 @@ def test_vtable_of_odd_size(blob):
 
 def test_vtable_outside_the_file(blob):
     root, _ = _root_and_vtable(blob)
-    with pytest.raises(ModelFormatError, match=rf"^Model at offset {root}: vtable: offset -?\d+\+4 is outside the file"):
+    want = rf"^Model at offset {root}: vtable: offset -?\d+\+4 is outside the file"
+    with pytest.raises(ModelFormatError, match=want):
         eq.load(_corrupt(blob, root, "<i", root + 10))  # the vtable would start before the file
 
 
 def test_table_body_past_the_end(blob):
     root, vt = _root_and_vtable(blob)
-    with pytest.raises(ModelFormatError, match=rf"^Model at offset {root}: table body: offset {root}\+65535 is outside"):
+    want = rf"^Model at offset {root}: table body: offset {root}\+65535 is outside"
+    with pytest.raises(ModelFormatError, match=want):
         eq.load(_corrupt(blob, vt + 2, "<H", 65535))
 
 

@@ -38,8 +38,8 @@ class Obj:
     The object must start at a position ``p`` with ``p % align == phase``.
     """
 
-    __slots__ = ("align", "blob", "head", "late", "offered", "order", "parent", "phase", "pos", "refs", "size", "vtable",
-                 "waiting")
+    __slots__ = ("align", "blob", "head", "late", "offered", "order", "parent", "phase", "pos", "refs", "size",
+                 "vtable", "waiting")
 
     def __init__(self, head: bytes, align: int = 4, phase: int = 0, blob: np.ndarray | None = None):
         assert _MOD % align == 0 and 0 <= phase < align
