@@ -145,3 +145,19 @@ def test_constant_input_gives_a_usable_range():
         o.update(np.full(100, 2.5))
         qp = choose_qparams(None, range=o.range())
         assert np.isfinite(qp.scale) and qp.scale > 0
+
+
+def test_the_progress_bar_writes_one_finished_line_outside_a_terminal():
+    import io
+
+    from edgequant.quantizer.calibrate import ProgressBar
+
+    log = io.StringIO()  # not a TTY
+    bar = ProgressBar(stream=log)
+    bar(1, 4)
+    assert log.getvalue() == ""  # quick work: nothing at all
+    bar.start -= 5  # the work has taken more than a second
+    bar(2, 4)
+    bar(4, 4)
+    assert "\r" not in log.getvalue() and log.getvalue().count("\n") == 1
+    assert log.getvalue().startswith("calibrating [") and " 4/4 " in log.getvalue()

@@ -171,7 +171,8 @@ def calibrate(model: Model, batches: list[dict[str, np.ndarray]], observer: str 
 
 
 class ProgressBar:
-    """A plain stderr bar: shown on a TTY, or anywhere once the work has taken more than a second."""
+    """A plain stderr bar, redrawn in place on a TTY. Elsewhere (a log file, a CI job) it writes one finished line,
+    and only when the work took more than a second: no carriage returns joining lines in a log."""
 
     def __init__(self, label: str = "calibrating", stream=None, width: int = 30):
         self.label, self.stream, self.width = label, stream or sys.stderr, width
@@ -180,11 +181,12 @@ class ProgressBar:
 
     def __call__(self, done: int, total: int) -> None:
         elapsed = time.perf_counter() - self.start
-        if not (self.stream.isatty() or elapsed > 1.0):
+        tty = self.stream.isatty()
+        if not (tty or (elapsed > 1.0 and done >= total)):
             return
         self.shown = True
         filled = int(self.width * done / max(total, 1))
         end = "\n" if done >= total else ""
-        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} "
-                          f"{elapsed:.1f}s{end}")
+        self.stream.write(f"{chr(13) if tty else ''}{self.label} [{'#' * filled}{'.' * (self.width - filled)}] "
+                          f"{done}/{total} {elapsed:.1f}s{end}")
         self.stream.flush()
