@@ -3,6 +3,8 @@ flatbuffers Object API bundled in ai-edge-litert (ModelT.InitFromPackedBuf).
 
     python benchmarks/bench_load.py [--size-mb 110] [--model PATH ...]
 
+The peer needs the bench extra: .venv/bin/pip install -e '.[bench]' (the `tflite` package).
+
 Each measurement runs in a fresh subprocess so peak-memory growth (ru_maxrss) is its own.
 """
 
@@ -124,6 +126,11 @@ def main() -> None:
     ap.add_argument("--size-mb", type=int, default=110)
     ap.add_argument("--model", action="append", default=[])
     args = ap.parse_args()
+    try:
+        import tflite  # noqa: F401 - the peer: only its presence is checked here, each child imports its own
+    except ImportError:
+        sys.exit("benchmarks/bench_load.py compares with the `tflite` parser package: "
+                 "pip install -e '.[bench]' (or: .venv/bin/pip install tflite)")
     with tempfile.TemporaryDirectory() as tmp:
         big = Path(tmp) / "big.tflite"
         make_big_model(big, args.size_mb)
