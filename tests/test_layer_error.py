@@ -114,3 +114,15 @@ def test_cli_compare_checks_the_plot_path_before_comparing(models, tmp_path):
                         str(tmp_path / "q.tflite"), "--plot", str(tmp_path / "no" / "p.png")],
                        capture_output=True, text=True, timeout=120, check=False)
     assert r.returncode == 2 and r.stdout == "" and "folder" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_a_renamed_model_output_is_still_compared_by_its_place(models):
+    """Another tool's file may rename the output (Identity -> Identity_int8): the output row must not vanish."""
+    fm, qm, x = models
+    renamed = eq.load(eq.save(qm))
+    t = renamed.main.tensors[renamed.main.outputs[0]]
+    t.name = t.name + "_int8"
+    rows = compare_layers(fm, renamed, [x])
+    row = [r for r in rows if r.tensor == t.name]
+    direct = Q.sqnr_db(eq.Interpreter(fm).run([x])[0], eq.Interpreter(renamed).run([x])[0])
+    assert row and abs(row[0].sqnr_db - direct) < 1e-6

@@ -43,7 +43,9 @@ def _as_float(t: Tensor, values: np.ndarray) -> np.ndarray:
 
 
 def compare_layers(float_model: Model, quant_model: Model, inputs: list[np.ndarray]) -> list[LayerError]:
-    """Error of every op output of ``quant_model`` that has a same-named float tensor in ``float_model``.
+    """Error of every op output of ``quant_model`` that has a same-named float tensor in ``float_model``, and of
+    each model output against the float model's output in the same position whatever its name (another tool's
+    quantized file may rename it: Identity vs Identity_int8).
 
     ``inputs``: float inputs for the float model, one array per model input, batch along axis 0.
     Inputs of the quantized model are quantized from them with its own input parameters.
@@ -64,6 +66,7 @@ def compare_layers(float_model: Model, quant_model: Model, inputs: list[np.ndarr
         q_inputs.append(Q.quantize(np.asarray(x, np.float32), params))
     _, q_all = Interpreter(quant_model).run(q_inputs, keep_intermediates=True)
     by_name = {t.name: t.index for t in fsg.tensors or [] if t.name}
+    same_place = dict(zip(qsg.outputs or [], fsg.outputs or []))
     for i, v in zip(fsg.outputs or [], f_out):
         f_all.setdefault(i, v)
     rows = []
@@ -75,7 +78,7 @@ def compare_layers(float_model: Model, quant_model: Model, inputs: list[np.ndarr
             name = f"{quant_model.op_name(qsg.operators[producers[op.inputs[0]]])}+DEQUANTIZE"
         for out in op.outputs or []:
             t = qsg.tensors[out]
-            fi = by_name.get(t.name)
+            fi = by_name.get(t.name, same_place.get(out))
             if fi is None or fi not in f_all or out not in q_all:
                 continue
             ref = np.asarray(f_all[fi], np.float32)
