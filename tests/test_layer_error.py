@@ -126,3 +126,16 @@ def test_a_renamed_model_output_is_still_compared_by_its_place(models):
     row = [r for r in rows if r.tensor == t.name]
     direct = Q.sqnr_db(eq.Interpreter(fm).run([x])[0], eq.Interpreter(renamed).run([x])[0])
     assert row and abs(row[0].sqnr_db - direct) < 1e-6
+
+
+def test_cli_compare_says_when_the_two_models_are_unrelated(tmp_path, capsys):
+    from edgequant.cli import main
+
+    other = tmp_path / "other.tflite"
+    m = eq.load_file(DATA / "digits_cnn.tflite")
+    t = m.main.tensors[m.main.inputs[0]]
+    t.shape = [1, 9, 9, 1]
+    eq.save_file(m, other)
+    assert main(["compare", str(DATA / "digits_cnn.tflite"), str(other)]) == 2
+    assert capsys.readouterr().err == ("error: other.tflite is not a quantized copy of digits_cnn.tflite: their inputs "
+                                       "differ (samples of shape [[9, 9, 1]] vs [[8, 8, 1]])\n")

@@ -85,12 +85,24 @@ def load_inputs(path: Path, model: Model, n: int, skip: int = 0) -> list[np.ndar
     return out
 
 
+def _check_same_inputs(fm: Model, qm: Model, f_path: Path, q_path: Path) -> None:
+    """One line when the two files cannot be a float model and its quantized copy: their inputs differ in number
+    or in shape (the batch axis aside)."""
+    def shapes(m: Model) -> list[list[int]]:
+        return [list(m.main.tensors[i].shape or [])[1:] for i in m.main.inputs or []]
+
+    if shapes(fm) != shapes(qm):
+        raise EdgequantError(f"{q_path.name} is not a quantized copy of {f_path.name}: their inputs differ "
+                             f"(samples of shape {shapes(qm)} vs {shapes(fm)})")
+
+
 def run(args) -> int:
     from ..analysis.layer_error import compare_layers, plot_layer_error
 
     if args.plot:
         check_writable(args.plot, (args.float_model, args.quant_model))  # before the work: a typo in the path costs no comparison
     fm, qm = load_file(args.float_model), load_file(args.quant_model)
+    _check_same_inputs(fm, qm, args.float_model, args.quant_model)
     if args.data is None:
         inputs, src = random_float_inputs(fm, args.samples, qm)
     else:
