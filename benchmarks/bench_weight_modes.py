@@ -15,8 +15,8 @@ ratio = edgequant / ai-edge-quantizer (at most 1 is the target). The MLPerf Tiny
 edgequant's cProfile for that model's modes instead. The edgequant timed is the one in this checkout (the script
 puts its repository first on sys.path), so a copy of the script in an older checkout times that one.
 
-Both tools get each file with every OperatorCode's builtin_code set to its op, as compare_quantizers.py's shared
-float file has it: ad01's TF 2.3 converter wrote FULLY_CONNECTED in deprecated_builtin_code only, and
+Both tools get compare_quantizers.py's shared float file (shared_float_file): every OperatorCode's builtin_code set
+to its op and a SignatureDef: ad01's TF 2.3 converter wrote FULLY_CONNECTED in deprecated_builtin_code only, and
 ai-edge-quantizer, which reads builtin_code alone, would see ten ADDs and time a round trip that quantizes nothing.
 """
 
@@ -39,6 +39,8 @@ import numpy as np  # after the thread settings
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from compare_quantizers import recipe_settings, shared_float_file
+
 import edgequant as eq
 from edgequant.quantizer import Recipe, quantize
 
@@ -48,16 +50,6 @@ SHARED = Path(os.environ.get("EDGEQUANT_SHARED", ROOT.parent / "shared")) / "mod
 MODELS = [FIX / "digits_cnn.tflite", FIX / "digits_resnet.tflite"] + [
     SHARED / f"mlperf_tiny_{n}.tflite"
     for n in ("vww_96_float", "ic_resnet8_float", "ic_resnet_large_float", "ad01_fc_autoencoder_fp32")]
-
-
-def peer_readable(blob: bytes) -> bytes:
-    """The model with each OperatorCode's builtin_code set to its op where an old converter left it 0 (the
-    computation is unchanged: LiteRT reads the larger of the two code fields)."""
-    m = eq.load(blob)
-    stale = [oc for oc in m.operator_codes or [] if oc.builtin_code != oc.code]
-    for oc in stale:
-        oc.builtin_code = oc.code
-    return eq.save(m) if stale else blob
 
 
 def edgequant(blob: bytes, mode: str, settings: dict | None = None) -> bytes:
@@ -93,17 +85,14 @@ def main() -> int:
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="override a field of edgequant's recipe, e.g. --set weight_range=minmax")
     args = ap.parse_args()
-    settings = {}
-    for kv in args.set:
-        k, _, v = kv.partition("=")
-        settings[k] = int(v) if v.lstrip("-").isdigit() else v
+    settings = recipe_settings(args.set)
     warnings.filterwarnings("ignore")
     if args.profile:
         import cProfile
         import pstats
 
         path = next(p for p in MODELS if args.profile in p.name)
-        blob = peer_readable(path.read_bytes())
+        blob = shared_float_file(path.read_bytes())
         prof = cProfile.Profile()
         for mode in MODES:
             edgequant(blob, mode, settings)
@@ -121,7 +110,7 @@ def main() -> int:
         if not path.exists():
             print(f"skipped {path.name}: not in {path.parent}", file=sys.stderr)
             continue
-        blob = peer_readable(path.read_bytes())
+        blob = shared_float_file(path.read_bytes())
         for mode in MODES:
             if args.only_edgequant:
                 (ours,) = best_ms([partial(edgequant, blob, mode, settings)], args.repeat)

@@ -119,6 +119,15 @@ def sqnr(ref: np.ndarray, y: np.ndarray) -> float:
     return float("inf") if noise == 0 else float(10 * np.log10(np.sum(ref.astype(np.float64) ** 2) / noise))
 
 
+def recipe_settings(pairs: list[str]) -> dict:
+    """``--set FIELD=VALUE`` options as Recipe keyword arguments (integers parsed as such)."""
+    settings = {}
+    for kv in pairs:
+        k, _, v = kv.partition("=")
+        settings[k] = int(v) if v.lstrip("-").isdigit() else v
+    return settings
+
+
 def ms(seconds: float) -> str:
     """Milliseconds to 3 significant figures: 5.3, 84.7, 312, 1230."""
     v = float(f"{seconds * 1e3:.3g}")
@@ -292,10 +301,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=2,
                     help="quantize this many times per tool and mode; ms = the fastest (warm imports)")
     args = ap.parse_args()
-    settings = {}
-    for kv in args.set:
-        k, _, v = kv.partition("=")
-        settings[k] = int(v) if v.lstrip("-").isdigit() else v
+    settings = recipe_settings(args.set)
     models = list(digits_models())
     if not args.quick:
         models.append(mnist_model())
