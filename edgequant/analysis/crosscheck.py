@@ -170,10 +170,10 @@ def _lint_note(model: Model) -> str:
     """The first kind of error `edgequant mcu` reports for the model (``""`` when none): why tflite-micro refuses it,
     or computes something else (a per-channel DEQUANTIZE uses only the first scale, silently)."""
     from ..errors import EdgequantError
-    from .lint import ERROR, describe_group, group, lint
+    from .lint import describe_group, error_groups
 
     try:
-        errors = [g for g in group(lint(model)) if g[0].severity == ERROR]
+        errors = error_groups(model)
     except EdgequantError:  # a model the lint cannot read still gets its comparison
         return ""
     if not errors:

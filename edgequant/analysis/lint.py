@@ -229,5 +229,10 @@ def _first_user(model: Model, sub, tensor: int) -> tuple[int | None, str | None]
     return None, None
 
 
+def error_groups(model: Model) -> list[list[Finding]]:
+    """The model's errors, grouped (see :func:`group`): why tflite-micro refuses it, or computes something else."""
+    return [g for g in group(lint(model)) if g[0].severity == ERROR]
+
+
 def can_run(findings: list[Finding]) -> bool:
     return not any(f.severity == ERROR for f in findings)

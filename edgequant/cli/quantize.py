@@ -169,9 +169,9 @@ def run(args) -> int:
 def _tflm_note(q, output) -> None:
     """One line when tflite-micro cannot run the written model, or would compute something else than LiteRT (a
     per-channel DEQUANTIZE reads only channel 0's scale there): the first kind of error `edgequant mcu` finds."""
-    from ..analysis.lint import ERROR, group, lint
+    from ..analysis.lint import error_groups
 
-    errors = [g for g in group(lint(q)) if g[0].severity == ERROR]
+    errors = error_groups(q)
     if errors:
         f = errors[0][0]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
