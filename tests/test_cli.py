@@ -210,6 +210,49 @@ def test_quantize_names_an_unreadable_or_empty_calibration_file(tmp_path, capsys
     assert not (tmp_path / "q.tflite").exists()
 
 
+def _broken_calibration_files(tmp_path: Path) -> list[tuple[Path, str]]:
+    """(file, the message's start) for calibration files that are broken in the ways files break."""
+    x = np.random.default_rng(0).random((4, 8, 8, 1), np.float32)
+    np.savez(tmp_path / "ok.npz", x=x)
+    np.savez_compressed(tmp_path / "okc.npz", x=x)
+    np.save(tmp_path / "ok.npy", x)
+    cases = []
+    for src in ("ok.npz", "okc.npz", "ok.npy"):
+        raw = (tmp_path / src).read_bytes()
+        half = tmp_path / f"half_{src}"
+        half.write_bytes(raw[:len(raw) // 2])
+        flip = bytearray(raw)
+        flip[-len(raw) // 3] ^= 0xFF  # inside the array data, or in a zip's compressed stream
+        flipped = tmp_path / f"flip_{src}"
+        flipped.write_bytes(bytes(flip))
+        kind = src[-4:]
+        cases.append((half, f"truncated or corrupt {kind} file ("))
+        if kind == ".npz":  # a flipped byte in raw .npy data is a different number, not a detectable error
+            cases.append((flipped, f"truncated or corrupt {kind} file ("))
+    obj = np.array([1, "a", None], dtype=object)
+    np.savez(tmp_path / "obj.npz", x=obj, allow_pickle=True)
+    np.save(tmp_path / "obj.npy", obj, allow_pickle=True)
+    for name in ("obj.npz", "obj.npy"):
+        cases.append((tmp_path / name, "holds an object (pickled) array, which is not loaded, for safety"))
+    return cases
+
+
+def test_quantize_names_a_truncated_corrupt_or_pickled_calibration_file(tmp_path, capsys):
+    """A truncated or corrupt .npz/.npy and an object array inside one were tracebacks (BadZipFile, ValueError)
+    from the CLI and raw exceptions from the API: now one line naming the file, nothing written."""
+    from edgequant.cli import main
+    from edgequant.errors import EdgequantError
+
+    for calib, msg in _broken_calibration_files(tmp_path):
+        out = tmp_path / "q.tflite"
+        assert main(["quantize", str(MODEL), "-o", str(out), "--mode", "dynamic_int8", "--calib", str(calib)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {calib}: {msg}") and err.count("\n") == 1, (calib.name, err)
+        assert not out.exists()
+        with pytest.raises(EdgequantError, match="truncated or corrupt|object .pickled"):
+            eq.quantize(str(MODEL), "int8", str(calib))
+
+
 def _two_subgraph_model(path: Path) -> None:
     from edgequant import dtypes
     from edgequant.graph import Buffer, Model, Operator, SubGraph, Tensor

@@ -11,6 +11,8 @@ float input is refused: whether uint8 pixels mean 0..255 or 0..1 is the user's t
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -32,23 +34,39 @@ def input_specs(model: Model) -> list[tuple[str, list[int], np.dtype]]:
     return out
 
 
+_NPY_MAGIC, _ZIP_MAGIC = b"\x93NUMPY", b"PK"  # how a .npy and a .npz (a zip archive, maybe empty) begin
+
+
 def _load_file(path: Path, key: str | None) -> Any:
+    """The array of a .npy file, or the arrays of a .npz file (all, or the one named ``key``), loaded without
+    pickle. Every way the file can be wrong is one EdgequantError naming it."""
     if not path.exists():
         raise EdgequantError(f"{path}: no such file")
     try:
-        data = np.load(path, allow_pickle=False)
-    except ValueError:  # numpy takes a file without the .npy/.npz magic for a pickle, which it will not load
-        raise EdgequantError(f"{path}: not a .npy or .npz file (pickled data is not loaded, for safety)") from None
+        with open(path, "rb") as f:
+            head = f.read(len(_NPY_MAGIC))
     except OSError as e:
-        raise EdgequantError(f"{path}: not a .npy or .npz file ({e})") from None
-    if isinstance(data, np.ndarray):
-        return data
-    with data:
-        if key is not None:
-            if key not in data.files:
-                raise EdgequantError(f"{path}: no array '{key}' (has {', '.join(data.files)})")
-            return data[key]
-        return {k: data[k] for k in data.files}
+        raise EdgequantError(f"{path}: not a .npy or .npz file ({e.strerror or e})") from None
+    kind = ".npy" if head == _NPY_MAGIC else ".npz" if head.startswith(_ZIP_MAGIC) else None
+    if kind is None:  # numpy would take it for a pickle, which it does not load
+        raise EdgequantError(f"{path}: not a .npy or .npz file (pickled data is not loaded, for safety)")
+    try:
+        data = np.load(path, allow_pickle=False)
+        if isinstance(data, np.ndarray):
+            return data
+        with data:
+            if key is not None:
+                if key not in data.files:
+                    raise EdgequantError(f"{path}: no array '{key}' (has {', '.join(data.files)})")
+                return data[key]
+            return {k: data[k] for k in data.files}  # reads (and checks) every member now
+    except ValueError as e:
+        if "allow_pickle" in str(e):  # an object array is a pickle inside the .npy / .npz container
+            raise EdgequantError(f"{path}: holds an object (pickled) array, which is not loaded, for safety; "
+                                 f"save numeric arrays") from None
+        raise EdgequantError(f"{path}: truncated or corrupt {kind} file ({e})") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        raise EdgequantError(f"{path}: truncated or corrupt {kind} file ({e})") from None
 
 
 def _pick(d: dict, names: list[str], where: str, from_file: bool = False) -> dict:
