@@ -253,6 +253,35 @@ def test_quantize_names_a_truncated_corrupt_or_pickled_calibration_file(tmp_path
             eq.quantize(str(MODEL), "int8", str(calib))
 
 
+def test_quantize_writes_nothing_when_interrupted_while_measuring(tmp_path, monkeypatch, capsys):
+    """Ctrl-C during the held-out SQNR left the complete -o file with exit code 130: the file is now written
+    after the measurement."""
+    from edgequant.cli import main, quantize
+
+    def interrupted(*_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(quantize, "_sqnr", interrupted)
+    out = tmp_path / "q.tflite"
+    assert main(["quantize", str(MODEL), "-o", str(out), "--calib", str(_calib(tmp_path, 20))]) == 130
+    assert not out.exists() and list(tmp_path.iterdir()) == [tmp_path / "x.npy"]
+
+
+def test_keeping_every_op_float_keeps_the_models_io_float(tmp_path, capsys):
+    """--keep-float '.' with the default --io int8 left the input float but made the output int8 through a
+    QUANTIZE, while the note said the model computes exactly as the float model does."""
+    from edgequant.cli import main
+
+    out = tmp_path / "q.tflite"
+    assert main(["quantize", str(MODEL), "-o", str(out), "--calib", str(_calib(tmp_path, 20)),
+                 "--keep-float", ".", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    q = eq.load_file(out)
+    assert [q.main.tensors[i].dtype for i in list(q.main.inputs) + list(q.main.outputs)] == [np.float32] * 2
+    assert "QUANTIZE" not in [q.op_name(op) for op in q.main.operators]
+    assert all(v == float("inf") for v in summary["sqnr_db"].values()), summary["sqnr_db"]
+
+
 def _two_subgraph_model(path: Path) -> None:
     from edgequant import dtypes
     from edgequant.graph import Buffer, Model, Operator, SubGraph, Tensor

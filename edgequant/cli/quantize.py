@@ -149,13 +149,13 @@ def run(args) -> int:
         bar = ProgressBar()
     q, rep = quantize_with_report(model, recipe, calib, progress=bar)
     data = save(q)
-    write_atomic(args.output, data)  # only now, after every check passed
     summary = {"input": str(args.model), "output": str(args.output), "size_before": size_in,
                "size_after": len(data), **rep.to_dict()}
     if args.calib:
         summary["held_out"] = count(held) if held else 0
     if held:
         summary["sqnr_db"] = _sqnr(model, data, held, quantization)
+    write_atomic(args.output, data)  # only now, after every check and measurement: Ctrl-C leaves no file
     if not rep.quantized_ops:
         print(f"note: no op was quantized; {args.output} computes exactly as {args.model} does", file=sys.stderr)
     _tflm_note(q, args.output)
