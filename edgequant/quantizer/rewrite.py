@@ -689,6 +689,7 @@ class _Domains:
         self.m, self.sg, self.params, self.act_type, self.recipe, self.rep = m, sg, params, act_type, recipe, rep
         self.home: dict[int, str] = {}
         self.alt: dict[tuple[int, str], int] = {}
+        self.any_quantized = False
         self.ops: list[Operator] = []
         consumers = sg.consumers()
         # constants read by exactly one op: quantized in place
@@ -701,7 +702,9 @@ class _Domains:
         self.home[i] = domain
 
     def setup_inputs(self, inputs: list[int], any_quantized: bool) -> None:
+        """Model inputs in the recipe's io type; all stay float (as the outputs will) when no op is quantized."""
         io = self.recipe.io
+        self.any_quantized = any_quantized
         for i in inputs:
             t = self.sg.tensors[i]
             if t.type != FLOAT or i not in self.params or io == "float" or not any_quantized:
@@ -742,8 +745,11 @@ class _Domains:
         return new
 
     def finish_outputs(self) -> None:
-        """Model outputs in the recipe's io type; the tensor the caller sees keeps its name."""
+        """Model outputs in the recipe's io type; the tensor the caller sees keeps its name. When no op is
+        quantized, they stay float like the inputs: the model computes as the float model does."""
         io = self.recipe.io
+        if not self.any_quantized:
+            return
         outs = list(self.sg.outputs or [])
         for k, i in enumerate(outs):
             t = self.sg.tensors[i]
