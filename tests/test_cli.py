@@ -282,6 +282,23 @@ def test_keeping_every_op_float_keeps_the_models_io_float(tmp_path, capsys):
     assert all(v == float("inf") for v in summary["sqnr_db"].values()), summary["sqnr_db"]
 
 
+@pytest.mark.parametrize("argv, says", [
+    (["quantize", str(MODEL), "-o", "q.tflite", "--mode", "foo"], "edgequant quantize: error: argument --mode: "),
+    (["quantize", str(MODEL), "-o", "q.tflite", "--held-out", "-3"], "edgequant quantize: error: argument --held-out"),
+    (["bogus"], "edgequant: error: argument COMMAND: invalid choice: 'bogus'"),
+    (["inspect"], "edgequant inspect: error: the following arguments are required: model"),
+])
+def test_a_command_line_mistake_is_one_line(capsys, argv, says):
+    """argparse printed its usage text (12 lines for quantize) above the one line that says what is wrong."""
+    from edgequant.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.startswith(says) and err.count("\n") == 1, err
+    assert err.rstrip().endswith("--help)")
+
+
 def _two_subgraph_model(path: Path) -> None:
     from edgequant import dtypes
     from edgequant.graph import Buffer, Model, Operator, SubGraph, Tensor

@@ -11,6 +11,7 @@ import importlib
 import os
 import pkgutil
 import sys
+from typing import NoReturn
 
 import numpy as np
 
@@ -30,10 +31,17 @@ def _subcommands() -> list:
     return mods
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: the usage text (12 lines for quantize) buried the one line that matters."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
-    parser = argparse.ArgumentParser(prog="edgequant", description="See inside, quantize, verify and deploy "
+    parser = _Parser(prog="edgequant", description="See inside, quantize, verify and deploy "
                                      "TFLite models without TensorFlow.")
     parser.add_argument("--version", action="version", version=f"edgequant {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
