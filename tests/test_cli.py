@@ -299,6 +299,22 @@ def test_a_command_line_mistake_is_one_line(capsys, argv, says):
     assert err.rstrip().endswith("--help)")
 
 
+def test_model_and_recipe_errors_name_the_file(tmp_path, capsys):
+    """"model is already quantized: ..." and "recipe: not valid JSON" did not say which file."""
+    from edgequant.cli import main
+
+    q = tmp_path / "q.tflite"
+    eq.save_file(eq.quantize(str(MODEL), "dynamic_int8"), q)
+    for mode in ("dynamic_int8", "float16"):
+        assert main(["quantize", str(q), "-o", str(tmp_path / "qq.tflite"), "--mode", mode]) == 2
+        assert capsys.readouterr().err.startswith(f"error: {q}: model is already quantized: ")
+    recipe = tmp_path / "r.json"
+    recipe.write_text('{"mode": ')
+    assert main(["quantize", str(MODEL), "-o", str(tmp_path / "qq.tflite"), "--recipe", str(recipe)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {recipe}: recipe: not valid JSON")
+    assert not (tmp_path / "qq.tflite").exists()
+
+
 def _two_subgraph_model(path: Path) -> None:
     from edgequant import dtypes
     from edgequant.graph import Buffer, Model, Operator, SubGraph, Tensor
@@ -320,7 +336,8 @@ def test_quantize_reports_the_models_problem_before_asking_for_data(tmp_path, ca
     _two_subgraph_model(model)
     assert main(["quantize", str(model), "-o", str(tmp_path / "q.tflite"), "--mode", "int8"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: full-integer quantization handles models with one subgraph; this one has 2"), err
+    assert err.startswith(f"error: {model}: full-integer quantization handles models with one subgraph; this one "
+                          f"has 2"), err
 
 
 def test_calibration_shape_errors_do_not_call_the_whole_array_a_sample(tmp_path):

@@ -86,7 +86,10 @@ def _recipe(args):
             text = Path(args.recipe).read_text()
         except OSError as e:
             raise EdgequantError(f"{args.recipe}: {e.strerror}") from None
-        r = Recipe.from_json(text)
+        try:
+            r = Recipe.from_json(text)
+        except EdgequantError as e:
+            raise EdgequantError(f"{args.recipe}: {e}") from None
         if args.mode:
             r = replace(r, mode=args.mode)
     else:
@@ -130,10 +133,12 @@ def run(args) -> int:
         print("note: mode float16 needs no calibration; --calib only measures the SQNR on its held-out samples",
               file=sys.stderr)
     calib, held, bar = None, [], None
-    if args.calib or recipe.full_integer:
+    try:
         check_float_model(model)  # before the data: a quantized model is the likelier mistake
         if recipe.full_integer:
             check_one_subgraph(model)  # the model's problem first: calibration data would not help
+    except EdgequantError as e:
+        raise type(e)(f"{args.model}: {e}") from None
     if recipe.full_integer and not args.calib:
         raise EdgequantError(f"mode {recipe.mode} needs calibration data: pass --calib data.npz")
     if recipe.weight_rounding == "gptq" and not args.calib:
