@@ -351,6 +351,9 @@ def test_calibration_shape_errors_do_not_call_the_whole_array_a_sample(tmp_path)
            "[8, 8, 1]" in str(e.value) and "sample 0" not in str(e.value)
     with pytest.raises(EdgequantError, match=r"item 1 has shape \[9, 9, 1\] \(an item is one sample or a batch"):
         load_calibration([np.zeros((8, 8, 1)), np.zeros((9, 9, 1))], m)
+    # a 4-tuple is no Keras (x, y[, w]) item: numpy's "inhomogeneous shape" ValueError escaped
+    with pytest.raises(EdgequantError, match=r"sample 0, input '.*': a tuple of differently shaped items"):
+        load_calibration([(np.zeros((8, 8, 1), np.float32), 1, 2, 3)], m)
 
 
 def test_counts_in_messages_are_singular_for_one(tmp_path, capsys):

@@ -128,7 +128,12 @@ def load_calibration(data: Any, model: Model, *, key: str | None = None, limit: 
         batch = {}
         count = None
         for name, shape, dtype in specs:
-            arr = np.asarray(d[name])
+            try:
+                arr = np.asarray(d[name])
+            except ValueError:  # ragged: a tuple or list of differently shaped things
+                raise EdgequantError(f"{where}: sample {n_item}, input '{name}': a {type(d[name]).__name__} of "
+                                     f"differently shaped items is not an array (a Keras-style item is (x, y) "
+                                     f"or (x, y, sample_weight))") from None
             if arr.dtype.kind not in "fiub" or arr.dtype == np.bool_:
                 raise EdgequantError(f"{where}: input '{name}' has dtype {arr.dtype}; expected numbers")
             if dtype.kind == "f" and arr.dtype.kind == "f":
