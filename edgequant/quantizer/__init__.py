@@ -37,10 +37,12 @@ from .rewrite import (
 
 def quantize(model: Model, recipe: Recipe | str, calibration_data: Any = None, *,
              progress=None, ranges: Ranges | None = None) -> Model:
-    """A quantized copy of ``model`` following ``recipe`` (a Recipe or a mode name).
+    """A quantized copy of ``model`` (a Model, a .tflite path or its bytes) following ``recipe`` (a Recipe, a
+    mode name or a Recipe's JSON dict).
 
-    ``calibration_data`` (full-integer modes, and ``weight_rounding="gptq"`` in any mode): anything
-    :func:`load_calibration` takes (arrays, dicts, iterables, a .npy/.npz path). ``ranges``: reuse ranges from an earlier :func:`calibrate`.
+    ``calibration_data`` (full-integer modes; in the weight modes it makes ``weight_rounding="auto"`` round with
+    GPTQ): anything :func:`edgequant.quantizer.load_calibration` takes (an array, a dict of arrays, an iterable
+    of either, a .npy/.npz path). ``ranges``: reuse ranges from an earlier :func:`edgequant.calibrate`.
     """
     q, rep = quantize_with_report(model, recipe, calibration_data, progress=progress, ranges=ranges)
     if not rep.quantized_ops:  # the report would say why; without it, say it here
