@@ -65,7 +65,7 @@ def round_half_away(x: ArrayLike) -> np.ndarray:
 
 
 def quantize_affine(x: ArrayLike, scale: ArrayLike, zero_point: ArrayLike, qmin: int, qmax: int,
-                    axis: int | None = None) -> np.ndarray:
+                    axis: int | None = None, dtype: type = np.int64) -> np.ndarray:
     """Affine quantization as TFLite's reference Quantize: ``reference_ops::AffineQuantize``.
 
     ``q = clamp(zero_point + (int32)std::round(x / scale), qmin, qmax)`` with ``x / scale`` divided in
@@ -73,6 +73,7 @@ def quantize_affine(x: ArrayLike, scale: ArrayLike, zero_point: ArrayLike, qmin:
     ``axis`` if given (``reference_ops::PerChannelQuantize``, which also divides in float32).
     Returns int64. Where C++ is undefined (NaN, |x/scale| >= 2**31) we saturate instead: +big -> qmax,
     -big -> qmin, NaN -> qmin (x86's cvttss2si gives INT32_MIN for NaN, which the clamp turns into qmin).
+    ``dtype``: the integer type returned, wide enough for [qmin, qmax] (int8 weights skip an int64 copy).
 
     >>> quantize_affine([0.0, 0.05, 0.15, -1.0, 100.0], 0.1, -3, -128, 127)
     array([ -3,  -2,  -1, -13, 127])
@@ -99,8 +100,9 @@ def quantize_affine(x: ArrayLike, scale: ArrayLike, zero_point: ArrayLike, qmin:
             v = np.fmin(np.fmax(v, lo), hi)
         # round_half_away's sum, truncated by the integer cast itself (C's float -> int conversion truncates)
         v = np.add(v, np.copysign(np.nextafter(np.float32(0.5), np.float32(0)), v), out=v)
-    q = v.astype(np.int64)
-    return _out(q + zp if zp.any() else q)
+    if not zp.any() and np.dtype(dtype).kind == "i":  # the clamped values fit dtype: one truncating cast
+        return _out(v.astype(dtype))
+    return _out((v.astype(np.int64) + zp).astype(dtype, copy=False))
 
 
 def dequantize_affine(q: ArrayLike, scale: ArrayLike, zero_point: ArrayLike) -> np.ndarray:
