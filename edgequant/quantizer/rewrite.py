@@ -19,7 +19,7 @@ from ..quantization import QuantParams, choose_qparams
 from . import lstm, rules
 from .gptq import Hessians, round_weights
 from .recipe import Recipe
-from .weights import weight_params
+from .weights import weight_params, weight_params_many
 
 FLOAT = dtypes.FLOAT32
 
@@ -133,8 +133,7 @@ def _fit_bias(qp: QuantParams, op: Operator, rule: rules.Rule, sg: SubGraph,
 
 
 def _quantize_const(w: np.ndarray, qp: QuantParams) -> np.ndarray:
-    q = quantize_affine(w, qp.scale, qp.zero_point, qp.qmin, qp.qmax, axis=qp.axis)
-    return q.astype(qp.storage_dtype)
+    return quantize_affine(w, qp.scale, qp.zero_point, qp.qmin, qp.qmax, axis=qp.axis, dtype=qp.storage_dtype)
 
 
 def _weight_ints(w: np.ndarray, qp: QuantParams, op_name: str, idx: int, hessians: Hessians | None) -> np.ndarray:
@@ -258,6 +257,7 @@ def rewrite_weights(model: Model, recipe: Recipe, hessians: Hessians | None = No
     statistics of the main subgraph's weight ops, for ``weight_rounding="gptq"``."""
     m = model.clone()
     rep = Report(recipe.mode)
+    found = _weight_params_ahead(m, recipe)
     for s, sg in enumerate(m.subgraphs or []):
         consumers = sg.consumers()
         sole = {i for i, c in consumers.items() if len(c) == 1 and i not in (sg.outputs or [])}
@@ -276,7 +276,7 @@ def rewrite_weights(model: Model, recipe: Recipe, hessians: Hessians | None = No
                 rep.float_ops.append(f"{o} {name} ({small} weights, under min_weight_elements "
                                      f"{recipe.min_weight_elements})")
             if recipe.mode == "dynamic_int8":
-                if _hybrid(m, sg, op, name, recipe, per_channel, consumers, rep, hessians if s == 0 else None):
+                if _hybrid(m, sg, op, name, recipe, per_channel, consumers, rep, hessians if s == 0 else None, found):
                     rep.quantized_ops.append(f"{o} {name}")
                 elif not small and _has_weight_matrix(sg, op):
                     rep.float_ops.append(f"{o} {name} (no {recipe.mode} rule for its weights: they stay float)")
@@ -289,7 +289,7 @@ def rewrite_weights(model: Model, recipe: Recipe, hessians: Hessians | None = No
                 idx = op.inputs[slot]
                 if idx not in converted:
                     converted[idx] = _dequantized_const(m, sg, idx, name, slot, recipe, per_channel, new_ops, rep,
-                                                        sole, hessians if s == 0 else None)
+                                                        sole, hessians if s == 0 else None, found)
                 op.inputs = list(op.inputs)
                 op.inputs[slot] = converted[idx]
             if slots:
@@ -300,6 +300,35 @@ def rewrite_weights(model: Model, recipe: Recipe, hessians: Hessians | None = No
     compact(m)
     set_versions(m, model)
     return m.bind(), rep
+
+
+def _weight_params_ahead(m: Model, recipe: Recipe) -> dict[tuple[int, int, int | None], QuantParams]:
+    """The int8 weight parameters the weight-mode rewrite will ask for, keyed by (id of the subgraph, tensor index,
+    axis), computed in one :func:`weight_params_many` call: the same choices as its loop makes (it asks again for
+    anything missing here)."""
+    if recipe.mode not in ("weight_only_int8", "dynamic_int8"):
+        return {}
+    want: dict[tuple[int, int, int | None], np.ndarray] = {}
+    for sg in m.subgraphs or []:
+        for op in sg.operators or []:
+            name = m.op_name(op)
+            actions = recipe.action_for(name, _tensor_names(sg, op))
+            if "float" in actions:
+                continue
+            per_channel = recipe.per_channel and "per_tensor" not in actions
+            if recipe.mode == "dynamic_int8":
+                if name in rules.HYBRID and len(op.inputs or []) >= 2:
+                    w = _const_float(sg, op.inputs[1])
+                    if w is not None and w.size >= recipe.min_weight_elements:
+                        want[(id(sg), op.inputs[1], rules.RULES[name].weights[1] if per_channel else None)] = w
+                continue
+            rule = rules.RULES.get(name)
+            for slot in _weight_slots(sg, op, name, recipe):
+                w = _const_float(sg, op.inputs[slot])
+                axis = rule.weights.get(slot) if (rule is not None and per_channel and w.ndim > 1) else None
+                want.setdefault((id(sg), op.inputs[slot], axis), w)
+    qps = weight_params_many([(w, key[2]) for key, w in want.items()], recipe.weight_range)
+    return dict(zip(want, qps))
 
 
 def _weight_slots(sg: SubGraph, op: Operator, name: str, recipe: Recipe) -> list[int]:
@@ -335,7 +364,7 @@ def _weight_inputs(name: str) -> tuple[int, ...]:
 
 def _dequantized_const(m: Model, sg: SubGraph, idx: int, op_name: str, slot: int, recipe: Recipe,
                        per_channel: bool, new_ops: list[Operator], rep: Report, sole: set[int],
-                       hessians: Hessians | None) -> int:
+                       hessians: Hessians | None, found: dict | None = None) -> int:
     """Store constant ``idx`` compressed (float16 or int8) and emit a DEQUANTIZE back to float32."""
     t = sg.tensors[idx]
     w = t.numpy()
@@ -344,7 +373,7 @@ def _dequantized_const(m: Model, sg: SubGraph, idx: int, op_name: str, slot: int
     else:
         rule = rules.RULES.get(op_name)
         axis = rule.weights.get(slot) if (rule is not None and per_channel and w.ndim > 1) else None
-        qp = _weight_params(w, axis, recipe)
+        qp = (found or {}).get((id(sg), idx, axis)) or _weight_params(w, axis, recipe)
         q = _weight_ints(w, qp, op_name, idx, hessians)
         src = _const_tensor_raw(m, sg, idx, q, dtypes.INT8, _qparams_node(qp), "_int8", sole)
     rep.quantized_weights.append(t.name)
@@ -355,7 +384,7 @@ def _dequantized_const(m: Model, sg: SubGraph, idx: int, op_name: str, slot: int
 
 
 def _hybrid(m: Model, sg: SubGraph, op: Operator, name: str, recipe: Recipe, per_channel: bool,
-            consumers: dict[int, list[int]], rep: Report, hessians: Hessians | None) -> bool:
+            consumers: dict[int, list[int]], rep: Report, hessians: Hessians | None, found: dict | None = None) -> bool:
     """Dynamic range: int8 weights read by the op's hybrid kernel; inputs quantized on the fly."""
     if name not in rules.HYBRID or len(op.inputs or []) < 2:
         return False
@@ -364,7 +393,7 @@ def _hybrid(m: Model, sg: SubGraph, op: Operator, name: str, recipe: Recipe, per
     if w is None or w.size < recipe.min_weight_elements:
         return False
     axis = rules.RULES[name].weights[1] if per_channel else None
-    qp = _weight_params(w, axis, recipe)
+    qp = (found or {}).get((id(sg), idx, axis)) or _weight_params(w, axis, recipe)
     q = _weight_ints(w, qp, name, idx, hessians)
     t = sg.tensors[idx]
     if _sole_user(sg, idx, consumers):
