@@ -1,10 +1,9 @@
 """The "mse" weight-scale search (edgequant/quantizer/weights.py) against an exhaustive search written here.
 
-The search evaluates ratios 1.0 to 0.9925 of every channel and widens one ratio at a time where the best is the
-last it looked at; these tests hold its choice against the plain minimum over every ratio of the grid, on the
+The search evaluates ratios 1.0 to 0.9775 of every channel and widens one ratio at a time where the best is near
+the last it looked at; these tests hold its choice against the plain minimum over every ratio of the grid, on the
 weights the quantizer really sees (the digits fixtures and, when ../shared is present, the MLPerf Tiny float
-models of benchmarks/bench_weight_modes.py): never more error than min/max in any channel, and a total within
-0.5 % of the exhaustive minimum's (the former 10-ratio window found that minimum itself, at about twice the cost).
+models of benchmarks/bench_weight_modes.py): the same scales, so the written files are unchanged.
 """
 
 from __future__ import annotations
@@ -61,7 +60,7 @@ def test_grid_holds_every_ratio_of_the_two_stage_search():
 
 
 @pytest.mark.parametrize("path", BENCH_MODELS, ids=lambda p: p.stem)
-def test_search_is_near_the_exhaustive_minimum_on_the_benchmark_models(path, monkeypatch):
+def test_search_finds_the_exhaustive_minimum_on_the_benchmark_models(path, monkeypatch):
     if not path.exists():
         pytest.skip(f"{path} absent")
     seen = []
@@ -75,12 +74,8 @@ def test_search_is_near_the_exhaustive_minimum_on_the_benchmark_models(path, mon
     monkeypatch.setattr(W, "_mse_rows", record)
     quantize(eq.load_file(path), Recipe.preset("weight_only_int8"), None)
     assert seen, "the default data-free recipe searched no weight scales"
-    total, least = 0.0, 0.0
     for w, scale, axis, got in seen:
-        e = _error(w, got, axis)
-        assert np.all(e <= _error(w, scale, axis))  # never more error than min/max, channel by channel
-        total, least = total + e.sum(), least + _error(w, _exhaustive(w, scale, axis), axis).sum()
-    assert least <= total <= 1.005 * least
+        np.testing.assert_array_equal(got, _exhaustive(w, scale, axis))
 
 
 def test_searching_tensors_together_gives_each_its_own_scales():
