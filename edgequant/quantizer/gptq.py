@@ -32,8 +32,16 @@ from ..quantization import QuantParams
 ROUNDINGS = ("auto", "nearest", "gptq")
 DAMP = 0.01  # added to H's diagonal, times its mean: keeps H invertible when calibration inputs are few
 BLOCK = 128  # columns updated lazily per block (the rest get one matrix product per block)
-_ROWS = 1 << 11  # input rows per batch that H is estimated from (evenly strided; 4096 cost twice as much
-# on resnet_large, 0.66 s of a 1.9 s int8 run, for no better held-out SQNR on the compare_quantizers models)
+# Input rows H is estimated from, per calibration sample and weight op: as many as WORK_PER_SAMPLE multiply-adds
+# of x x^T buy, between ROWS_PER_SAMPLE and MAX_ROWS_PER_SAMPLE (every row of a map of 64 positions or fewer, as
+# before), and MIN_ROWS at least per batch. One row is drawn at random in each of that many equal strata, not at
+# a fixed stride: that lattice (columns 0 and 16 of a 32-wide map) kept the left edge's padded patches and never
+# the right edge's, and resnet_large's held-out layer-output error was 2 dB worse with it (64 rows per sample)
+# than with every row, or with 8 drawn per sample (benchmarks/bench_full_integer.md).
+WORK_PER_SAMPLE = 1 << 20
+ROWS_PER_SAMPLE = 8
+MAX_ROWS_PER_SAMPLE = 64  # above it, copying the sampled patches costs more than their products
+MIN_ROWS = 256
 
 
 class Hessians:
@@ -47,6 +55,7 @@ class Hessians:
         self._sums: dict[int, np.ndarray] = {}
         self._counts: dict[int, int] = {}
         self._ops: list[tuple[str, Operator, np.ndarray]] = []
+        self._rng = np.random.default_rng(0)  # which rows are sampled: the same on every run
         shared = _shared_weights(model)  # a weight read by two ops gets one rounding: keep nearest for it
         for op in sg.operators or []:
             name = model.op_name(op)
@@ -64,16 +73,16 @@ class Hessians:
             x = values.get(op.inputs[0])
             if x is None or x.dtype != np.float32:
                 continue
-            h = _input_products(name, op, w, x)
+            h = _input_products(name, op, w, x, self._rng)
             if h is None:
                 continue
             k = op.inputs[1]
             prods, n = h
             if k in self._sums:
-                self._sums[k] += prods
+                np.add(self._sums[k], prods, out=self._sums[k])  # float32 into float64, no float64 copy first
                 self._counts[k] += n
             else:
-                self._sums[k], self._counts[k] = prods, n
+                self._sums[k], self._counts[k] = prods.astype(np.float64), n
 
     def get(self, weight_index: int) -> np.ndarray | None:
         """Mean ``x x^T`` for this weight: (K, K), or (C, K, K) for a depthwise filter; None if never seen."""
@@ -90,15 +99,19 @@ def _shared_weights(model: Model) -> set[int]:
     return {i for i, n in uses.items() if n > 1}
 
 
-def _input_products(name: str, op: Operator, w: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, int] | None:
-    """(sum of x x^T over this batch's input rows, number of rows used), or None if the shapes don't fit.
+def _input_products(name: str, op: Operator, w: np.ndarray, x: np.ndarray,
+                    rng: np.random.Generator) -> tuple[np.ndarray, int] | None:
+    """(sum of x x^T over this batch's sampled input rows, float32, number of rows used), or None if the shapes
+    don't fit.
 
-    At most ``_ROWS`` rows per batch, evenly strided: a conv's patches are many and alike, and H only needs to be
-    a good estimate, so big early layers cost no more than small late ones."""
+    Rows drawn by :func:`sample_rows`: a conv's patches are many and alike, and H only needs to be a good
+    estimate, so big early layers cost no more than small late ones."""
+    n = x.shape[0]
     if name == "FULLY_CONNECTED":
         if w.ndim != 2 or x.size % w.shape[1]:
             return None
-        return _gram(x.reshape(-1, w.shape[1]))
+        rows = x.reshape(-1, w.shape[1])
+        return _gram(rows[sample_rows(rows.shape[0], n, rows.shape[1], rng)])
     if x.ndim != 4 or w.ndim != 4:
         return None
     o = op.builtin_options
@@ -108,35 +121,35 @@ def _input_products(name: str, op: Operator, w: np.ndarray, x: np.ndarray) -> tu
     c = x.shape[3]
     if (name == "CONV_2D" and wc != c) or (name != "CONV_2D" and wc % c):
         return None  # grouped convolutions, or a depthwise filter that does not fit the input
-    patches = _sampled_patches(win.im2col(win.padded(x, 0.0)))  # (rows, KH, KW, C), zeros where TFLite pads
+    view = win.im2col(win.padded(x, 0.0))  # (N, OH, OW, KH, KW, C) strided view, zeros where TFLite pads
+    keep = sample_rows(n * win.out_h * win.out_w, n, kh * kw * (c if name == "CONV_2D" else 1), rng)
+    b, rest = np.divmod(keep, win.out_h * win.out_w)
+    i, j = np.divmod(rest, win.out_w)
+    patches = view[b, i, j]  # (rows, KH, KW, C): only the sampled patches are copied
     if name == "CONV_2D":
         return _gram(patches.reshape(-1, kh * kw * c))
     # DEPTHWISE_CONV_2D: filter (1, KH, KW, C * M); output channel k reads input channel k // M
     taps = patches.reshape(-1, kh * kw, c)
     per_channel = np.ascontiguousarray(taps.transpose(2, 1, 0), np.float32)  # (C, KH*KW, rows)
-    return np.matmul(per_channel, per_channel.transpose(0, 2, 1)).astype(np.float64), taps.shape[0]
+    return np.matmul(per_channel, per_channel.transpose(0, 2, 1)), taps.shape[0]
 
 
-def _subsample(rows: np.ndarray) -> np.ndarray:
-    step = -(-rows.shape[0] // _ROWS)
-    return rows[::step] if step > 1 else rows
-
-
-def _sampled_patches(view: np.ndarray) -> np.ndarray:
-    """The rows ``_subsample`` keeps of the (N, OH, OW, KH, KW, C) im2col view, as a (rows, KH, KW, C) array, copied
-    from the view directly: materialising every patch first (32 x 1024 patches of 1152 values in resnet_large's
-    big layers) and then striding through it cost more than the Gram product."""
-    n, oh, ow = view.shape[:3]
-    keep = np.arange(n * oh * ow)
-    keep = _subsample(keep)
-    b, rest = np.divmod(keep, oh * ow)
-    i, j = np.divmod(rest, ow)
-    return view[b, i, j]
+def sample_rows(total: int, samples: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """Sorted indices of the rows (``total`` rows of ``width`` values, from ``samples`` samples) that H is estimated
+    from: all of them, or ``WORK_PER_SAMPLE // width**2`` per sample (clipped to ``[ROWS_PER_SAMPLE,
+    MAX_ROWS_PER_SAMPLE]``; ``MIN_ROWS`` at least), one drawn at random in each of that many equal strata.
+    Unlike a fixed stride, no row position is always or never taken."""
+    per_sample = min(max(WORK_PER_SAMPLE // max(width, 1) ** 2, ROWS_PER_SAMPLE), MAX_ROWS_PER_SAMPLE)
+    k = max(per_sample * samples, MIN_ROWS)
+    if k >= total:
+        return np.arange(total)
+    lo = np.arange(k + 1) * total // k  # stratum i is [lo[i], lo[i + 1]), 1 row or more
+    return lo[:-1] + rng.integers(0, np.diff(lo))
 
 
 def _gram(rows: np.ndarray) -> tuple[np.ndarray, int]:
-    part = np.ascontiguousarray(_subsample(rows), np.float32)
-    return (part.T @ part).astype(np.float64), part.shape[0]
+    part = np.ascontiguousarray(rows, np.float32)
+    return part.T @ part, part.shape[0]  # x.T @ x: numpy hands it to BLAS syrk
 
 
 def round_weights(w: np.ndarray, qp: QuantParams, h: np.ndarray | None, op_name: str) -> np.ndarray | None:
@@ -183,27 +196,28 @@ def _gptq(w: np.ndarray, s: np.ndarray, h: np.ndarray, qmin: int, qmax: int) -> 
     u = _upper_inverse_cholesky(h)
     if u is None:
         return _nearest(w, s, qmin, qmax)
-    sc = s[:, None]
-    q = np.empty_like(w)
     if h.ndim == 3:  # one small problem per row: columns in order, every row at once
+        q = np.empty_like(w)
         for i in range(k):
             q[:, i] = np.clip(round_half_away(w[:, i] / s), qmin, qmax)
             e = (w[:, i] - q[:, i] * s) / u[:, i, i]
             w[:, i + 1:] -= e[:, None] * u[:, i, i + 1:]
         return q
-    for b0 in range(0, k, BLOCK):  # shared H: lazy block updates, one product per block for the rest
+    # shared H: lazy block updates, one product per block for the rest. Transposed, so that column i of w is
+    # the contiguous row wt[i]; rounding a clipped value gives the same integer as clipping a rounded one.
+    wt, qt = np.ascontiguousarray(w.T), np.empty((k, w.shape[0]))
+    for b0 in range(0, k, BLOCK):
         b1 = min(b0 + BLOCK, k)
-        err = np.empty((w.shape[0], b1 - b0))
+        err = np.empty((b1 - b0, w.shape[0]))
         for i in range(b0, b1):
-            col = w[:, i:i + 1]
-            qi = np.clip(round_half_away(col / sc), qmin, qmax)
-            q[:, i:i + 1] = qi
-            e = (col - qi * sc) / u[i, i]
-            w[:, i + 1:b1] -= e * u[i, i + 1:b1]
-            err[:, i - b0] = e[:, 0]
+            col = wt[i]
+            qt[i] = round_half_away(np.clip(col / s, qmin, qmax))
+            e = err[i - b0]
+            np.divide(col - qt[i] * s, u[i, i], out=e)
+            wt[i + 1:b1] -= u[i, i + 1:b1, None] * e
         if b1 < k:
-            w[:, b1:] -= err @ u[b0:b1, b1:]
-    return q
+            wt[b1:] -= u[b0:b1, b1:].T @ err
+    return qt.T
 
 
 def _nearest(w: np.ndarray, s: np.ndarray, qmin: int, qmax: int) -> np.ndarray:
