@@ -13,6 +13,12 @@ from .histogram import finite_values
 
 def batch_min_max(x, axis: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Min and max of one batch, overall or per channel along ``axis``."""
+    if axis is None and isinstance(x, np.ndarray) and x.dtype == np.float32 and x.size:
+        # float32 extremes are exact in float64: no float64 copy of every activation (NaN and Inf show in them)
+        lo, hi = np.float64(x.min()), np.float64(x.max())
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise QuantizationError("observer got NaN or Inf")
+        return lo, hi
     a = np.asarray(x, dtype=np.float64)
     if axis is None:
         v = finite_values(a)
