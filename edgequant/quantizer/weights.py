@@ -67,7 +67,7 @@ def weight_params(w: np.ndarray, axis: int | None, method: str = "minmax") -> Qu
 
 def weight_params_many(weights: list[tuple[np.ndarray, int | None]], method: str = "minmax") -> list[QuantParams]:
     """:func:`weight_params` of each ``(w, axis)``; the "mse" searches of small tensors run together
-    (:func:`mse_scales_many`), which saves most of their per-call cost on models with many small layers.
+    (:func:`_mse_rows`), which saves most of their per-call cost on models with many small layers.
 
     Float32 weights get min/max's scale from the (C, N) copy the search reads, as :func:`choose_qparams` computes it
     (``max|w| / qmax`` in float64, 1.0 for an all-zero channel, at least float32's tiny, cast to float32); anything
