@@ -477,7 +477,8 @@ def test_multi_subgraph_model_gets_one_line_error_in_full_integer_mode(tmp_path,
     out = tmp_path / "q.tflite"
     assert main(["quantize", str(path), "-o", str(out), "--mode", "int16x8", "--calib", str(path)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: full-integer quantization handles models with one subgraph") and err.count("\n") == 1
+    assert err.startswith(f"error: {path}: full-integer quantization handles models with one subgraph")
+    assert err.count("\n") == 1
     assert not out.exists()
     with pytest.warns(UserWarning, match="no op was quantized"):  # it has no weights to compress
         assert len(quantize(m, Recipe.float16()).subgraphs) == 3  # weight modes handle every subgraph
