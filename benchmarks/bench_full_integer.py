@@ -118,11 +118,12 @@ def main() -> int:
             ours_fn = partial(edgequant, blob, mode, calib, settings)
             if args.only_edgequant:
                 (ours,) = best_ms([ours_fn], args.repeat)
-                theirs = float("nan")
+                theirs = 0.0
             else:
                 ours, theirs = best_ms([ours_fn, partial(ai_edge, blob, mode, calib, input_name, sig)], args.repeat)
             db = f" {sqnr(ref, run_litert(ours_fn(), x_te)):.2f} |" if ref is not None else ""
-            print(f"| {name} | {mode} | {ours:.1f} | {theirs:.1f} | {ours / theirs:.2f} |{db}", flush=True)
+            vs = "- | - |" if args.only_edgequant else f"{theirs:.1f} | {ours / theirs:.2f} |"
+            print(f"| {name} | {mode} | {ours:.1f} | {vs}{db}", flush=True)
     return 0
 
 
