@@ -162,3 +162,17 @@ def test_upper_inverse_cholesky_factors_the_inverse(n):
         assert np.array_equal(u, np.triu(u)) and np.all(np.diagonal(u, axis1=-2, axis2=-1) > 0)
         np.testing.assert_allclose(np.swapaxes(u, -1, -2) @ u @ h, np.broadcast_to(np.eye(n), h.shape), atol=1e-8)
     assert _upper_inverse_cholesky(a.T @ a - 1e3 * np.eye(n)) is None
+
+
+def test_statistics_that_overflowed_make_gptq_round_to_nearest():
+    """Calibration values near 1e20 made the float32 Gram products inf, and the inverse raised numpy's
+    LinAlgError ("Singular matrix") through quantize: such a layer now rounds to nearest."""
+    from edgequant.quantizer.gptq import _gptq, _nearest, _upper_inverse_cholesky
+
+    rng = np.random.default_rng(0)
+    w, s = rng.standard_normal((4, 80)), np.full(4, 0.02)
+    a = rng.standard_normal((200, 80)).astype(np.float32) * np.float32(1e20)
+    with np.errstate(over="ignore"):
+        h = (a.T @ a).astype(np.float64)  # float32 overflow: inf on the diagonal
+    assert not np.all(np.isfinite(h)) and _upper_inverse_cholesky(h) is None
+    np.testing.assert_array_equal(_gptq(w, s, h, -127, 127), _nearest(w, s, -127, 127))
