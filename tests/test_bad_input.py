@@ -6,6 +6,7 @@ import struct
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -263,3 +264,23 @@ def test_shared_offsets_cannot_expand_a_small_file():
     with pytest.raises(ModelFormatError, match="more tables than"):
         eq.load(data)
     assert time.perf_counter() - t0 < 5
+
+
+@pytest.mark.parametrize("command", [["verify", "{model}", "--data", "{data}"],
+                                     ["compare", "{model}", "{model}", "--data", "{data}"],
+                                     ["demo", "--model", "{model}", "--data", "{data}", "-o", "{out}"]])
+def test_a_broken_data_file_is_one_line_for_every_command_that_reads_one(tmp_path, command):
+    """verify, compare and demo with a truncated or empty .npz ended in a BadZipFile / EOFError traceback (exit
+    1, which verify also uses for "outputs differ"); they now share quantize's loader."""
+    model = Path(eq.__file__).parent / "data" / "digits_cnn.tflite"
+    good = tmp_path / "good.npz"
+    np.savez(good, x=np.zeros((4, 8, 8, 1), np.float32))
+    half, empty = tmp_path / "half.npz", tmp_path / "empty.npz"
+    half.write_bytes(good.read_bytes()[:200])
+    empty.write_bytes(b"")
+    out = tmp_path / "out"
+    for data in (half, empty):
+        r = _cli(*[a.format(model=model, data=data, out=out) for a in command])
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith(f"error: {data}: "), r.stderr
+        assert not out.exists()

@@ -9,6 +9,7 @@ import numpy as np
 from .._words import counted
 from ..errors import EdgequantError
 from ..graph import Model
+from ..quantizer.data import read_arrays
 
 
 def read_input_arrays(path: Path, model: Model) -> list[np.ndarray]:
@@ -17,22 +18,15 @@ def read_input_arrays(path: Path, model: Model) -> list[np.ndarray]:
     samples of the input's shape along axis 0."""
     tensors = [model.main.tensors[i] for i in model.main.inputs or []]
     names = [t.name for t in tensors]
-    try:
-        data = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise EdgequantError(f"{path}: no such file") from None
-    except (ValueError, OSError) as e:
-        raise EdgequantError(f"{path}: not a readable .npy/.npz file ({e})") from None
+    data = read_arrays(Path(path))  # every way the file itself is wrong: one line naming it
     if isinstance(data, np.ndarray):
         arrays = [data]
+    elif all(nm in data for nm in names):
+        arrays = [data[nm] for nm in names]
+    elif "x" in data or len(data) == 1:
+        arrays = [data["x" if "x" in data else next(iter(data))]]
     else:
-        with data:
-            if all(nm in data.files for nm in names):
-                arrays = [data[nm] for nm in names]
-            elif "x" in data.files or len(data.files) == 1:
-                arrays = [data["x" if "x" in data.files else data.files[0]]]
-            else:
-                raise EdgequantError(f"{path}: use key 'x' or the input names {names} (file has {data.files})")
+        raise EdgequantError(f"{path}: use key 'x' or the input names {names} (file has {list(data)})")
     if len(arrays) != len(tensors):
         raise EdgequantError(f"{path}: {counted(len(arrays), 'input array')}, the model has "
                              f"{counted(len(tensors), 'input')}")

@@ -49,20 +49,14 @@ class _Steps:
 
 def _load_data(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     """(x, y or None) from an .npz with 'x' and optional 'y', or a .npy holding x alone."""
-    try:
-        d = np.load(path, allow_pickle=False)
-        if isinstance(d, np.ndarray):  # a .npy: the samples, no labels
-            return d, None
-        with d:
-            if "x" not in d:
-                raise EdgequantError(f"{path}: no array 'x' in the .npz (has: {', '.join(d.files)})")
-            return d["x"], d.get("y")
-    except (ValueError, OSError) as e:
-        if isinstance(e, FileNotFoundError):
-            raise EdgequantError(f"{path}: no such file") from None
-        if isinstance(e, IsADirectoryError):
-            raise EdgequantError(f"{path}: is a directory, not an .npz or .npy file") from None
-        raise EdgequantError(f"{path}: not a readable .npz or .npy file ({e})") from None
+    from ..quantizer.data import read_arrays
+
+    d = read_arrays(path)  # every way the file itself is wrong: one line naming it
+    if isinstance(d, np.ndarray):  # a .npy: the samples, no labels
+        return d, None
+    if "x" not in d:
+        raise EdgequantError(f"{path}: no array 'x' in the .npz (has: {', '.join(d)})")
+    return d["x"], d.get("y")
 
 
 def _check_samples(path: Path, x: np.ndarray, y: np.ndarray | None) -> np.ndarray | None:

@@ -37,7 +37,7 @@ def input_specs(model: Model) -> list[tuple[str, list[int], np.dtype]]:
 _NPY_MAGIC, _ZIP_MAGIC = b"\x93NUMPY", b"PK"  # how a .npy and a .npz (a zip archive, maybe empty) begin
 
 
-def _load_file(path: Path, key: str | None) -> Any:
+def read_arrays(path: Path, key: str | None = None) -> Any:
     """The array of a .npy file, or the arrays of a .npz file (all, or the one named ``key``), loaded without
     pickle. Every way the file can be wrong is one EdgequantError naming it."""
     if not path.exists():
@@ -104,7 +104,7 @@ def load_calibration(data: Any, model: Model, *, key: str | None = None, limit: 
     from_file = isinstance(data, (str, os.PathLike))
     if from_file:
         where = str(data)
-        data = _load_file(Path(data), key)
+        data = read_arrays(Path(data), key)
     if isinstance(data, (np.ndarray, dict)):
         items: Iterable = [data]
         batched = True
