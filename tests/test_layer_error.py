@@ -139,3 +139,29 @@ def test_cli_compare_says_when_the_two_models_are_unrelated(tmp_path, capsys):
     assert main(["compare", str(DATA / "digits_cnn.tflite"), str(other)]) == 2
     assert capsys.readouterr().err == ("error: other.tflite is not a quantized copy of digits_cnn.tflite: their inputs "
                                        "differ (samples of shape [[9, 9, 1]] vs [[8, 8, 1]])\n")
+
+
+def test_cli_compare_refuses_what_it_cannot_compare(models, tmp_path, capsys):
+    """Found by a bad-input audit: -n -1 was a numpy traceback, string data a TypeError traceback, uint8 data and
+    --skip without --data were silently taken, and an int8 model given as the float one printed 28 lines of
+    warnings before an error that named no file."""
+    from edgequant.cli import main
+
+    fm, qm, x = models
+    f, q = tmp_path / "f.tflite", tmp_path / "q.tflite"
+    eq.save_file(fm, f)
+    eq.save_file(qm, q)
+    np.save(tmp_path / "s.npy", np.full(x.shape, "a"))
+    np.save(tmp_path / "u8.npy", (x * 255).astype(np.uint8))
+    for argv, says in [
+        ([str(f), str(q), "--data", str(tmp_path / "s.npy")], f"error: {tmp_path / 's.npy'}: input "),
+        ([str(f), str(q), "--data", str(tmp_path / "u8.npy")], f"error: {tmp_path / 'u8.npy'}: input "),
+        ([str(f), str(q), "--skip", "3"], "error: --skip K skips samples of --data"),
+        ([str(q), str(q)], f"error: {q}: not the float model (model is already quantized"),
+    ]:
+        assert main(["compare", *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(says) and err.count("\n") == 1, err
+    with pytest.raises(SystemExit):
+        main(["compare", str(f), str(q), "-n", "-1"])
+    assert capsys.readouterr().err.startswith("edgequant compare: error: argument -n/--samples: -1: give 1 or more")

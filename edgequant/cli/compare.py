@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import EdgequantError
 from ..graph import Model, check_writable, load_file
-from ._data import read_input_arrays
+from ._data import at_least, read_input_arrays
 from ._table import format_table
 
 NAME = "compare"
@@ -23,8 +23,8 @@ def add_arguments(p) -> None:
     p.add_argument("--data", type=Path, help=".npy or .npz of float inputs ('x', or one array per input name); "
                    "default: random inputs, uniform over the quantized model's integer input range where it has one "
                    "(the range it was calibrated for), else standard normal")
-    p.add_argument("-n", "--samples", type=int, default=100, help="samples to use (default 100)")
-    p.add_argument("--skip", type=int, default=0, metavar="K",
+    p.add_argument("-n", "--samples", type=at_least(1), default=100, help="samples to use (default 100)")
+    p.add_argument("--skip", type=at_least(0), default=0, metavar="K",
                    help="with --data: start after the first K samples (e.g. those the model was calibrated on)")
     p.add_argument("--plot", type=Path, metavar="PNG", help="write a per-layer SQNR chart")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
@@ -79,6 +79,9 @@ def load_inputs(path: Path, model: Model, n: int, skip: int = 0) -> list[np.ndar
         if not 0 <= skip < len(a):
             raise EdgequantError(f"{path}: --skip {skip} leaves none of its {len(a)} samples")
         part = a[skip:skip + n]
+        if part.dtype.kind != "f":  # pixels as uint8 could mean 0..255 or 0..1: the user's to say
+            raise EdgequantError(f"{path}: input '{t.name}' has dtype {part.dtype}; the float model takes float "
+                                 f"samples (convert them as the model was trained)")
         if not np.all(np.isfinite(part)):
             raise EdgequantError(f"{path}: input '{t.name}' holds NaN or Inf")
         out.append(np.asarray(part, np.float32))
@@ -91,6 +94,13 @@ def _check_same_inputs(fm: Model, qm: Model, f_path: Path, q_path: Path) -> None
     def shapes(m: Model) -> list[list[int]]:
         return [list(m.main.tensors[i].shape or [])[1:] for i in m.main.inputs or []]
 
+    from ..quantizer.rewrite import check_float_model
+
+    try:
+        check_float_model(fm)
+    except EdgequantError as e:
+        raise EdgequantError(f"{f_path}: not the float model ({e}); give the float model first, then its quantized "
+                             f"copy") from None
     if shapes(fm) != shapes(qm):
         raise EdgequantError(f"{q_path.name} is not a quantized copy of {f_path.name}: their inputs differ "
                              f"(samples of shape {shapes(qm)} vs {shapes(fm)})")
@@ -101,6 +111,8 @@ def run(args) -> int:
 
     if args.plot:
         check_writable(args.plot, (args.float_model, args.quant_model))  # before the work: a typo in the path costs no comparison
+    if args.skip and args.data is None:
+        raise EdgequantError("--skip K skips samples of --data; without --data the samples are random")
     fm, qm = load_file(args.float_model), load_file(args.quant_model)
     _check_same_inputs(fm, qm, args.float_model, args.quant_model)
     if args.data is None:
