@@ -366,6 +366,9 @@ def load(data: bytes | bytearray | memoryview) -> Model:
     """
     if isinstance(data, (str, os.PathLike)):
         raise EdgequantError(f"load() takes the model's bytes; for a file use load_file({str(data)!r})")
+    if not isinstance(data, (bytes, bytearray, memoryview, mmap.mmap)):
+        raise EdgequantError(f"load() takes the model's bytes (bytes, bytearray, memoryview), got "
+                             f"{type(data).__name__}")
     reader = Reader(data)
     try:
         model = reader.root()
@@ -384,6 +387,9 @@ def load_file(path: str | os.PathLike) -> Model:
 
     >>> m = load_file("model.tflite"); [m.op_name(op) for op in m.main.operators]
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise EdgequantError(f"load_file() takes a path, got {type(path).__name__}"
+                             + ("; for the model's bytes use load()" if isinstance(path, (bytes, bytearray)) else ""))
     path = Path(path)
     with _named(path):
         with open(path, "rb") as f:

@@ -284,3 +284,26 @@ def test_a_broken_data_file_is_one_line_for_every_command_that_reads_one(tmp_pat
         lines = r.stderr.strip().splitlines()
         assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith(f"error: {data}: "), r.stderr
         assert not out.exists()
+
+
+def test_api_loaders_name_a_wrong_argument_type():
+    """load(None) and load_file(123) raised Python's TypeError from deep inside (memoryview, os.fspath)."""
+    with pytest.raises(eq.EdgequantError, match=r"load\(\) takes the model's bytes .*got NoneType"):
+        eq.load(None)
+    with pytest.raises(eq.EdgequantError, match=r"load_file\(\) takes a path, got int"):
+        eq.load_file(123)
+    with pytest.raises(eq.EdgequantError, match=r"got bytes; for the model's bytes use load\(\)"):
+        eq.load_file(b"TFL3")
+
+
+def test_export_c_refuses_a_keyword_and_mcu_one_path_for_two_outputs(tmp_path):
+    """--name int wrote `const unsigned char int[]`, which no compiler takes; mcu --strip X --plot X left the
+    picture where the stripped model had been written."""
+    model = Path(eq.__file__).parent / "data" / "digits_cnn.tflite"
+    r = _cli("export-c", str(model), "-o", str(tmp_path / "m.cc"), "--name", "int")
+    assert r.returncode == 2 and r.stderr == "error: 'int' is a C/C++ keyword; choose another array name (e.g. " \
+                                             "g_int_model)\n", r.stderr
+    same = tmp_path / "s.tflite"
+    r = _cli("mcu", str(model), "--strip", str(same), "--plot", str(same))
+    assert r.returncode == 2 and "--plot and --strip both name" in r.stderr and r.stderr.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []

@@ -53,9 +53,26 @@ def resolver_snippet(model: Model) -> str:
     return "\n".join(lines) + "\n"
 
 
+# C and C++ keywords (the array is compiled as C++ in tflite-micro projects): not usable as the array's name.
+_KEYWORDS = frozenset({
+    "alignas", "alignof", "and", "and_eq", "asm", "auto", "bitand", "bitor", "bool", "break", "case", "catch",
+    "char", "char8_t", "char16_t", "char32_t", "class", "compl", "concept", "const", "consteval", "constexpr",
+    "constinit", "const_cast", "continue", "co_await", "co_return", "co_yield", "decltype", "default", "delete",
+    "do", "double", "dynamic_cast", "else", "enum", "explicit", "export", "extern", "false", "float", "for",
+    "friend", "goto", "if", "inline", "int", "long", "mutable", "namespace", "new", "noexcept", "not", "not_eq",
+    "nullptr", "operator", "or", "or_eq", "private", "protected", "public", "register", "reinterpret_cast",
+    "requires", "restrict", "return", "short", "signed", "sizeof", "static", "static_assert", "static_cast",
+    "struct", "switch", "template", "this", "thread_local", "throw", "true", "try", "typedef", "typeid", "typename",
+    "union", "unsigned", "using", "virtual", "void", "volatile", "wchar_t", "while", "xor", "xor_eq", "_Bool",
+    "_Complex", "_Imaginary",
+})
+
+
 def _c_name(name: str) -> str:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name or ""):
         raise EdgequantError(f"'{name}' is not a valid C identifier for the array name")
+    if name in _KEYWORDS:
+        raise EdgequantError(f"'{name}' is a C/C++ keyword; choose another array name (e.g. g_{name}_model)")
     return name
 
 

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from ..errors import EdgequantError
+
 NAME = "mcu"
 HELP = "microcontroller report: tensor-arena plan, flash breakdown, tflite-micro compatibility lint"
 EXIT_CANNOT_RUN = 1
@@ -39,6 +41,8 @@ def run(args) -> int:
     for out_path in (args.plot, args.strip):  # a typo in an output path costs no planning
         if out_path:
             check_writable(out_path, (args.model,))
+    if args.plot and args.strip and Path(args.plot).resolve() == Path(args.strip).resolve():
+        raise EdgequantError(f"--plot and --strip both name {args.plot}: the picture would replace the stripped model")
     path = Path(args.model)
     data, model = read_file(path)
     plan = plan_arena(model, pointer_bytes=args.pointer_bytes)
