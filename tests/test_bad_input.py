@@ -307,3 +307,17 @@ def test_export_c_refuses_a_keyword_and_mcu_one_path_for_two_outputs(tmp_path):
     r = _cli("mcu", str(model), "--strip", str(same), "--plot", str(same))
     assert r.returncode == 2 and "--plot and --strip both name" in r.stderr and r.stderr.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_random_inputs_for_an_absurd_shape_are_one_line(tmp_path):
+    """A corrupt input shape [1, 128, 2**31 - 1, 1] (inspect and mcu read it fine) made verify die of MemoryError
+    making random samples."""
+    from edgequant.analysis.crosscheck import random_inputs
+
+    m = eq.load_file(Path(eq.__file__).parent / "data" / "digits_cnn.tflite")
+    m.main.tensors[m.main.inputs[0]].shape = [1, 128, 2**31 - 1, 1]
+    with pytest.raises(eq.EdgequantError, match=r"has shape \[1, 128, 2147483647, 1\]: 20 random samples would "
+                                                r"take .* GiB"):
+        random_inputs(m, 20)
+    assert [x.shape for x in random_inputs(eq.load_file(Path(eq.__file__).parent / "data" / "digits_cnn.tflite"),
+                                           3)] == [(3, 8, 8, 1)]

@@ -8,13 +8,14 @@ in the report, not the end of the caller.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import math
 import multiprocessing as mp
 import re
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from ..errors import UnsupportedError
+from ..errors import EdgequantError, UnsupportedError
 from ..graph import Model
 
 RUNTIMES = ("litert", "tflm")
@@ -83,6 +84,9 @@ def _short(e: Exception) -> str:
     return f"op {m[1]} {m[2]}: {m[3]}" if m else str(e)
 
 
+_MAX_RANDOM_BYTES = 4 << 30  # random inputs larger than this are a corrupt shape or a typo in -n
+
+
 def random_inputs(model: Model, n: int, seed: int = 0) -> list[np.ndarray]:
     """``n`` random samples per input: standard normal for float, the full range for integers."""
     rng = np.random.default_rng(seed)
@@ -91,6 +95,10 @@ def random_inputs(model: Model, n: int, seed: int = 0) -> list[np.ndarray]:
         t = model.main.tensors[i]
         dims = list(t.shape or [1])
         shape = [n * max(dims[0], 1)] + dims[1:]
+        size = math.prod(shape) * t.dtype.itemsize
+        if size > _MAX_RANDOM_BYTES:
+            raise EdgequantError(f"input {i} '{t.name}' has shape {dims}: {n} random samples would take "
+                                 f"{size / 2**30:.3g} GiB (a corrupt shape, or give fewer samples)")
         if t.dtype.kind in "iu":
             info = np.iinfo(t.dtype)
             xs.append(rng.integers(max(info.min, -32768), min(info.max, 32767), shape, endpoint=True).astype(t.dtype))
