@@ -36,11 +36,13 @@ def test_no_subcommand_prints_help_and_fails():
 @pytest.mark.parametrize("module, argv, extra", [
     ("matplotlib", ["hist", str(MODEL), "-o", "never.png"], "plot"),
     ("matplotlib", ["ranges", str(MODEL), "-o", "never.png"], "plot"),
+    # compare printed its whole table before saying the extra was missing
+    ("matplotlib", ["compare", str(MODEL), str(MODEL), "--plot", "never.png"], "plot"),
 ])
 def test_missing_extra_names_the_pip_command(tmp_path, module, argv, extra):
     r = subprocess.run([sys.executable, "-c", BLOCK.format(mod=module, argv=argv)], capture_output=True,
                        text=True, timeout=120, cwd=tmp_path, check=False)
-    assert r.returncode == 2
+    assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.strip() == f"error: {module} is not installed; run: pip install 'edgequant[{extra}]'"
     assert not (tmp_path / "never.png").exists()
 

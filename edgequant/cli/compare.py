@@ -111,6 +111,9 @@ def run(args) -> int:
 
     if args.plot:
         check_writable(args.plot, (args.float_model, args.quant_model))  # before the work: a typo in the path costs no comparison
+        from ..errors import require
+
+        require("matplotlib", "plot")  # likewise a missing extra
     if args.skip and args.data is None:
         raise EdgequantError("--skip K skips samples of --data; without --data the samples are random")
     fm, qm = load_file(args.float_model), load_file(args.quant_model)
