@@ -14,6 +14,8 @@ EXIT_CANNOT_RUN = 1
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.epilog = ("exit status: 0 when tflite-micro can run the model (warnings aside); 1 when the lint finds an error "
+                "that stops it; 2 on bad input")
     p.add_argument("model", help=".tflite file")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--plot", metavar="PNG", help="write the memory timeline picture")
