@@ -172,3 +172,15 @@ def test_the_tflite_micro_row_carries_the_mcu_lint_error(tmp_path, int8_model):
                        "mcu lint: hybrid-op at 2 ops (op 0 CONV_2D, op 6 FULLY_CONNECTED): " + warning.split("): ", 1)[1])
     r = _verify(str(int8_model), "-n", "2", "--json")  # nothing to explain
     assert all(c["note"] == "" for c in json.loads(r.stdout))
+
+
+def test_a_known_litert_fault_is_named_in_its_row(tmp_path):
+    """verify printed "NO 2047887/2048000" for LiteRT on the per-channel BATCH_MATMUL model with no word that
+    LiteRT 2.3.0's reference kernel outputs zeros there (pinned in test_models.py)."""
+    from edgequant.analysis.crosscheck import _litert_note
+
+    path = MODELS / "litert_static_w8_a16_attn_vec_einsum.tflite"
+    if not path.exists():
+        pytest.skip(f"{path} is not here (../shared/models)")
+    assert _litert_note(eq.load_file(path)).startswith("LiteRT 2.3.0 bug at op 1 BATCH_MATMUL: with a per-channel")
+    assert _litert_note(eq.load_file(Path(eq.__file__).parent / "data" / "digits_cnn.tflite")) == ""
