@@ -67,3 +67,21 @@ def test_export_c_of_bytes_is_deterministic():
     path = need_shared(MODELS / "tflm_hello_world_int8.tflite")
     data = path.read_bytes()
     assert export_c(data, edgequant.load(data)) == export_c(data, edgequant.load(data))
+
+
+def test_signal_library_ops_use_the_resolvers_own_methods():
+    """The audio front end's Signal* custom ops got `AddCustom("SignalWindow", /* your TfLiteRegistration* */)`
+    and an mcu warning to build the signal library, though MicroMutableOpResolver registers each of them by a
+    method of its own (AddWindow(), AddRfft(), ...), as tflite-micro's micro_speech example does."""
+    from edgequant.analysis.lint import INFO, lint
+
+    for custom, method in [("SignalWindow", "AddWindow"), ("SignalFftAutoScale", "AddFftAutoScale"),
+                           ("SignalFilterBankSpectralSubtraction", "AddFilterBankSpectralSubtraction"),
+                           ("SignalPCAN", "AddPCAN"), ("SignalRfft", "AddRfft")]:
+        assert resolver_method(f"CUSTOM:{custom}") == method
+    assert resolver_method("CUSTOM:MyOp") == 'AddCustom("MyOp", /* your TFLMRegistration* */)'
+    path = MODELS / "tflm_audio_preprocessor_int8.tflite"
+    if not path.exists():
+        pytest.skip(f"{path} is not here (../shared/models)")
+    customs = [f for f in lint(edgequant.load_file(path)) if f.rule == "custom-op"]
+    assert customs and all(f.severity == INFO and "ships with tflite-micro" in f.message for f in customs)

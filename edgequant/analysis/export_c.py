@@ -26,7 +26,7 @@ def resolver_method(op_name: str) -> str:
             return TFLM_CUSTOM[custom].rstrip("()")
         if custom == "ethos-u":
             return "AddEthosU"
-        return f'AddCustom("{custom}", /* your TfLiteRegistration* */)'
+        return f'AddCustom("{custom}", /* your TFLMRegistration* */)'
     if op_name in _RESOLVER_EXCEPTIONS:
         return _RESOLVER_EXCEPTIONS[op_name]
     # "2D" stays upper case (Conv2D, MaxPool2D); other words are capitalised (BatchToSpaceNd)

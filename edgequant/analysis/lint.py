@@ -45,7 +45,13 @@ ERROR, WARNING, INFO = "error", "warning", "info"
 TFLM_BUILTINS = frozenset(["ABS", "ADD", "ADD_N", "ARG_MAX", "ARG_MIN", "ASSIGN_VARIABLE", "AVERAGE_POOL_2D", "BATCH_MATMUL", "BATCH_TO_SPACE_ND", "BROADCAST_ARGS", "BROADCAST_TO", "CALL_ONCE", "CAST", "CEIL", "CONCATENATION", "CONV_2D", "COS", "CUMSUM", "DEPTH_TO_SPACE", "DEPTHWISE_CONV_2D", "DEQUANTIZE", "DIV", "ELU", "EMBEDDING_LOOKUP", "EQUAL", "EXP", "EXPAND_DIMS", "FILL", "FLOOR", "FLOOR_DIV", "FLOOR_MOD", "FULLY_CONNECTED", "GATHER", "GATHER_ND", "GREATER", "GREATER_EQUAL", "HARD_SWISH", "IF", "L2_NORMALIZATION", "L2_POOL_2D", "LEAKY_RELU", "LESS", "LESS_EQUAL", "LOG", "LOG_SOFTMAX", "LOGICAL_AND", "LOGICAL_NOT", "LOGICAL_OR", "LOGISTIC", "MAX_POOL_2D", "MAXIMUM", "MEAN", "MINIMUM", "MIRROR_PAD", "MUL", "NEG", "NOT_EQUAL", "PACK", "PAD", "PADV2", "PRELU", "QUANTIZE", "READ_VARIABLE", "REDUCE_MAX", "REDUCE_MIN", "RELU", "RELU6", "RESHAPE", "RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR", "REVERSE_V2", "ROUND", "RSQRT", "SELECT_V2", "SHAPE", "SIN", "SLICE", "SOFTMAX", "SPACE_TO_BATCH_ND", "SPACE_TO_DEPTH", "SPLIT", "SPLIT_V", "SQRT", "SQUARE", "SQUARED_DIFFERENCE", "SQUEEZE", "STRIDED_SLICE", "SUB", "SUM", "SVDF", "TANH", "TRANSPOSE", "TRANSPOSE_CONV", "UNIDIRECTIONAL_SEQUENCE_LSTM", "UNPACK", "VAR_HANDLE", "WHILE", "ZEROS_LIKE"])
 # Custom ops tflite-micro ships (or documents) a registration for.
 TFLM_CUSTOM = {"TFLite_Detection_PostProcess": "AddDetectionPostprocess()",
-               "CIRCULAR_BUFFER": "AddCircularBuffer()"}
+               "CIRCULAR_BUFFER": "AddCircularBuffer()",
+               # the signal library's ops (audio front ends), registered under these names by the resolver's
+               # own methods (micro_mutable_op_resolver.h)
+               **{f"Signal{op}": f"Add{op}()" for op in (
+                   "Delay", "Energy", "FftAutoScale", "FilterBank", "FilterBankLog", "FilterBankSquareRoot",
+                   "FilterBankSpectralSubtraction", "Framer", "Irfft", "OverlapAdd", "PCAN", "Rfft", "Stacker",
+                   "Window")}}
 # Ops whose tflite-micro kernels accept int16 activations (16x8 or int16 reference paths). Checked with single-op
 # models in tests/test_lint.py: GATHER, HARD_SWISH and REDUCE_MAX take int8 but not int16; REVERSE_V2, RSQRT,
 # BROADCAST_TO and RESIZE_NEAREST_NEIGHBOR take int16. NEG is float only (kernels/neg.cc).
