@@ -450,3 +450,22 @@ def test_inspect_says_when_a_filter_matches_nothing(capsys):
     assert "  no op type matches --ops 'LSTM'\n" in out and "  no tensor name matches --tensors 'kernel'\n" in out
     assert main(["inspect", str(MODEL), "--ops", "conv", "--tensors", "convolution"]) == 0
     assert "no op type matches" not in (out := capsys.readouterr().out) and "no tensor name matches" not in out
+
+
+def test_hist_and_ranges_name_the_model_that_has_nothing_to_plot(tmp_path, capsys):
+    """"the model has no constant weight tensors to plot" did not say which model."""
+    from edgequant.cli import main
+    from edgequant.graph import Buffer, Model, Operator, SubGraph, Tensor
+
+    m = Model(version=3, operator_codes=[], subgraphs=[], buffers=[Buffer()])
+    sg = SubGraph(tensors=[Tensor(name=n, type=eq.dtypes.FLOAT32, shape=[1, 4], buffer=0) for n in ("x", "y")],
+                  operators=[], inputs=[0], outputs=[1], name="main")
+    m.subgraphs.append(sg)
+    sg.operators.append(Operator(opcode_index=m.op_code_index("RELU"), inputs=[0], outputs=[1]))
+    path = tmp_path / "relu.tflite"
+    eq.save_file(m.bind(), path)
+    for cmd in ("hist", "ranges"):
+        assert main([cmd, str(path), "-o", str(tmp_path / "p.png")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {path}: ") and err.count("\n") == 1, err
+    assert not (tmp_path / "p.png").exists()

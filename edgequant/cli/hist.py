@@ -60,7 +60,10 @@ def run(args) -> int:
     check_writable(args.output, (args.model,))
     model = load_file(args.model)
     if args.tensor is None:
-        path = hist.plot_model_histogram(model, args.output, bins=args.bins or 200, log=args.log, size=size)
+        try:
+            path = hist.plot_model_histogram(model, args.output, bins=args.bins or 200, log=args.log, size=size)
+        except EdgequantError as e:  # e.g. no weights at all: name the file
+            raise type(e)(f"{args.model}: {e}") from None
         print(f"wrote {path}")
         return 0
     t = find_tensor(model, args.tensor, args.subgraph)

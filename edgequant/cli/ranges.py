@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import EdgequantError
+
 NAME = "ranges"
 HELP = "per-layer, per-output-channel weight ranges as a PNG (why per-channel quantization matters)"
 
@@ -24,7 +26,10 @@ def run(args) -> int:
     size = parse_size(args.size)
     check_writable(args.output, (args.model,))
     model = load_file(args.model)
-    path = ranges.plot_ranges(model, args.output, subgraph=args.subgraph, size=size)
+    try:
+        path = ranges.plot_ranges(model, args.output, subgraph=args.subgraph, size=size)
+    except EdgequantError as e:  # e.g. no per-channel weights: name the file
+        raise type(e)(f"{args.model}: {e}") from None
     layers = ranges.layer_channel_ranges(model, args.subgraph)
     worst = max(layers, key=lambda L: L["spread"])
     dead = sum(L["dead"] for L in layers)

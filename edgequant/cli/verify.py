@@ -74,7 +74,10 @@ def run(args) -> int:
     if args.samples < 1:
         raise EdgequantError("--samples must be at least 1")
     inputs = _inputs(args.data, model, args.samples) if args.data else random_inputs(model, args.samples)
-    checks = crosscheck(model, inputs, tuple(args.runtime or ("litert", "tflm")), blob=args.model.read_bytes())
+    try:
+        checks = crosscheck(model, inputs, tuple(args.runtime or ("litert", "tflm")), blob=args.model.read_bytes())
+    except EdgequantError as e:  # edgequant's own interpreter cannot run the model: say which file
+        raise type(e)(f"{args.model}: {e}") from None
     if args.json:
         json.dump([c.to_dict() for c in checks], sys.stdout, indent=1)
         sys.stdout.write("\n")
