@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .._words import counted
-from ..errors import EdgequantError
+from ..errors import EdgequantError, MissingExtraError
 
 NAME = "hist"
 HELP = "histogram of one tensor's values, or of every constant weight in the model, as a PNG"
@@ -62,6 +62,8 @@ def run(args) -> int:
     if args.tensor is None:
         try:
             path = hist.plot_model_histogram(model, args.output, bins=args.bins or 200, log=args.log, size=size)
+        except MissingExtraError:
+            raise
         except EdgequantError as e:  # e.g. no weights at all: name the file
             raise type(e)(f"{args.model}: {e}") from None
         print(f"wrote {path}")

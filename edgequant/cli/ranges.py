@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import EdgequantError
+from ..errors import EdgequantError, MissingExtraError
 
 NAME = "ranges"
 HELP = "per-layer, per-output-channel weight ranges as a PNG (why per-channel quantization matters)"
@@ -28,6 +28,8 @@ def run(args) -> int:
     model = load_file(args.model)
     try:
         path = ranges.plot_ranges(model, args.output, subgraph=args.subgraph, size=size)
+    except MissingExtraError:
+        raise
     except EdgequantError as e:  # e.g. no per-channel weights: name the file
         raise type(e)(f"{args.model}: {e}") from None
     layers = ranges.layer_channel_ranges(model, args.subgraph)

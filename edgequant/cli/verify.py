@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import EdgequantError
+from ..errors import EdgequantError, MissingExtraError
 from ..graph import load_file
 from ._data import read_input_arrays
 from ._table import format_table
@@ -76,6 +76,8 @@ def run(args) -> int:
     inputs = _inputs(args.data, model, args.samples) if args.data else random_inputs(model, args.samples)
     try:
         checks = crosscheck(model, inputs, tuple(args.runtime or ("litert", "tflm")), blob=args.model.read_bytes())
+    except MissingExtraError:
+        raise
     except EdgequantError as e:  # edgequant's own interpreter cannot run the model: say which file
         raise type(e)(f"{args.model}: {e}") from None
     if args.json:
