@@ -100,6 +100,9 @@ def test_demo_refuses_unusable_samples_and_labels_before_writing_anything(tmp_pa
         "fractional_y": ({"x": x, "y": y + 0.5}, "'y' must hold integer class labels"),
         "nan_eval": ({"x": nan_eval, "y": y}, "sample 200 of 'x' contains NaN or Inf (1 sample in all)"),
         "inf_calib": ({"x": inf_calib, "y": y}, "sample 5 of 'x' contains NaN or Inf (1 sample in all)"),
+        # labels the model has no class for gave a quiet accuracy of 0 on those samples
+        "y_99": ({"x": x, "y": np.where(np.arange(len(y)) == 7, 99, y)}, "label 99 of sample 7 is not a class of "),
+        "y_neg": ({"x": x, "y": np.where(np.arange(len(y)) == 0, -1, y)}, "label -1 of sample 0 is not a class of "),
     }
     out = tmp_path / "out"
     for name, (arrays, message) in cases.items():

@@ -128,7 +128,14 @@ def _inputs(model: Model, args) -> tuple[np.ndarray, np.ndarray | None, str]:
     if x.dtype.kind not in "fiu":
         raise EdgequantError(f"{path}: 'x' has dtype {x.dtype}; expected numbers")
     x = x.astype(np.float32, copy=False)
-    return x, _check_samples(path, x, y), f"`{path}`"
+    labels = _check_samples(path, x, y)
+    out = sg.tensors[sg.outputs[0]]
+    classes = int(out.shape[-1]) if out.shape is not None and len(out.shape) else 0
+    if labels is not None and classes and (labels.min() < 0 or labels.max() >= classes):
+        bad = int(np.argmax((labels < 0) | (labels >= classes)))
+        raise EdgequantError(f"{path}: label {int(labels[bad])} of sample {bad} is not a class of "
+                             f"{args.model.name}, whose output '{out.name}' has {classes} (0 to {classes - 1})")
+    return x, labels, f"`{path}`"
 
 
 def _outputs(model: Model, x: np.ndarray) -> np.ndarray:
