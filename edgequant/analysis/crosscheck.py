@@ -113,6 +113,10 @@ def crosscheck(model: Model, inputs: list[np.ndarray], runtimes=RUNTIMES, *, blo
 
     ``blob``: the model's file bytes, when the runtimes should read exactly those (default: ``save(model)``,
     which reflects any edit made to ``model`` since it was loaded).
+
+    Each runtime runs in a child process started with "spawn" (a runtime that crashes cannot take the caller
+    down), so a script that calls this must keep its top-level code under ``if __name__ == "__main__":``, or the
+    child re-runs it.
     """
     import importlib.util
     import warnings
