@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from .._words import counted
-from ..errors import EdgequantError
+from ..errors import EdgequantError, MissingExtraError
 from ..graph import Model
 from ..quantizer.data import read_arrays
 
@@ -51,3 +52,15 @@ def at_least(minimum: int) -> Callable[[str], int]:
         return n
 
     return parse
+
+
+@contextlib.contextmanager
+def about(path) -> Iterator[None]:
+    """Errors raised inside start with ``path`` (the model the command was given), so the one line says which
+    file; a missing extra passes unchanged (its line is the pip command)."""
+    try:
+        yield
+    except MissingExtraError:
+        raise
+    except EdgequantError as e:
+        raise type(e)(f"{path}: {e}") from None

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from .._words import counted
-from ..errors import EdgequantError, MissingExtraError
+from ..errors import EdgequantError
+from ._data import about
 
 NAME = "hist"
 HELP = "histogram of one tensor's values, or of every constant weight in the model, as a PNG"
@@ -60,12 +61,8 @@ def run(args) -> int:
     check_writable(args.output, (args.model,))
     model = load_file(args.model)
     if args.tensor is None:
-        try:
+        with about(args.model):  # e.g. no weights at all: name the file
             path = hist.plot_model_histogram(model, args.output, bins=args.bins or 200, log=args.log, size=size)
-        except MissingExtraError:
-            raise
-        except EdgequantError as e:  # e.g. no weights at all: name the file
-            raise type(e)(f"{args.model}: {e}") from None
         print(f"wrote {path}")
         return 0
     t = find_tensor(model, args.tensor, args.subgraph)

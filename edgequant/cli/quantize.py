@@ -11,6 +11,7 @@ import numpy as np
 
 from .._words import counted
 from ..errors import EdgequantError
+from ._data import about
 
 NAME = "quantize"
 HELP = "quantize a float .tflite model (dynamic-range, weight-only int8, float16, full int8, 16x8)"
@@ -133,12 +134,10 @@ def run(args) -> int:
         print("note: mode float16 needs no calibration; --calib only measures the SQNR on its held-out samples",
               file=sys.stderr)
     calib, held, bar = None, [], None
-    try:
+    with about(args.model):
         check_float_model(model)  # before the data: a quantized model is the likelier mistake
         if recipe.full_integer:
             check_one_subgraph(model)  # the model's problem first: calibration data would not help
-    except EdgequantError as e:
-        raise type(e)(f"{args.model}: {e}") from None
     if recipe.full_integer and not args.calib:
         raise EdgequantError(f"mode {recipe.mode} needs calibration data: pass --calib data.npz")
     if recipe.weight_rounding == "gptq" and not args.calib:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import EdgequantError, MissingExtraError
+from ._data import about
 
 NAME = "ranges"
 HELP = "per-layer, per-output-channel weight ranges as a PNG (why per-channel quantization matters)"
@@ -26,12 +26,8 @@ def run(args) -> int:
     size = parse_size(args.size)
     check_writable(args.output, (args.model,))
     model = load_file(args.model)
-    try:
+    with about(args.model):  # e.g. no per-channel weights: name the file
         path = ranges.plot_ranges(model, args.output, subgraph=args.subgraph, size=size)
-    except MissingExtraError:
-        raise
-    except EdgequantError as e:  # e.g. no per-channel weights: name the file
-        raise type(e)(f"{args.model}: {e}") from None
     layers = ranges.layer_channel_ranges(model, args.subgraph)
     worst = max(layers, key=lambda L: L["spread"])
     dead = sum(L["dead"] for L in layers)

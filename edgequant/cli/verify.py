@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import EdgequantError, MissingExtraError
+from ..errors import EdgequantError
 from ..graph import load_file
-from ._data import read_input_arrays
+from ._data import about, read_input_arrays
 from ._table import format_table
 
 NAME = "verify"
@@ -74,12 +74,8 @@ def run(args) -> int:
     if args.samples < 1:
         raise EdgequantError("--samples must be at least 1")
     inputs = _inputs(args.data, model, args.samples) if args.data else random_inputs(model, args.samples)
-    try:
+    with about(args.model):  # edgequant's own interpreter cannot run the model: say which file
         checks = crosscheck(model, inputs, tuple(args.runtime or ("litert", "tflm")), blob=args.model.read_bytes())
-    except MissingExtraError:
-        raise
-    except EdgequantError as e:  # edgequant's own interpreter cannot run the model: say which file
-        raise type(e)(f"{args.model}: {e}") from None
     if args.json:
         json.dump([c.to_dict() for c in checks], sys.stdout, indent=1)
         sys.stdout.write("\n")
