@@ -184,3 +184,21 @@ def test_a_known_litert_fault_is_named_in_its_row(tmp_path):
         pytest.skip(f"{path} is not here (../shared/models)")
     assert _litert_note(eq.load_file(path)).startswith("LiteRT 2.3.0 bug at op 1 BATCH_MATMUL: with a per-channel")
     assert _litert_note(eq.load_file(Path(eq.__file__).parent / "data" / "digits_cnn.tflite")) == ""
+
+
+def test_an_output_shape_input_gets_the_ops_static_shape_not_random_values():
+    """seanet's TRANSPOSE_CONV takes its output_shape as a model input: random int32 there made LiteRT fail
+    ("number of elements overflowed") while tflite-micro agreed, a comparison of nothing."""
+    path = MODELS / "tflm_seanet_transpose_conv0_16x8.tflite"
+    if not path.exists():
+        pytest.skip(f"{path} is not here (../shared/models)")
+    m = eq.load_file(path)
+    sg = m.main
+    tconv = next(op for op in sg.operators if m.op_name(op) == "TRANSPOSE_CONV")
+    k = list(sg.inputs).index(tconv.inputs[0])
+    xs = random_inputs(m, 3)
+    want = list(sg.tensors[tconv.outputs[0]].shape)
+    assert xs[k].reshape(3, -1).tolist() == [want] * 3
+    pytest.importorskip("ai_edge_litert")
+    checks = crosscheck(m, xs, ("litert",))
+    assert checks and all(c.exact for c in checks), checks

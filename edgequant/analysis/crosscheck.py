@@ -87,12 +87,36 @@ def _short(e: Exception) -> str:
 _MAX_RANDOM_BYTES = 4 << 30  # random inputs larger than this are a corrupt shape or a typo in -n
 
 
+def _shape_inputs(model: Model) -> dict[int, list[int]]:
+    """Model inputs that are an op's output shape (TRANSPOSE_CONV's output_shape, RESHAPE's new shape): {input
+    tensor index: the op's static output shape}. Random values there make the runtimes fail or disagree for
+    reasons of their own, not compute anything."""
+    sg = model.main
+    inputs = set(sg.inputs or [])
+    out: dict[int, list[int]] = {}
+    for op in sg.operators or []:
+        slot = {"TRANSPOSE_CONV": 0, "RESHAPE": 1}.get(model.op_name(op))
+        ins = op.inputs or []
+        if slot is None or slot >= len(ins) or ins[slot] not in inputs:
+            continue
+        t, shape = sg.tensors[ins[slot]], list(sg.tensors[op.outputs[0]].shape or [])
+        if t.dtype.kind in "iu" and math.prod(t.shape or [1]) == len(shape):
+            out[ins[slot]] = shape
+    return out
+
+
 def random_inputs(model: Model, n: int, seed: int = 0) -> list[np.ndarray]:
-    """``n`` random samples per input: standard normal for float, the full range for integers."""
+    """``n`` random samples per input: standard normal for float, the full range for integers; an input that is
+    an op's output shape holds that shape."""
     rng = np.random.default_rng(seed)
     xs = []
+    shapes = _shape_inputs(model)
     for i in model.main.inputs or []:
         t = model.main.tensors[i]
+        if i in shapes:
+            xs.append(np.tile(np.asarray(shapes[i], t.dtype).reshape(list(t.shape or [1])), [n] + [1] * (
+                len(t.shape or [1]) - 1)))
+            continue
         dims = list(t.shape or [1])
         shape = [n * max(dims[0], 1)] + dims[1:]
         size = math.prod(shape) * t.dtype.itemsize
