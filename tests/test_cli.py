@@ -469,3 +469,14 @@ def test_hist_and_ranges_name_the_model_that_has_nothing_to_plot(tmp_path, capsy
         err = capsys.readouterr().err
         assert err.startswith(f"error: {path}: ") and err.count("\n") == 1, err
     assert not (tmp_path / "p.png").exists()
+
+
+def test_compare_says_it_compares_only_the_main_subgraph(tmp_path, capsys):
+    """A multi-signature model was compared on subgraph 0 without a word about the others."""
+    from edgequant.cli import main
+
+    model = tmp_path / "two.tflite"
+    _two_subgraph_model(model)
+    assert main(["compare", str(model), str(model), "-n", "4"]) == 0
+    assert capsys.readouterr().err == ("note: two.tflite has 2 subgraphs; compared: the main one (subgraph 0) "
+                                       "only\n")

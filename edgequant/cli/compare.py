@@ -124,6 +124,9 @@ def run(args) -> int:
         inputs = load_inputs(args.data, fm, args.samples, args.skip)
         src = f"{args.data}, samples {args.skip} to {args.skip + len(inputs[0]) - 1}" if args.skip else str(args.data)
     rows = compare_layers(fm, qm, inputs)
+    if len(fm.subgraphs or []) > 1:
+        print(f"note: {args.float_model.name} has {len(fm.subgraphs)} subgraphs; compared: the main one (subgraph 0) "
+              f"only", file=sys.stderr)
     if args.json:
         json.dump([r.to_dict() for r in rows], sys.stdout, indent=1)
         sys.stdout.write("\n")
