@@ -196,7 +196,8 @@ def test_quantize_says_when_nothing_was_quantized(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("content, msg", [
-    (b"not a zip, not an array", "not a .npy or .npz file (pickled data is not loaded, for safety)"),
+    (b"not a zip, not an array", ("not a .npy or .npz file (it does not begin like numpy's formats; pickles are "
+                                  "not loaded, for safety)")),
     (None, "holds no arrays"),
 ])
 def test_quantize_names_an_unreadable_or_empty_calibration_file(tmp_path, capsys, content, msg):

@@ -49,7 +49,8 @@ def read_arrays(path: Path, key: str | None = None) -> Any:
         raise EdgequantError(f"{path}: not a .npy or .npz file ({e.strerror or e})") from None
     kind = ".npy" if head == _NPY_MAGIC else ".npz" if head.startswith(_ZIP_MAGIC) else None
     if kind is None:  # numpy would take it for a pickle, which it does not load
-        raise EdgequantError(f"{path}: not a .npy or .npz file (pickled data is not loaded, for safety)")
+        raise EdgequantError(f"{path}: not a .npy or .npz file (it does not begin like numpy's formats; pickles are "
+                             f"not loaded, for safety)")
     try:
         data = np.load(path, allow_pickle=False)
         if isinstance(data, np.ndarray):
