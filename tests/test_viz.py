@@ -140,3 +140,15 @@ def test_cli_hist_on_an_activation_tensor_is_a_clean_error(tmp_path, capsys):
     assert main(["hist", str(path), "--tensor", str(act), "-o", str(tmp_path / "x.png")]) == 2
     assert "no stored values" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_blockwise_scales_are_not_plotted_as_weights():
+    """hist plotted litert_blockwise_quantized's 'scales' tensor as the model's weights ("1 tensors, 2 values")."""
+    from edgequant import load_file
+
+    path = MODELS / "litert_blockwise_quantized.tflite"
+    if not path.exists():
+        pytest.skip(f"{path} is not here (../shared/models)")
+    data = hist.model_weight_values(load_file(path))
+    assert "scales" not in [name for _, _, name, _, _ in data["tensors"]]
+    assert (0, 0, "scales", "blockwise scales of 'quantized_tensor'") in data["skipped"]

@@ -98,8 +98,12 @@ def model_weight_values(model) -> dict:
     """
     weights, biases, used, skipped = [], [], [], []
     for si, sg in enumerate(model.subgraphs or []):
+        params = _blockwise_params(sg)
         for ti, t in enumerate(sg.tensors or []):
             if not t.is_constant:
+                continue
+            if ti in params:  # a blockwise tensor's scales or zero points: quantization parameters, not weights
+                skipped.append((si, ti, t.name, params[ti]))
                 continue
             q = t.quantization
             has_scale = q is not None and q.scale is not None and len(q.scale) > 0
@@ -125,6 +129,19 @@ def model_weight_values(model) -> dict:
             used.append((si, ti, t.name, dtypes.name(t.type), int(v.size)))
     cat = (lambda parts: np.concatenate(parts) if parts else np.zeros(0, np.float32))
     return {"weights": cat(weights), "biases": cat(biases), "tensors": used, "skipped": skipped}
+
+
+def _blockwise_params(sg) -> dict[int, str]:
+    """{tensor index: what it is} for the scale and zero-point tensors that blockwise-quantized tensors name."""
+    out = {}
+    for t in sg.tensors or []:
+        q = t.quantization
+        d = q.details if q is not None else None
+        if d is not None and d.table_name() == "BlockwiseQuantization":
+            out[d.scales] = f"blockwise scales of '{t.name}'"
+            if d.zero_points is not None and d.zero_points >= 0:
+                out.setdefault(d.zero_points, f"blockwise zero points of '{t.name}'")
+    return out
 
 
 def plot_model_histogram(model, path: str | os.PathLike, bins: int = 200, log: bool = True,
