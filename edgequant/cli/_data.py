@@ -48,7 +48,8 @@ def at_least(minimum: int) -> Callable[[str], int]:
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
         if n < minimum:
-            raise argparse.ArgumentTypeError(f"{n}: give {minimum} or more")
+            raise argparse.ArgumentTypeError(f"{n} is negative; give a number of samples (0 or more)" if minimum == 0
+                                             else f"{n}: give {minimum} or more")
         return n
 
     return parse

@@ -11,7 +11,7 @@ import numpy as np
 
 from .._words import counted
 from ..errors import EdgequantError
-from ._data import about
+from ._data import about, at_least
 
 NAME = "quantize"
 HELP = "quantize a float .tflite model (dynamic-range, weight-only int8, float16, full int8, 16x8)"
@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=MODES, help="quantization mode (default: int8, or the recipe's)")
     p.add_argument("--calib", help=".npy/.npz calibration data (keys = input names, or one array)")
     p.add_argument("--calib-key", help="array to use from a .npz holding several")
-    p.add_argument("--held-out", type=_count, default=None, metavar="N",
+    p.add_argument("--held-out", type=at_least(0), default=None, metavar="N",
                    help="the last N samples of --calib are held back from calibration to measure the output SQNR "
                         "(default: 20%%, at most 100; 0: no measurement)")
     p.add_argument("--per-tensor", action="store_true", help="one scale per weight tensor instead of per channel")
@@ -47,17 +47,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--io", choices=("int8", "uint8", "float", "int16"), help="input/output type of full-integer models")
     p.add_argument("--recipe", help="recipe JSON file (command-line options override its fields)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-
-
-def _count(text: str) -> int:
-    """argparse type: a whole number >= 0."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"{n} is negative; give a number of samples (0 or more)")
-    return n
 
 
 # Options that change nothing in a mode, so a user is told rather than left to believe they did.
