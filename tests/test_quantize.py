@@ -349,7 +349,7 @@ def test_cli_weight_modes_use_calibration_data_for_gptq(tmp_path, capsys):
     assert g["recipe"]["weight_rounding"] == "gptq" and g["recipe"]["min_weight_elements"] == 0
     assert g["calibration"]["samples"] == 200 - 40  # the default 20% held out to measure SQNR
     assert min(g["sqnr_db"].values()) > 50
-    assert p["recipe"]["weight_rounding"] == "nearest" and p["recipe"]["weight_range"] == "mse"
+    assert p["recipe"]["weight_rounding"] == "balanced" and p["recipe"]["weight_range"] == "mse"
     assert g["recipe"]["weight_range"] == "minmax"  # GPTQ compensates rounding error itself: no clipping
     assert "calibration" not in p and g["size_after"] == p["size_after"]  # same layout, other integers
     rc = main(["quantize", model, "-o", str(tmp_path / "never.tflite"), "--mode", "dynamic_int8", "--rounding", "gptq"])
@@ -564,7 +564,7 @@ def test_mse_weights_in_the_written_file_have_less_error(split):
     floats = {t.name: t.numpy().copy() for t in m.main.tensors if t.is_constant and t.type == dtypes.FLOAT32}
     total = {}
     for wr in ("minmax", "mse"):
-        q = eq.load(eq.save(quantize(m, Recipe.weight_only_int8(weight_range=wr))))
+        q = eq.load(eq.save(quantize(m, Recipe.weight_only_int8(weight_range=wr, weight_rounding="nearest"))))
         total[wr] = 0.0
         for t in q.main.tensors:
             if t.type == dtypes.INT8 and t.name in floats:

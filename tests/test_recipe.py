@@ -35,11 +35,11 @@ def test_every_weight_is_quantized_unless_a_minimum_size_is_asked_for():
     assert Recipe.dynamic_int8(min_weight_elements=7).resolved(has_data=True).min_weight_elements == 7
 
 
-def test_weight_rounding_auto_means_gptq_exactly_when_there_is_data():
+def test_weight_rounding_auto_means_gptq_with_data_and_balanced_without():
     for mode in MODES:
         r = Recipe.preset(mode)
         assert r.weight_rounding == "auto"
-        assert r.resolved(has_data=False).weight_rounding == "nearest"
+        assert r.resolved(has_data=False).weight_rounding == ("nearest" if mode == "float16" else "balanced")
         assert r.resolved(has_data=True).weight_rounding == ("nearest" if mode == "float16" else "gptq")
         assert Recipe.preset(mode, weight_rounding="nearest").resolved(has_data=True).weight_rounding == "nearest"
         resolved = r.resolved(has_data=True)
@@ -73,7 +73,7 @@ def test_weight_range_round_trips_through_json(wr):
     assert Recipe.from_json(r.to_json()) == r
 
 
-def test_weight_range_auto_is_mse_with_nearest_rounding_and_rejects_unknown_names():
+def test_weight_range_auto_is_mse_unless_gptq_and_rejects_unknown_names():
     for m in MODES:
         r = Recipe.preset(m)
         assert r.weight_range == "auto"
@@ -81,6 +81,7 @@ def test_weight_range_auto_is_mse_with_nearest_rounding_and_rejects_unknown_name
         assert r.resolved(has_data=True).weight_range == ("mse" if m == "float16" else "minmax")  # GPTQ: minmax
         assert Recipe.preset(m, weight_range="minmax").resolved(has_data=False).weight_range == "minmax"
         assert Recipe.preset(m, weight_rounding="nearest").resolved(has_data=True).weight_range == "mse"
+        assert Recipe.preset(m, weight_rounding="balanced").resolved(has_data=True).weight_range == "mse"
     with pytest.raises(EdgequantError, match="weight_range") as e:
         Recipe.from_json('{"mode": "int8", "weight_range": "median"}')
     assert "\n" not in str(e.value)

@@ -19,6 +19,7 @@ HELP = "quantize a float .tflite model (dynamic-range, weight-only int8, float16
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from ..calibration import OBSERVERS
+    from ..quantizer.gptq import ROUNDINGS
     from ..quantizer.recipe import MODES
     from ..quantizer.weights import WEIGHT_RANGES
 
@@ -34,10 +35,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--observer", choices=sorted(OBSERVERS), help="calibration observer (default minmax)")
     p.add_argument("--weight-range", choices=("auto",) + WEIGHT_RANGES,
                    help="int8 weight scales: minmax (max|w|/127) or mse (the clipping ratio with the least weight "
-                        "error); auto (default) = mse with nearest rounding, minmax with gptq")
-    p.add_argument("--rounding", choices=("auto", "nearest", "gptq"),
-                   help="int8 weight rounding: gptq compensates each rounding error from the calibration inputs "
-                        "(needs --calib); auto (default) = gptq with --calib, else nearest")
+                        "error); auto (default) = minmax with gptq, else mse")
+    p.add_argument("--rounding", choices=ROUNDINGS,
+                   help="int8 weight rounding: nearest; balanced (nearest, then a few weights moved one step so "
+                        "each channel's rounding errors sum to about zero: no offset on inputs with a mean); gptq "
+                        "(compensates each rounding error from the calibration inputs, needs --calib); auto "
+                        "(default) = gptq with --calib, else balanced")
     p.add_argument("--min-weight-elements", type=int, metavar="N",
                    help="weight modes: weights with fewer values stay float (default 0: all are quantized; "
                         "TFLiteConverter's dynamic-range mode keeps weights under 1024 values float)")
@@ -263,8 +266,8 @@ def _print(s: dict) -> None:
         out.write(f"SQNR samples: {s['held_out']} held out of --calib\n")
     r = s["recipe"]
     if r.get("mode") != "float16":
-        rounding = "GPTQ (error-compensating, from the calibration inputs)" if r["weight_rounding"] == "gptq" \
-            else "nearest"
+        rounding = {"gptq": "GPTQ (error-compensating, from the calibration inputs)",
+                    "balanced": "balanced (zero-sum errors per channel)"}.get(r["weight_rounding"], "nearest")
         small = f"; weights under {r['min_weight_elements']} values stay float" \
             if r["min_weight_elements"] and r["mode"] in ("dynamic_int8", "weight_only_int8") else ""
         out.write(f"weights: int8 {r['weight_range']} scales, {rounding} rounding{small}\n")

@@ -29,7 +29,7 @@ from ..kernels._common import Window
 from ..qmath import round_half_away
 from ..quantization import QuantParams
 
-ROUNDINGS = ("auto", "nearest", "gptq")
+ROUNDINGS = ("auto", "nearest", "balanced", "gptq")
 DAMP = 0.01  # added to H's diagonal, times its mean: keeps H invertible when calibration inputs are few
 BLOCK = 128  # columns updated lazily per block (the rest get one matrix product per block)
 # Input rows H is estimated from, per calibration sample and weight op: as many as WORK_PER_SAMPLE multiply-adds

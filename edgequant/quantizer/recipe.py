@@ -82,10 +82,12 @@ class Recipe:
     (default) means 0: every weight of a weight op is quantized, as ai-edge-quantizer does (TFLiteConverter
     keeps weights under 1024 values float in its dynamic-range mode; ``min_weight_elements=1024`` does the same).
     weight_range: how int8 weight scales are chosen, "minmax" (max|w| / 127), "mse" (the clipping ratio with the
-    smallest weight error, see edgequant.quantizer.weights) or "auto" (default: "mse" with nearest rounding,
-    "minmax" with GPTQ, which compensates rounding error itself). weight_rounding: which int8 value each weight gets within that range,
-    "nearest", "gptq" (error-compensating rounding from the calibration inputs, see edgequant.quantizer.gptq;
-    needs calibration data, in every mode) or "auto" (default: gptq when calibration data is given).
+    smallest weight error, see edgequant.quantizer.weights) or "auto" (default: "minmax" with GPTQ, which
+    compensates rounding error itself, else "mse"). weight_rounding: which int8 value each weight gets within
+    that range, "nearest", "balanced" (nearest, then a few weights moved one step so that each channel's rounding
+    errors sum to about zero; see edgequant.quantizer.balanced), "gptq" (error-compensating rounding from the
+    calibration inputs, see edgequant.quantizer.gptq; needs calibration data, in every mode) or "auto" (default:
+    gptq when calibration data is given, else balanced).
     batch_size: calibration batch. :meth:`resolved` turns the two defaults into what a run used.
     """
 
@@ -188,11 +190,11 @@ class Recipe:
         """This recipe with its "auto" choices made, for a run with (or without) calibration data."""
         rounding = self.weight_rounding
         if rounding == "auto":
-            rounding = "gptq" if has_data and self.mode != "float16" else "nearest"
+            rounding = "nearest" if self.mode == "float16" else "gptq" if has_data else "balanced"
         minimum = 0 if self.min_weight_elements is None else self.min_weight_elements
         weight_range = self.weight_range
         if weight_range == "auto":
-            weight_range = "mse" if rounding == "nearest" else "minmax"
+            weight_range = "minmax" if rounding == "gptq" else "mse"
         return replace(self, weight_rounding=rounding, min_weight_elements=minimum, weight_range=weight_range)
 
     @property

@@ -17,6 +17,8 @@ from ..graph import Buffer, Model, Operator, QuantizationParameters, SubGraph, T
 from ..qmath import quantize_affine
 from ..quantization import QuantParams, choose_qparams
 from . import lstm, rules
+from .balanced import CHANNEL_AXIS as BALANCED_OPS
+from .balanced import balanced_ints
 from .gptq import Hessians, round_weights
 from .recipe import Recipe
 from .weights import weight_params, weight_params_many
@@ -136,10 +138,17 @@ def _quantize_const(w: np.ndarray, qp: QuantParams) -> np.ndarray:
     return quantize_affine(w, qp.scale, qp.zero_point, qp.qmin, qp.qmax, axis=qp.axis, dtype=qp.storage_dtype)
 
 
-def _weight_ints(w: np.ndarray, qp: QuantParams, op_name: str, idx: int, hessians: Hessians | None) -> np.ndarray:
-    """The integers of weight tensor ``idx``: GPTQ's where the recipe asks for it and it applies, else nearest."""
+def _weight_ints(w: np.ndarray, qp: QuantParams, op_name: str, idx: int, hessians: Hessians | None,
+                 rounding: str) -> np.ndarray:
+    """The integers of weight tensor ``idx`` as the recipe's (resolved) ``weight_rounding`` picks them: GPTQ's
+    where it applies, balanced for the ops with output channels on a symmetric int8 grid, else nearest."""
     q = round_weights(w, qp, hessians.get(idx), op_name) if hessians is not None else None
-    return _quantize_const(w, qp) if q is None else q.astype(qp.storage_dtype)
+    if q is not None:
+        return q.astype(qp.storage_dtype)
+    if (rounding == "balanced" and op_name in BALANCED_OPS and qp.storage_dtype == np.int8
+            and not np.any(qp.zero_point)):
+        return balanced_ints(w, qp.scale, qp.axis, op_name, qp.qmin, qp.qmax)
+    return _quantize_const(w, qp)
 
 
 def _store_in_place(m: Model, t: Tensor, data: np.ndarray) -> int:
@@ -374,7 +383,7 @@ def _dequantized_const(m: Model, sg: SubGraph, idx: int, op_name: str, slot: int
         rule = rules.RULES.get(op_name)
         axis = rule.weights.get(slot) if (rule is not None and per_channel and w.ndim > 1) else None
         qp = (found or {}).get((id(sg), idx, axis)) or _weight_params(w, axis, recipe)
-        q = _weight_ints(w, qp, op_name, idx, hessians)
+        q = _weight_ints(w, qp, op_name, idx, hessians, recipe.weight_rounding)
         src = _const_tensor_raw(m, sg, idx, q, dtypes.INT8, _qparams_node(qp), "_int8", sole)
     rep.quantized_weights.append(t.name)
     dst = _new_tensor(sg, t, t.name + "_dequant", FLOAT)
@@ -394,7 +403,7 @@ def _hybrid(m: Model, sg: SubGraph, op: Operator, name: str, recipe: Recipe, per
         return False
     axis = rules.RULES[name].weights[1] if per_channel else None
     qp = (found or {}).get((id(sg), idx, axis)) or _weight_params(w, axis, recipe)
-    q = _weight_ints(w, qp, name, idx, hessians)
+    q = _weight_ints(w, qp, name, idx, hessians, recipe.weight_rounding)
     t = sg.tensors[idx]
     if _sole_user(sg, idx, consumers):
         t.type, t.buffer, t.quantization = dtypes.INT8, _store_in_place(m, t, q), _qparams_node(qp)
@@ -579,7 +588,7 @@ def _quantize_op(m: Model, sg: SubGraph, op: Operator, o: int, name: str, rule: 
         if slot in rule.weights:
             axis = rule.weights[slot] if per_channel else None
             qp = _fit_bias(_weight_params(w, axis, recipe), op, rule, sg, params)
-            q = _weight_ints(w, qp, name, idx, hessians)
+            q = _weight_ints(w, qp, name, idx, hessians, recipe.weight_rounding)
             inputs[slot] = _const_tensor(m, sg, idx, q, dtypes.INT8, qp, "_int8", conv.sole)
             w_scale = qp.scale
             rep.quantized_weights.append(tensors[idx].name)

@@ -1,0 +1,146 @@
+"""Balanced rounding: nearest rounding, then a few weights moved to their other neighbouring step so that the
+rounding errors of weights that read inputs with a common mean sum to (almost) zero. It needs no data.
+
+A layer's output error is ``sum_i (w_i - s q_i) x_i`` per output channel. Nearest rounding makes every term as
+small as it can be alone, but inputs share a mean (the outputs of a ReLU, the pixels of an image), and the part
+``mu * sum_i (w_i - s q_i)`` neither averages out over samples nor shrinks with more weights: it is an offset on
+that output. Balanced rounding removes it without knowing ``mu``. In each group of weights, with the errors
+``r_i = q_i - w_i / s`` of nearest rounding and ``k = round(sum_i r_i)``, the ``|k|`` weights whose ``r_i`` is
+closest to +-0.5 on the side of the excess move one step the other way. Each move adds ``1 - 2|r_i|`` (in steps
+squared) to the squared error, the least any move that fixes the sum can add; every weight stays on one of the
+two steps around its float value (clipped weights do not move, but their error counts in the sum).
+
+The groups: in a convolution with a kh x kw kernel, the taps that read one input channel (neighbouring pixels of
+one feature map have nearly the same mean, different channels do not); in a depthwise convolution, each channel's
+taps; in a fully connected layer and a 1 x 1 convolution, an output channel's whole row.
+
+Output SQNR without calibration data (benchmarks/compare_quantizers.py, the same scales, nearest -> balanced):
+see BENCHMARKS.md. GPTQ (edgequant.quantizer.gptq) does this and more from the calibration inputs' statistics;
+balanced rounding is the data-free default.
+
+>>> import numpy as np
+>>> w = np.array([[0.6, 0.6, 0.6, 0.6]], np.float32)      # nearest: 1, 1, 1, 1 (+0.4 each, sum +1.6)
+>>> balanced_ints(w, np.float32(1.0), None, "FULLY_CONNECTED", -127, 127)
+array([[0, 0, 1, 1]], dtype=int8)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..qmath import quantize_affine
+
+# The ops balanced rounding knows the layout of, and the axis of their output channels.
+CHANNEL_AXIS = {"CONV_2D": 0, "TRANSPOSE_CONV": 0, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 0}
+
+
+def balanced_ints(w: np.ndarray, scale: np.ndarray, scale_axis: int | None, op_name: str,
+                  qmin: int, qmax: int) -> np.ndarray:
+    """int8 values of the weight ``w`` of an ``op_name`` op (a key of CHANNEL_AXIS) for the symmetric ``scale``
+    (per tensor, or per channel along ``scale_axis``), with each group's rounding errors balanced."""
+    q = quantize_affine(w, scale, 0, qmin, qmax, axis=scale_axis, dtype=np.int8)
+    s = np.asarray(scale, np.float32)
+    if w.size == 0 or (s.ndim and scale_axis % w.ndim != CHANNEL_AXIS[op_name] % w.ndim):
+        return q  # scales along another axis than the output channels: not a layout this knows
+    if op_name == "DEPTHWISE_CONV_2D":  # (1, KH, KW, C): channel c's taps are column c
+        shape = (1, w.shape[1] * w.shape[2], w.shape[3])
+        s = s.reshape(1, 1, -1) if s.ndim else s
+    elif w.ndim == 4 and w.shape[1] * w.shape[2] > 1:  # (O, KH, KW, I): group (o, i) is column i of block o
+        shape = (w.shape[0], w.shape[1] * w.shape[2], w.shape[3])
+        s = s.reshape(-1, 1, 1) if s.ndim else s
+    else:  # FULLY_CONNECTED (O, K) and 1 x 1 convolutions: one group per row
+        shape = (w.shape[0], -1)
+        s = s.reshape(-1, 1) if s.ndim else s
+    q_view = q.reshape(shape)  # views of contiguous arrays: changing them changes q
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = q_view - w.reshape(shape).astype(np.float32, copy=False) / s
+    r[~np.isfinite(r)] = 0.0
+    if r.ndim == 3:
+        _balance_columns(q_view, r, qmin, qmax)
+    else:
+        _balance_rows(q_view, r, qmin, qmax)
+    return q
+
+
+def _excess(r: np.ndarray, axis: int) -> np.ndarray:
+    return np.rint(r.sum(axis=axis, dtype=np.float64)).astype(np.int64)
+
+
+def _blocked(q: np.ndarray, direction: np.ndarray, qmin: int, qmax: int) -> np.ndarray:
+    """Whether moving weights ``q`` one step against ``direction`` (the excess's sign) would cross a bound."""
+    return np.where(direction > 0, q <= qmin, q >= qmax)
+
+
+def _balance_columns(q: np.ndarray, r: np.ndarray, qmin: int, qmax: int) -> None:
+    """Groups are the columns ``[a, :, b]`` of (A, P, B) arrays: short groups (kernel taps), many of them.
+
+    Reductions over the middle axis run across the contiguous last one, so the first move of every group is a
+    few whole-array operations; the groups that need more moves, or whose cheapest move hits a bound (a clipped
+    weight), are gathered and sorted row by row."""
+    excess = _excess(r, 1)
+    if not excess.any():
+        return
+    direction = np.sign(excess)
+    score = r * direction[:, None, :].astype(np.float32)  # > 0: the error has the excess's sign
+    best = score.max(axis=1)
+    a, p, b = np.nonzero((score == best[:, None, :]) & ((best > 0) & (excess != 0))[:, None, :])
+    if len(a) > np.count_nonzero((best > 0) & (excess != 0)):  # equal errors in one group: its first one moves
+        _, first = np.unique(a * q.shape[2] + b, return_index=True)
+        a, p, b = a[first], p[first], b[first]
+    stuck = _blocked(q[a, p, b], direction[a, b], qmin, qmax)
+    a_ok, p_ok, b_ok = a[~stuck], p[~stuck], b[~stuck]
+    q[a_ok, p_ok, b_ok] -= direction[a_ok, b_ok].astype(np.int8)
+    score[a_ok, p_ok, b_ok] = 0.0  # moved: not again
+    done = np.zeros(excess.shape, np.int64)
+    done[a_ok, b_ok] = 1
+    more_a, more_b = np.nonzero(np.abs(excess) > done)
+    if len(more_a):
+        rows = score[more_a, :, more_b]  # (groups, P), gathered
+        d = direction[more_a, more_b][:, None]
+        rows[_blocked(q[more_a, :, more_b], d, qmin, qmax)] = 0.0
+        at, cols = _largest(rows, np.abs(excess[more_a, more_b]) - done[more_a, more_b])
+        q[more_a[at], cols, more_b[at]] -= direction[more_a[at], more_b[at]].astype(np.int8)
+
+
+def _balance_rows(q: np.ndarray, r: np.ndarray, qmin: int, qmax: int) -> None:
+    """Groups are the rows of (R, N) arrays: long groups (fully connected rows)."""
+    excess = _excess(r, 1)
+    if not excess.any():
+        return
+    direction = np.sign(excess)
+    score = r * direction.astype(np.float32)[:, None]
+    rows, cols = _largest(score, np.abs(excess), lambda i, j: ~_blocked(q[i, j], direction[i], qmin, qmax))
+    q[rows, cols] -= direction[rows].astype(np.int8)
+
+
+def _largest(score: np.ndarray, count: np.ndarray, movable=None) -> tuple[np.ndarray, np.ndarray]:
+    """(row, column) of the ``count[i]`` largest positive entries of each row ``i`` of ``score`` (fewer where the
+    row has fewer), in row order, among those ``movable(rows, cols)`` allows (default: all).
+
+    Scores are errors in (0, 0.5], spread about evenly, so the top ``k`` of a row of ``n`` lie above about
+    ``0.5 - k / n``: only entries above a threshold with room for twice that many are sorted, and rows where the
+    threshold let through too few are sorted whole.
+    """
+    def candidates(block: np.ndarray, floor: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+        i, j = np.nonzero(block > floor)
+        if movable is not None:
+            ok = movable(i, j) if block is score else movable(short_rows[i], j)
+            i, j = i[ok], j[ok]
+        return i, j
+
+    n = score.shape[1]
+    short_rows = None
+    rows, cols = candidates(score, np.maximum(0.5 - 2.0 * (count + 2) / n, 0.0)[:, None])
+    short = np.bincount(rows, minlength=len(count)) < count
+    if short.any():  # too few above the threshold: every positive entry of those rows
+        short_rows = np.flatnonzero(short)
+        keep = ~short[rows]
+        more_rows, more_cols = candidates(score[short_rows], 0.0)
+        rows = np.concatenate([rows[keep], short_rows[more_rows]])
+        cols = np.concatenate([cols[keep], more_cols])
+    # One stable sort: by row, then by score from the largest (scores are in (0, 0.5]), then by column.
+    order = np.argsort(rows + (0.5 - score[rows, cols].astype(np.float64)), kind="stable")
+    rows, cols = rows[order], cols[order]
+    first = np.searchsorted(rows, np.arange(len(count)))
+    take = np.arange(len(rows)) - first[rows] < count[rows]
+    return rows[take], cols[take]

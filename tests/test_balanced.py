@@ -1,0 +1,111 @@
+"""Balanced rounding (edgequant.quantizer.balanced): the vectorised selection against a loop over groups written
+straight from the definition, its guarantees (every weight on a step next to its value, group sums within half a
+step), and what it buys on the digits fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import edgequant as eq
+from edgequant.qmath import quantize_affine
+from edgequant.quantizer import Recipe, quantize
+from edgequant.quantizer.balanced import balanced_ints
+
+FIX = Path(__file__).parent / "data" / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def digits():
+    d = dict(np.load(FIX / "digits_split.npz"))
+    return {name: eq.load_file(FIX / f"{name}.tflite") for name in ("digits_cnn", "digits_resnet")}, d
+
+
+def _groups(w: np.ndarray, op: str) -> list[tuple[int, ...]]:
+    """Index arrays (as tuples over w's axes) of every group of the op's weight, by the module docstring."""
+    idx = np.indices(w.shape).reshape(w.ndim, -1).T
+    if op == "DEPTHWISE_CONV_2D":
+        key = idx[:, 3]
+    elif w.ndim == 4 and w.shape[1] * w.shape[2] > 1:
+        key = idx[:, 0] * w.shape[3] + idx[:, 3]
+    else:
+        key = idx[:, 0]
+    return [tuple(idx[key == k].T) for k in np.unique(key)]
+
+
+def _reference(w: np.ndarray, scale: np.ndarray, axis: int | None, op: str) -> np.ndarray:
+    q = quantize_affine(w, scale, 0, -127, 127, axis=axis, dtype=np.int64)
+    s = np.asarray(scale, np.float32)
+    s_full = np.broadcast_to(s.reshape([-1 if a == axis else 1 for a in range(w.ndim)]) if s.ndim else s, w.shape)
+    r = (q - w.astype(np.float32) / s_full).astype(np.float32)
+    for g in _groups(w, op):
+        k = int(np.rint(r[g].sum(dtype=np.float64)))
+        if k == 0:
+            continue
+        d = np.sign(k)
+        score = r[g] * d
+        movable = (score > 0) & ((q[g] > -127) if d > 0 else (q[g] < 127))
+        order = [i for i in sorted(range(len(score)), key=lambda i: (-score[i], i)) if movable[i]]
+        for i in order[:abs(k)]:
+            q[tuple(a[i] for a in g)] -= d
+    return q.astype(np.int8)
+
+
+CASES = [  # (op, shape, per-channel axis or None)
+    ("CONV_2D", (8, 3, 3, 5), 0),
+    ("CONV_2D", (6, 1, 1, 40), 0),        # 1 x 1: whole rows
+    ("CONV_2D", (4, 5, 5, 3), None),      # per-tensor
+    ("DEPTHWISE_CONV_2D", (1, 3, 3, 12), 3),
+    ("FULLY_CONNECTED", (10, 300), 0),    # long rows: the thresholded sort
+    ("FULLY_CONNECTED", (7, 9), None),
+    ("TRANSPOSE_CONV", (3, 2, 2, 4), 0),
+]
+
+
+@pytest.mark.parametrize("op, shape, axis", CASES)
+@pytest.mark.parametrize("clip", [1.0, 0.6])  # 0.6: scales that clip the largest weights (as MSE scales may)
+def test_balanced_equals_the_loop_reference(op, shape, axis, clip):
+    rng = np.random.default_rng(sum(shape))
+    w = (rng.standard_normal(shape) * rng.uniform(0.5, 2.0, shape[axis or 0])
+         .reshape([-1 if a == (axis or 0) else 1 for a in range(len(shape))])).astype(np.float32)
+    w.flat[::7] = w.flat[3]  # repeated values: ties broken by position in both
+    if axis is None:
+        scale = np.float32(np.abs(w).max() * clip / 127)
+    else:
+        scale = (np.abs(np.moveaxis(w, axis, 0).reshape(shape[axis], -1)).max(1) * clip / 127).astype(np.float32)
+    got = balanced_ints(w, scale, axis, op, -127, 127)
+    np.testing.assert_array_equal(got, _reference(w, scale, axis, op))
+    near = quantize_affine(w, scale, 0, -127, 127, axis=axis, dtype=np.int64)
+    assert np.abs(got - near).max() <= 1 and got.min() >= -127  # one step at most, never past the bounds
+    s_full = np.broadcast_to(np.reshape(scale, [-1 if a == axis else 1 for a in range(w.ndim)])
+                             if axis is not None else scale, w.shape)
+    x = w / s_full
+    unclipped = np.abs(x) < 127
+    assert np.all((got[unclipped] >= np.floor(x[unclipped])) & (got[unclipped] <= np.ceil(x[unclipped])))
+    if clip == 1.0:  # nothing clipped: every group's error sum is within half a step (enough movable weights)
+        for g in _groups(w, op):
+            assert abs((got[g] - x[g]).sum()) <= 0.5 + 1e-4 or len(g[0]) < 4
+    assert not np.array_equal(got, near)  # it did move something
+
+
+def test_balanced_keeps_nearest_where_a_group_already_sums_to_under_half_a_step():
+    w = np.array([[0.4, -0.4, 0.2, -0.1]], np.float32)  # errors -0.4 +0.4 -0.2 +0.1: sum -0.1
+    np.testing.assert_array_equal(balanced_ints(w, np.float32(1.0), None, "FULLY_CONNECTED", -127, 127),
+                                  [[0, 0, 0, 0]])
+
+
+def test_balanced_rounding_beats_nearest_without_data_on_digits(digits):
+    """Output SQNR on the held-out digits, no calibration data, the same MSE scales: balanced > nearest."""
+    models, d = digits
+    x = d["x_test"][:200]
+    for name, m in models.items():
+        ref = eq.Interpreter(m).run([x])[0]
+        for mode in ("dynamic_int8", "weight_only_int8"):
+            out = {}
+            for rounding in ("nearest", "balanced"):
+                q = quantize(m, Recipe.preset(mode, weight_rounding=rounding))
+                y = eq.Interpreter(eq.save(q)).run([x])[0]
+                out[rounding] = 10 * np.log10(np.sum(ref.astype(np.float64) ** 2) / np.sum((ref - y) ** 2.0))
+            assert out["balanced"] > out["nearest"] + 1.0, f"{name} {mode}: {out}"
