@@ -94,11 +94,11 @@ def quantize_affine(x: ArrayLike, scale: ArrayLike, zero_point: ArrayLike, qmin:
     if not zp.any() and np.dtype(dtype).kind == "i":  # the clamped values fit dtype: one truncating cast
         zp = None
     shape = np.broadcast_shapes(xf.shape, s.shape, lo.shape)
-    if xf.ndim == 0 or shape != xf.shape or xf.size < _BLOCK:
+    if xf.ndim == 0 or shape != xf.shape or xf.size < _SMALL:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             v = _round_half_away_clamped(np.asarray(np.divide(xf, s, dtype=np.float32)), lo, hi)
         return _out(_to_ints(v, zp, dtype))
-    # Big arrays go in blocks of leading-axis slices through two kept work arrays: fresh arrays of a big
+    # Bigger arrays go in blocks of leading-axis slices through two kept work arrays: fresh arrays of a big
     # weight's size cost page faults on every call, often more than the arithmetic.
     out = np.empty(shape, dtype)
     flat = out
@@ -120,6 +120,7 @@ def quantize_affine(x: ArrayLike, scale: ArrayLike, zero_point: ArrayLike, qmin:
 
 
 _BLOCK = 1 << 15  # float32 values per step of quantize_affine on big arrays
+_SMALL = 1 << 13  # below this many values the per-call cost of the blocked way's extra steps outweighs them
 _WORK = threading.local()
 
 

@@ -41,13 +41,14 @@ def _weights(shape, ties: bool, specials: bool) -> np.ndarray:
 @pytest.mark.parametrize("ties", [False, True])
 @pytest.mark.parametrize("specials", [False, True])
 @pytest.mark.parametrize("shape, axis", [((160, 3, 3, 80), 0), ((1, 3, 3, 9000), 3), ((40, 700, 5), 1),
-                                         ((90_000,), None), ((3, 40_000), 0), ((2, 70_000), None)])
+                                         ((90_000,), None), ((3, 40_000), 0), ((2, 70_000), None),
+                                         ((90, 100), 0), ((9000,), None)])  # one block
 def test_blocks_match_the_whole_array_formulation(shape, axis, ties, specials):
     w = _weights(shape, ties, specials)
     n = 1 if axis is None else shape[axis]
     scale = np.full(n, 2.0**-7, np.float32)  # ties land on halves exactly
     scale[1::3] = np.float32(0.0123)
-    assert w.size >= 2 * qmath._BLOCK  # the blocked path
+    assert w.size >= qmath._SMALL  # the blocked path
     for zp, dtype in (([0] * n if axis is not None else 0, np.int8), (0, np.int64)):
         got = qmath.quantize_affine(w, scale if axis is not None else scale[0], zp, -127, 127, axis=axis, dtype=dtype)
         want = _reference(w, scale if axis is not None else scale[0], zp, -127, 127, axis=axis, dtype=dtype)
