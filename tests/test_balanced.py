@@ -109,3 +109,42 @@ def test_balanced_rounding_beats_nearest_without_data_on_digits(digits):
                 y = eq.Interpreter(eq.save(q)).run([x])[0]
                 out[rounding] = 10 * np.log10(np.sum(ref.astype(np.float64) ** 2) / np.sum((ref - y) ** 2.0))
             assert out["balanced"] > out["nearest"] + 1.0, f"{name} {mode}: {out}"
+
+
+def test_many_weights_at_once_equal_one_at_a_time():
+    """balanced_many concatenates groups of equal length across tensors: the same integers as tensor by tensor."""
+    from edgequant.quantizer.balanced import balanced_many
+
+    rng = np.random.default_rng(5)
+    items = []
+    for op, shape, axis in CASES + [("CONV_2D", (5, 3, 3, 7), 0), ("FULLY_CONNECTED", (3, 300), None),
+                                    ("DEPTHWISE_CONV_2D", (1, 3, 3, 4), None)]:
+        w = rng.standard_normal(shape).astype(np.float32)
+        s = np.abs(w).max() / 100 if axis is None else \
+            (np.abs(np.moveaxis(w, axis, 0).reshape(shape[axis], -1)).max(1) / 100).astype(np.float32)
+        items.append((w, np.asarray(s, np.float32), axis, op))
+    together = balanced_many(items, -127, 127)
+    for (w, s, axis, op), got in zip(items, together):
+        np.testing.assert_array_equal(got, balanced_ints(w, s, axis, op, -127, 127))
+        assert got.shape == w.shape and got.dtype == np.int8
+
+
+def test_quantize_writes_the_same_integers_as_the_per_tensor_path(digits):
+    """The weight modes compute every balanced tensor ahead in one batch; the file holds what balanced_ints gives
+    each tensor alone with the file's own scales."""
+    models, _ = digits
+    m = models["digits_resnet"]
+    floats = {t.name: t.numpy() for t in m.main.tensors if t.is_constant and t.type == eq.dtypes.FLOAT32}
+    ops = {m.main.tensors[op.inputs[1]].name: m.op_name(op) for op in m.main.operators if len(op.inputs) > 1}
+    q = eq.load(eq.save(quantize(m, Recipe.weight_only_int8())))
+    checked = 0
+    for t in q.main.tensors:
+        if t.type == eq.dtypes.INT8 and t.name in floats and ops.get(t.name) in ("CONV_2D", "DEPTHWISE_CONV_2D",
+                                                                                  "FULLY_CONNECTED"):
+            qp = t.quantization
+            axis = qp.quantized_dimension if len(qp.scale) > 1 else None
+            scale = qp.scale if axis is not None else qp.scale[0]
+            np.testing.assert_array_equal(t.numpy(), balanced_ints(floats[t.name], scale, axis, ops[t.name],
+                                                                   -127, 127))
+            checked += 1
+    assert checked >= 4  # digits_resnet: its convolutions, depthwise and fully connected weights

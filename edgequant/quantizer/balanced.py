@@ -38,28 +38,51 @@ def balanced_ints(w: np.ndarray, scale: np.ndarray, scale_axis: int | None, op_n
                   qmin: int, qmax: int) -> np.ndarray:
     """int8 values of the weight ``w`` of an ``op_name`` op (a key of CHANNEL_AXIS) for the symmetric ``scale``
     (per tensor, or per channel along ``scale_axis``), with each group's rounding errors balanced."""
-    q = quantize_affine(w, scale, 0, qmin, qmax, axis=scale_axis, dtype=np.int8)
-    s = np.asarray(scale, np.float32)
-    if w.size == 0 or (s.ndim and scale_axis % w.ndim != CHANNEL_AXIS[op_name] % w.ndim):
-        return q  # scales along another axis than the output channels: not a layout this knows
-    if op_name == "DEPTHWISE_CONV_2D":  # (1, KH, KW, C): channel c's taps are column c
-        shape = (1, w.shape[1] * w.shape[2], w.shape[3])
-        s = s.reshape(1, 1, -1) if s.ndim else s
-    elif w.ndim == 4 and w.shape[1] * w.shape[2] > 1:  # (O, KH, KW, I): group (o, i) is column i of block o
-        shape = (w.shape[0], w.shape[1] * w.shape[2], w.shape[3])
-        s = s.reshape(-1, 1, 1) if s.ndim else s
-    else:  # FULLY_CONNECTED (O, K) and 1 x 1 convolutions: one group per row
-        shape = (w.shape[0], -1)
-        s = s.reshape(-1, 1) if s.ndim else s
-    q_view = q.reshape(shape)  # views of contiguous arrays: changing them changes q
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = q_view - w.reshape(shape).astype(np.float32, copy=False) / s
-    r[~np.isfinite(r)] = 0.0
-    if r.ndim == 3:
-        _balance_columns(q_view, r, qmin, qmax)
-    else:
-        _balance_rows(q_view, r, qmin, qmax)
-    return q
+    return balanced_many([(w, scale, scale_axis, op_name)], qmin, qmax)[0]
+
+
+def balanced_many(items: list[tuple[np.ndarray, np.ndarray, int | None, str]], qmin: int, qmax: int) -> list[np.ndarray]:
+    """:func:`balanced_ints` of many weights ``(w, scale, scale_axis, op_name)`` at once: a model's tensors are
+    many and mostly small, so those whose groups line up (depthwise kernels of one size, rows of one length) go
+    through one set of array operations."""
+    out = []
+    blocks: dict[tuple, list] = {}  # joinable layout -> [(q view, errors)]: (A, P, B) arrays joined on axis 2
+    rows: dict[int, list] = {}  # N -> [(q view (R, N), errors (R, N))]: long groups, one per row
+    for w, scale, scale_axis, op_name in items:
+        q = quantize_affine(w, scale, 0, qmin, qmax, axis=scale_axis, dtype=np.int8)
+        out.append(q)
+        s = np.asarray(scale, np.float32)
+        if w.size == 0 or (s.ndim and scale_axis % w.ndim != CHANNEL_AXIS[op_name] % w.ndim):
+            continue  # scales along another axis than the output channels: not a layout this knows
+        if op_name == "DEPTHWISE_CONV_2D":  # (1, KH, KW, C): channel c's taps are column c
+            shape = (1, w.shape[1] * w.shape[2], w.shape[3])
+            s = s.reshape(1, 1, -1) if s.ndim else s
+        elif w.ndim == 4 and w.shape[1] * w.shape[2] > 1:  # (O, KH, KW, I): group (o, i) is column i of block o
+            shape = (w.shape[0], w.shape[1] * w.shape[2], w.shape[3])
+            s = s.reshape(-1, 1, 1) if s.ndim else s
+        else:  # FULLY_CONNECTED (O, K) and 1 x 1 convolutions: one group per row
+            shape = (w.shape[0], w.size // w.shape[0])
+            s = s.reshape(-1, 1) if s.ndim else s
+        q_view = q.reshape(shape)  # a view of the contiguous result: writing it writes q
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = q_view - w.reshape(shape).astype(np.float32, copy=False) / s
+        r[~np.isfinite(r)] = 0.0
+        if r.ndim == 3:
+            blocks.setdefault(shape[:2] if shape[0] == 1 else (id(q),), []).append((q_view, r))
+        else:
+            rows.setdefault(shape[1], []).append((q_view, r))
+    for group, (axis, balance) in ((blocks, (2, _balance_taps)), (rows, (0, _balance_rows))):
+        for parts in group.values():
+            if len(parts) == 1:
+                balance(*parts[0], qmin, qmax)
+                continue
+            q_all = np.concatenate([v for v, _ in parts], axis=axis)
+            balance(q_all, np.concatenate([r for _, r in parts], axis=axis), qmin, qmax)
+            at = 0
+            for v, _ in parts:
+                v[...] = np.take(q_all, np.arange(at, at + v.shape[axis]), axis=axis)
+                at += v.shape[axis]
+    return out
 
 
 def _excess(r: np.ndarray, axis: int) -> np.ndarray:
@@ -71,35 +94,43 @@ def _blocked(q: np.ndarray, direction: np.ndarray, qmin: int, qmax: int) -> np.n
     return np.where(direction > 0, q <= qmin, q >= qmax)
 
 
-def _balance_columns(q: np.ndarray, r: np.ndarray, qmin: int, qmax: int) -> None:
+def _balance_taps(q: np.ndarray, r: np.ndarray, qmin: int, qmax: int) -> None:
     """Groups are the columns ``[a, :, b]`` of (A, P, B) arrays: short groups (kernel taps), many of them.
 
-    Reductions over the middle axis run across the contiguous last one, so the first move of every group is a
-    few whole-array operations; the groups that need more moves, or whose cheapest move hits a bound (a clipped
-    weight), are gathered and sorted row by row."""
+    Each round moves the cheapest weight of every group that still needs a move. The first round (most groups)
+    reduces over the taps across the contiguous last axis, a few whole-array operations; the groups left (those
+    with two moves or more to make, or whose cheapest move hit a bound) are gathered. A group needs at most about
+    P / 2 rounds, and one more for each clipped weight in the way."""
     excess = _excess(r, 1)
     if not excess.any():
         return
     direction = np.sign(excess)
     score = r * direction[:, None, :].astype(np.float32)  # > 0: the error has the excess's sign
+    need = np.abs(excess)
+    taps = score.shape[1]
+    # The first tap holding a group's best: the largest of (P - tap) over those taps (argmax(axis=1) would copy
+    # the array to make that axis contiguous).
+    countdown = np.arange(taps, 0, -1, dtype=np.uint8 if taps < 256 else np.int32)[None, :, None]
     best = score.max(axis=1)
-    a, p, b = np.nonzero((score == best[:, None, :]) & ((best > 0) & (excess != 0))[:, None, :])
-    if len(a) > np.count_nonzero((best > 0) & (excess != 0)):  # equal errors in one group: its first one moves
-        _, first = np.unique(a * q.shape[2] + b, return_index=True)
-        a, p, b = a[first], p[first], b[first]
-    stuck = _blocked(q[a, p, b], direction[a, b], qmin, qmax)
-    a_ok, p_ok, b_ok = a[~stuck], p[~stuck], b[~stuck]
-    q[a_ok, p_ok, b_ok] -= direction[a_ok, b_ok].astype(np.int8)
-    score[a_ok, p_ok, b_ok] = 0.0  # moved: not again
-    done = np.zeros(excess.shape, np.int64)
-    done[a_ok, b_ok] = 1
-    more_a, more_b = np.nonzero(np.abs(excess) > done)
-    if len(more_a):
-        rows = score[more_a, :, more_b]  # (groups, P), gathered
-        d = direction[more_a, more_b][:, None]
-        rows[_blocked(q[more_a, :, more_b], d, qmin, qmax)] = 0.0
-        at, cols = _largest(rows, np.abs(excess[more_a, more_b]) - done[more_a, more_b])
-        q[more_a[at], cols, more_b[at]] -= direction[more_a[at], more_b[at]].astype(np.int8)
+    first = taps - ((score == best[:, None, :]) * countdown).max(axis=1).astype(np.intp)
+    # Flat indices from here on: one-dimensional take/put are several times faster than 3-d fancy indexing.
+    width = score.shape[2]
+    g = np.flatnonzero((need > 0) & (best > 0))  # group (a, b) is a * width + b
+    base = (g // width) * (taps * width) + g % width  # where group g's tap 0 is in the flat arrays
+    at = base + first.reshape(-1)[g] * width
+    q_flat, score_flat, need, direction = q.reshape(-1), score.reshape(-1), need.reshape(-1), direction.reshape(-1)
+    while len(g):
+        score_flat[at] = 0.0  # moved now, or in the way of a bound: not a candidate again
+        d = direction[g]
+        free = ~_blocked(q_flat[at], d, qmin, qmax)
+        q_flat[at[free]] -= d[free].astype(np.int8)
+        need[g[free]] -= 1
+        left = need[g] > 0
+        g, base = g[left], base[left]
+        sub = score_flat[base[:, None] + np.arange(taps) * width]  # (groups, P), gathered
+        tap = sub.argmax(axis=1)  # the first of equal ones
+        some = sub[np.arange(len(g)), tap] > 0
+        g, base, at = g[some], base[some], (base + tap * width)[some]
 
 
 def _balance_rows(q: np.ndarray, r: np.ndarray, qmin: int, qmax: int) -> None:
@@ -129,6 +160,18 @@ def _largest(score: np.ndarray, count: np.ndarray, movable=None) -> tuple[np.nda
         return i, j
 
     n = score.shape[1]
+    if n <= 64:  # short rows: sort each row whole
+        order = np.argsort(-score, axis=1, kind="stable")
+        ranked = np.take_along_axis(score, order, axis=1)
+        rows, ranks = np.nonzero((ranked > 0) & (np.arange(n) < count[:, None]))
+        cols = order[rows, ranks]
+        if movable is not None and len(rows):
+            ok = movable(rows, cols)
+            if not ok.all():  # a blocked weight among the chosen: drop it and take the next (rare: clipped weights)
+                score = score.copy()
+                score[rows[~ok], cols[~ok]] = 0.0
+                return _largest(score, count, movable)
+        return rows, cols
     short_rows = None
     rows, cols = candidates(score, np.maximum(0.5 - 2.0 * (count + 2) / n, 0.0)[:, None])
     short = np.bincount(rows, minlength=len(count)) < count
@@ -139,7 +182,7 @@ def _largest(score: np.ndarray, count: np.ndarray, movable=None) -> tuple[np.nda
         rows = np.concatenate([rows[keep], short_rows[more_rows]])
         cols = np.concatenate([cols[keep], more_cols])
     # One stable sort: by row, then by score from the largest (scores are in (0, 0.5]), then by column.
-    order = np.argsort(rows + (0.5 - score[rows, cols].astype(np.float64)), kind="stable")
+    order = np.argsort(rows + (0.5 - np.minimum(score[rows, cols], 0.5).astype(np.float64)), kind="stable")
     rows, cols = rows[order], cols[order]
     first = np.searchsorted(rows, np.arange(len(count)))
     take = np.arange(len(rows)) - first[rows] < count[rows]

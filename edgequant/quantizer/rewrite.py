@@ -18,7 +18,7 @@ from ..qmath import quantize_affine
 from ..quantization import QuantParams, choose_qparams
 from . import lstm, rules
 from .balanced import CHANNEL_AXIS as BALANCED_OPS
-from .balanced import balanced_ints
+from .balanced import balanced_ints, balanced_many
 from .gptq import Hessians, round_weights
 from .recipe import Recipe
 from .weights import weight_params, weight_params_many
@@ -145,8 +145,7 @@ def _weight_ints(w: np.ndarray, qp: QuantParams, op_name: str, idx: int, hessian
     q = round_weights(w, qp, hessians.get(idx), op_name) if hessians is not None else None
     if q is not None:
         return q.astype(qp.storage_dtype)
-    if (rounding == "balanced" and op_name in BALANCED_OPS and qp.storage_dtype == np.int8
-            and not np.any(qp.zero_point)):
+    if rounding == "balanced" and _balances(op_name, qp):
         return balanced_ints(w, qp.scale, qp.axis, op_name, qp.qmin, qp.qmax)
     return _quantize_const(w, qp)
 
@@ -311,13 +310,14 @@ def rewrite_weights(model: Model, recipe: Recipe, hessians: Hessians | None = No
     return m.bind(), rep
 
 
-def _weight_params_ahead(m: Model, recipe: Recipe) -> dict[tuple[int, int, int | None], QuantParams]:
+def _weight_params_ahead(m: Model, recipe: Recipe) -> dict[tuple[int, int, int | None], tuple[QuantParams, np.ndarray | None]]:
     """The int8 weight parameters the weight-mode rewrite will ask for, keyed by (id of the subgraph, tensor index,
-    axis), computed in one :func:`weight_params_many` call: the same choices as its loop makes (it asks again for
-    anything missing here)."""
+    axis), computed in one :func:`weight_params_many` call, with their balanced integers (one
+    :func:`balanced_many` call) when the recipe rounds that way: the same choices as its loop makes (it asks
+    again for anything missing here)."""
     if recipe.mode not in ("weight_only_int8", "dynamic_int8"):
         return {}
-    want: dict[tuple[int, int, int | None], np.ndarray] = {}
+    want: dict[tuple[int, int, int | None], tuple[np.ndarray, str]] = {}
     for sg in m.subgraphs or []:
         for op in sg.operators or []:
             name = m.op_name(op)
@@ -329,15 +329,27 @@ def _weight_params_ahead(m: Model, recipe: Recipe) -> dict[tuple[int, int, int |
                 if name in rules.HYBRID and len(op.inputs or []) >= 2:
                     w = _const_float(sg, op.inputs[1])
                     if w is not None and w.size >= recipe.min_weight_elements:
-                        want[(id(sg), op.inputs[1], rules.RULES[name].weights[1] if per_channel else None)] = w
+                        want[(id(sg), op.inputs[1], rules.RULES[name].weights[1] if per_channel else None)] = (w, name)
                 continue
             rule = rules.RULES.get(name)
             for slot in _weight_slots(sg, op, name, recipe):
                 w = _const_float(sg, op.inputs[slot])
                 axis = rule.weights.get(slot) if (rule is not None and per_channel and w.ndim > 1) else None
-                want.setdefault((id(sg), op.inputs[slot], axis), w)
-    qps = weight_params_many([(w, key[2]) for key, w in want.items()], recipe.weight_range)
-    return dict(zip(want, qps))
+                want.setdefault((id(sg), op.inputs[slot], axis), (w, name))
+    qps = weight_params_many([(w, key[2]) for key, (w, _) in want.items()], recipe.weight_range)
+    found = {key: (qp, None) for key, qp in zip(want, qps)}
+    if recipe.weight_rounding == "balanced":
+        keys = [k for k, (qp, _) in found.items() if _balances(want[k][1], qp)]
+        ints = balanced_many([(want[k][0], found[k][0].scale, found[k][0].axis, want[k][1]) for k in keys],
+                             -127, 127)
+        found.update({k: (found[k][0], q) for k, q in zip(keys, ints)})
+    return found
+
+
+def _balances(op_name: str, qp: QuantParams) -> bool:
+    """Whether balanced rounding applies: an op whose weight layout it knows, on a symmetric int8 grid."""
+    return (op_name in BALANCED_OPS and qp.storage_dtype == np.int8 and not np.any(qp.zero_point)
+            and (qp.qmin, qp.qmax) == (-127, 127))
 
 
 def _weight_slots(sg: SubGraph, op: Operator, name: str, recipe: Recipe) -> list[int]:
@@ -382,8 +394,9 @@ def _dequantized_const(m: Model, sg: SubGraph, idx: int, op_name: str, slot: int
     else:
         rule = rules.RULES.get(op_name)
         axis = rule.weights.get(slot) if (rule is not None and per_channel and w.ndim > 1) else None
-        qp = (found or {}).get((id(sg), idx, axis)) or _weight_params(w, axis, recipe)
-        q = _weight_ints(w, qp, op_name, idx, hessians, recipe.weight_rounding)
+        qp, q = (found or {}).get((id(sg), idx, axis)) or (_weight_params(w, axis, recipe), None)
+        if q is None:
+            q = _weight_ints(w, qp, op_name, idx, hessians, recipe.weight_rounding)
         src = _const_tensor_raw(m, sg, idx, q, dtypes.INT8, _qparams_node(qp), "_int8", sole)
     rep.quantized_weights.append(t.name)
     dst = _new_tensor(sg, t, t.name + "_dequant", FLOAT)
@@ -402,8 +415,9 @@ def _hybrid(m: Model, sg: SubGraph, op: Operator, name: str, recipe: Recipe, per
     if w is None or w.size < recipe.min_weight_elements:
         return False
     axis = rules.RULES[name].weights[1] if per_channel else None
-    qp = (found or {}).get((id(sg), idx, axis)) or _weight_params(w, axis, recipe)
-    q = _weight_ints(w, qp, name, idx, hessians, recipe.weight_rounding)
+    qp, q = (found or {}).get((id(sg), idx, axis)) or (_weight_params(w, axis, recipe), None)
+    if q is None:
+        q = _weight_ints(w, qp, name, idx, hessians, recipe.weight_rounding)
     t = sg.tensors[idx]
     if _sole_user(sg, idx, consumers):
         t.type, t.buffer, t.quantization = dtypes.INT8, _store_in_place(m, t, q), _qparams_node(qp)
