@@ -1,6 +1,7 @@
 """Data-free weight-mode quantization, wall time: edgequant against ai-edge-quantizer (issue #5).
 
-    .venv/bin/python benchmarks/bench_weight_modes.py [--repeat 5] [--only-edgequant] [--profile MODEL] [--set F=V]
+    .venv/bin/python benchmarks/bench_weight_modes.py [--repeat 5] [--only-edgequant] [--profile MODEL]
+        [--stages MODEL] [--set F=V]
 
 Per model and mode, the fastest of --repeat runs (after one warm-up run; the two tools take turns) of the calls
 benchmarks/compare_quantizers.py times without calibration data:
@@ -12,7 +13,9 @@ benchmarks/compare_quantizers.py times without calibration data:
 both from the same bytes in one process, numpy's BLAS on one thread (set before numpy loads). Prints ms and
 ratio = edgequant / ai-edge-quantizer (at most 1 is the target). The MLPerf Tiny models in ../shared/models
 (EDGEQUANT_SHARED names another shared folder) are skipped with a message when absent. ``--profile MODEL`` prints
-edgequant's cProfile for that model's modes instead. The edgequant timed is the one in this checkout (the script
+edgequant's cProfile for that model's modes instead; ``--stages MODEL`` the median ms of its stages over --repeat
+runs (load, quantize, save, and inside quantize the weight-scale search, balanced rounding with the quantize_affine
+it calls, and the model's clone; time.perf_counter around each). The edgequant timed is the one in this checkout (the script
 puts its repository first on sys.path), so a copy of the script in an older checkout times that one.
 
 Both tools get compare_quantizers.py's shared float file (shared_float_file): every OperatorCode's builtin_code set
@@ -77,11 +80,56 @@ def best_ms(fns: list, repeat: int) -> list[float]:
     return [b * 1e3 for b in best]
 
 
+def stages(blob: bytes, mode: str, settings: dict, repeat: int) -> str:
+    """Median ms of each stage of :func:`edgequant` over ``repeat`` runs (after one warm-up run): load, quantize,
+    save, and the quantizer's functions below, wrapped with time.perf_counter where the module has them."""
+    from edgequant.graph import Model
+    from edgequant.quantizer import balanced, rewrite
+
+    spent: dict[str, float] = {}
+    wrapped = [(rewrite, "weight_params_many", "scale search"), (rewrite, "balanced_many", "balanced rounding"),
+               (rewrite, "balanced_ints", "balanced rounding"),
+               (balanced, "quantize_affine", "its quantize_affine"), (Model, "clone", "clone")]
+    saved = [(owner, name, getattr(owner, name), key) for owner, name, key in wrapped if hasattr(owner, name)]
+
+    def timed(fn, key):
+        def run(*a, **k):
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                spent[key] = spent.get(key, 0.0) + time.perf_counter() - t0
+        return run
+
+    for owner, name, fn, key in saved:
+        setattr(owner, name, timed(fn, key))
+    runs: list[dict[str, float]] = []
+    try:
+        for i in range(repeat + 1):
+            spent.clear()
+            t0 = time.perf_counter()
+            m = eq.load(blob)
+            t1 = time.perf_counter()
+            q = quantize(m, Recipe.preset(mode, **(settings or {})), None)
+            t2 = time.perf_counter()
+            eq.save(q)
+            t3 = time.perf_counter()
+            if i:
+                runs.append({"load": t1 - t0, "quantize": t2 - t1, "save": t3 - t2, "total": t3 - t0, **spent})
+    finally:
+        for owner, name, fn, _ in saved:
+            setattr(owner, name, fn)
+    keys = ["total", "load", "quantize", *dict.fromkeys(k for _, _, _, k in saved), "save"]
+    return ", ".join(f"{k} {np.median([r.get(k, 0.0) for r in runs]) * 1e3:.2f}" for k in keys)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--only-edgequant", action="store_true")
     ap.add_argument("--profile", metavar="MODEL", help="cProfile edgequant on the model whose file name contains this")
+    ap.add_argument("--stages", metavar="MODEL", help="median ms of edgequant's stages on the model whose file name "
+                    "contains this")
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="override a field of edgequant's recipe, e.g. --set weight_range=minmax")
     args = ap.parse_args()
@@ -101,6 +149,12 @@ def main() -> int:
                 edgequant(blob, mode, settings)
             prof.disable()
         pstats.Stats(prof).sort_stats("tottime").print_stats(30)
+        return 0
+    if args.stages:
+        path = next(p for p in MODELS if args.stages in p.name)
+        blob = shared_float_file(path.read_bytes())
+        for mode in MODES:
+            print(mode, stages(blob, mode, settings, args.repeat))
         return 0
     print(f"numpy {np.__version__}, {os.cpu_count()} cores, OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}, "
           f"best of {args.repeat}")
