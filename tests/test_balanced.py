@@ -148,3 +148,25 @@ def test_quantize_writes_the_same_integers_as_the_per_tensor_path(digits):
                                                                    -127, 127))
             checked += 1
     assert checked >= 4  # digits_resnet: its convolutions, depthwise and fully connected weights
+
+
+def test_gptq_falls_back_to_balanced_rounding_where_it_has_no_statistics():
+    """A weight GPTQ cannot round (no statistics for it, or a layout it does not handle, like TRANSPOSE_CONV)
+    gets balanced rounding when the recipe asked for GPTQ, nearest when it asked for nearest."""
+    from edgequant.quantization import QuantParams
+    from edgequant.quantizer.rewrite import _weight_ints
+
+    class NoStatistics:
+        def get(self, idx):
+            return None
+
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((4, 3, 3, 6)).astype(np.float32)
+    scale = (np.abs(w).reshape(4, -1).max(1) / 127).astype(np.float32)
+    qp = QuantParams(scale, np.zeros(4, np.int64), axis=0, narrow_range=True)
+    for op in ("TRANSPOSE_CONV", "CONV_2D"):
+        got = _weight_ints(w, qp, op, 0, NoStatistics(), "gptq")
+        np.testing.assert_array_equal(got, balanced_ints(w, scale, 0, op, -127, 127))
+        near = _weight_ints(w, qp, op, 0, NoStatistics(), "nearest")
+        np.testing.assert_array_equal(near, quantize_affine(w, scale, 0, -127, 127, axis=0, dtype=np.int8))
+        assert not np.array_equal(got, near)

@@ -141,11 +141,12 @@ def _quantize_const(w: np.ndarray, qp: QuantParams) -> np.ndarray:
 def _weight_ints(w: np.ndarray, qp: QuantParams, op_name: str, idx: int, hessians: Hessians | None,
                  rounding: str) -> np.ndarray:
     """The integers of weight tensor ``idx`` as the recipe's (resolved) ``weight_rounding`` picks them: GPTQ's
-    where it applies, balanced for the ops with output channels on a symmetric int8 grid, else nearest."""
+    where it applies; balanced where asked, and where GPTQ was asked but has no statistics or cannot use the
+    layout (transposed and grouped convolutions), for the ops balanced rounding knows; else nearest."""
     q = round_weights(w, qp, hessians.get(idx), op_name) if hessians is not None else None
     if q is not None:
         return q.astype(qp.storage_dtype)
-    if rounding == "balanced" and _balances(op_name, qp):
+    if rounding in ("balanced", "gptq") and _balances(op_name, qp):
         return balanced_ints(w, qp.scale, qp.axis, op_name, qp.qmin, qp.qmax)
     return _quantize_const(w, qp)
 
