@@ -481,3 +481,15 @@ def test_compare_says_it_compares_only_the_main_subgraph(tmp_path, capsys):
     assert main(["compare", str(model), str(model), "-n", "4"]) == 0
     assert capsys.readouterr().err == ("note: two.tflite has 2 subgraphs; compared: the main one (subgraph 0) "
                                        "only\n")
+
+
+def test_quantize_notes_come_after_the_summary_they_are_about(tmp_path):
+    """The tflite-micro note (stderr) follows the summary (stdout) in a terminal or a log that merges both."""
+    fixture = Path(__file__).parent / "data" / "fixtures" / "digits_cnn.tflite"
+    r = subprocess.run([sys.executable, "-m", "edgequant", "quantize", str(fixture), "-o", str(tmp_path / "d.tflite"),
+                        "--mode", "dynamic_int8"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=120, check=False)
+    assert r.returncode == 0, r.stdout
+    lines = r.stdout.splitlines()
+    note = next(i for i, line in enumerate(lines) if line.startswith("note: for tflite-micro"))
+    assert note > next(i for i, line in enumerate(lines) if line.startswith("size:"))

@@ -152,13 +152,14 @@ def run(args) -> int:
     if held:
         summary["sqnr_db"] = _sqnr(model, data, held, quantization)
     write_atomic(args.output, data)  # only now, after every check and measurement: Ctrl-C leaves no file
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        _print(summary)
+    sys.stdout.flush()  # the notes (stderr) come after the summary they are about
     if not rep.quantized_ops:
         print(f"note: no op was quantized; {args.output} computes exactly as {args.model} does", file=sys.stderr)
     _tflm_note(q, args.output)
-    if args.json:
-        print(json.dumps(summary, indent=2))
-        return 0
-    _print(summary)
     return 0
 
 
