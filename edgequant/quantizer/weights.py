@@ -69,9 +69,9 @@ def weight_params_many(weights: list[tuple[np.ndarray, int | None]], method: str
     """:func:`weight_params` of each ``(w, axis)``; the "mse" searches of small tensors run together
     (:func:`_mse_rows`), which saves most of their per-call cost on models with many small layers.
 
-    Float32 weights get min/max's scale from the (C, N) copy the search reads, as :func:`choose_qparams` computes it
-    (``max|w| / qmax`` in float64, 1.0 for an all-zero channel, at least float32's tiny, cast to float32); anything
-    else (other dtypes, empty, NaN or Inf, a bad axis) goes to choose_qparams itself, which also raises its errors."""
+    Float32 weights get min/max's scale from their (C, N) rows (a view where the layout allows), as
+    :func:`choose_qparams` computes it (``max|w| / qmax`` in float64, 1.0 for an all-zero channel, at least float32's
+    tiny, cast to float32); anything else (other dtypes, empty, NaN or Inf, a bad axis) goes to choose_qparams itself, which also raises its errors."""
     if method not in WEIGHT_RANGES:
         raise EdgequantError(f"unknown weight range '{method}' (choose from {', '.join(WEIGHT_RANGES)})")
     qps: list[QuantParams] = []
@@ -79,8 +79,10 @@ def weight_params_many(weights: list[tuple[np.ndarray, int | None]], method: str
     for i, (w, axis) in enumerate(weights):
         w = np.asarray(w)
         ok = w.dtype == np.float32 and w.size and (axis is None or -w.ndim <= axis < w.ndim)
-        rows = _rows(w, None if axis is None else axis % w.ndim) if ok else None
-        amax = np.abs(rows).max(axis=1).astype(np.float64) if ok else None
+        # min/max reads the weights where they are, without an |w| array: "minmax" copies nothing, and "mse" copies
+        # each weight once, into the aligned rows it searches
+        rows = _channel_rows(w, None if axis is None else axis % w.ndim) if ok else None
+        amax = np.maximum(rows.max(axis=1), -rows.min(axis=1)).astype(np.float64) if ok else None
         if not ok or not np.isfinite(amax).all():
             qps.append(choose_qparams(w, bits=8, symmetric=True, axis=axis))
             continue
@@ -98,11 +100,15 @@ def weight_params_many(weights: list[tuple[np.ndarray, int | None]], method: str
     return qps
 
 
-def _rows(w: np.ndarray, axis: int | None) -> np.ndarray:
-    """``w`` as float32 (C, N): one row per channel on ``axis`` (one row if None), 64-byte aligned (a view into a
-    file whose buffers are only 4-byte aligned is slower to read)."""
+def _channel_rows(w: np.ndarray, axis: int | None) -> np.ndarray:
+    """``w`` as float32 (C, N), one row per channel on ``axis`` (one row if None): a view where the layout allows."""
     w = np.asarray(w, np.float32)
-    rows = w.reshape(1, -1) if axis is None else np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)
+    return w.reshape(1, -1) if axis is None else np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)
+
+
+def _aligned(rows: np.ndarray) -> np.ndarray:
+    """``rows`` 64-byte aligned and contiguous, copied if not (a view into a file whose buffers are only 4-byte
+    aligned is slower to read)."""
     return rows.copy() if rows.ctypes.data % 64 or not rows.flags.c_contiguous else rows
 
 
@@ -121,7 +127,7 @@ def mse_scales(w: np.ndarray, scale: np.ndarray, axis: int | None, qmin: int, qm
 
 def mse_scales_many(items: list[tuple[np.ndarray, np.ndarray, int | None]], qmin: int, qmax: int) -> list[np.ndarray]:
     """:func:`mse_scales` of each ``(w, scale, axis)``, searched together (:func:`_mse_rows`)."""
-    rows = [_rows(w, axis) for w, _, axis in items]
+    rows = [_channel_rows(w, axis) for w, _, axis in items]
     s0 = [np.atleast_1d(np.asarray(scale, np.float32)) for _, scale, _ in items]
     return [k.reshape(np.shape(scale)) for k, (_, scale, _) in zip(_mse_rows(rows, s0, qmin, qmax), items)]
 
@@ -130,7 +136,8 @@ def _mse_rows(rows_list: list[np.ndarray], s0_list: list[np.ndarray], qmin: int,
     """The searched scales (C,) of each (C, N) ``rows`` with min/max scales ``s0`` (C,). Channels of tensors under
     ``_CHUNK // 2`` weights are searched together, zero padded to the next power of two of their length (a zero
     errs by exactly 0 at every ratio, so each channel's errors are its own); larger tensors alone, or with tensors
-    of the same channel length."""
+    of the same channel length. ``rows`` may be views of the file: each weight is copied once, into the aligned
+    arrays searched."""
     groups: dict[tuple[int, bool], list[tuple[int, np.ndarray, np.ndarray]]] = {}
     for i, (rows, s0) in enumerate(zip(rows_list, s0_list)):
         n = rows.shape[1]
@@ -140,7 +147,7 @@ def _mse_rows(rows_list: list[np.ndarray], s0_list: list[np.ndarray], qmin: int,
     for (n, _), members in groups.items():
         s0 = np.concatenate([m[2] for m in members])
         if len(members) == 1 and members[0][1].shape[1] == n:
-            rows = members[0][1]
+            rows = _aligned(members[0][1])
         else:
             rows = np.empty((s0.size, n), np.float32)
             c0 = 0
