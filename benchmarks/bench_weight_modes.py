@@ -15,8 +15,8 @@ ratio = edgequant / ai-edge-quantizer (at most 1 is the target). The MLPerf Tiny
 (EDGEQUANT_SHARED names another shared folder) are skipped with a message when absent. ``--profile MODEL`` prints
 edgequant's cProfile for that model's modes instead; ``--stages MODEL`` the median ms of its stages over --repeat
 runs (load, quantize, save, and inside quantize the weight-scale search, balanced rounding with the quantize_affine
-it calls, and the model's clone; time.perf_counter around each). The edgequant timed is the one in this checkout (the script
-puts its repository first on sys.path), so a copy of the script in an older checkout times that one.
+it calls, and the model's clone; time.perf_counter around each). The edgequant timed is the one in this checkout
+(the script puts its repository first on sys.path), so a copy of the script in an older checkout times that one.
 
 Both tools get compare_quantizers.py's shared float file (shared_float_file): every OperatorCode's builtin_code set
 to its op and a SignatureDef: ad01's TF 2.3 converter wrote FULLY_CONNECTED in deprecated_builtin_code only, and

@@ -71,7 +71,8 @@ def weight_params_many(weights: list[tuple[np.ndarray, int | None]], method: str
 
     Float32 weights get min/max's scale from their (C, N) rows (a view where the layout allows), as
     :func:`choose_qparams` computes it (``max|w| / qmax`` in float64, 1.0 for an all-zero channel, at least float32's
-    tiny, cast to float32); anything else (other dtypes, empty, NaN or Inf, a bad axis) goes to choose_qparams itself, which also raises its errors."""
+    tiny, cast to float32); anything else (other dtypes, empty, NaN or Inf, a bad axis) goes to choose_qparams
+    itself, which also raises its errors."""
     if method not in WEIGHT_RANGES:
         raise EdgequantError(f"unknown weight range '{method}' (choose from {', '.join(WEIGHT_RANGES)})")
     qps: list[QuantParams] = []
