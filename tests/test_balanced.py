@@ -13,6 +13,7 @@ import edgequant as eq
 from edgequant.qmath import quantize_affine
 from edgequant.quantizer import Recipe, quantize
 from edgequant.quantizer.balanced import balanced_ints
+from edgequant.quantizer.rewrite import _may_balance
 
 FIX = Path(__file__).parent / "data" / "fixtures"
 
@@ -137,6 +138,8 @@ def test_quantize_writes_the_same_integers_as_the_per_tensor_path(digits):
     floats = {t.name: t.numpy() for t in m.main.tensors if t.is_constant and t.type == eq.dtypes.FLOAT32}
     ops = {m.main.tensors[op.inputs[1]].name: m.op_name(op) for op in m.main.operators if len(op.inputs) > 1}
     q = eq.load(eq.save(quantize(m, Recipe.weight_only_int8())))
+    assert all(_may_balance(m, m.main, op, m.op_name(op), Recipe.weight_only_int8().resolved(False))
+               for op in m.main.operators if m.op_name(op) in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"))
     checked = 0
     for t in q.main.tensors:
         if t.type == eq.dtypes.INT8 and t.name in floats and ops.get(t.name) in ("CONV_2D", "DEPTHWISE_CONV_2D",
@@ -152,7 +155,7 @@ def test_quantize_writes_the_same_integers_as_the_per_tensor_path(digits):
 
 def test_gptq_falls_back_to_balanced_rounding_where_it_has_no_statistics():
     """A weight GPTQ cannot round (no statistics for it, or a layout it does not handle, like TRANSPOSE_CONV)
-    gets balanced rounding when the recipe asked for GPTQ, nearest when it asked for nearest."""
+    gets balanced rounding where balancing applies (_may_balance: GPTQ or balanced asked, one-signed inputs)."""
     from edgequant.quantization import QuantParams
     from edgequant.quantizer.rewrite import _weight_ints
 
@@ -165,8 +168,24 @@ def test_gptq_falls_back_to_balanced_rounding_where_it_has_no_statistics():
     scale = (np.abs(w).reshape(4, -1).max(1) / 127).astype(np.float32)
     qp = QuantParams(scale, np.zeros(4, np.int64), axis=0, narrow_range=True)
     for op in ("TRANSPOSE_CONV", "CONV_2D"):
-        got = _weight_ints(w, qp, op, 0, NoStatistics(), "gptq")
+        got = _weight_ints(w, qp, op, 0, NoStatistics(), True)
         np.testing.assert_array_equal(got, balanced_ints(w, scale, 0, op, -127, 127))
-        near = _weight_ints(w, qp, op, 0, NoStatistics(), "nearest")
+        near = _weight_ints(w, qp, op, 0, NoStatistics(), False)
         np.testing.assert_array_equal(near, quantize_affine(w, scale, 0, -127, 127, axis=0, dtype=np.int8))
         assert not np.array_equal(got, near)
+
+
+def test_weights_reading_inputs_of_both_signs_round_to_nearest():
+    """mnist_lstm's last FULLY_CONNECTED reads LSTM (tanh) outputs, whose means differ in sign: balancing its rows
+    lost 1-3.5 dB, so it rounds to nearest; the same recipe balances weights that read ReLU outputs."""
+    path = Path(__file__).resolve().parents[2] / "shared" / "models" / "tflm_mnist_lstm_float.tflite"
+    if not path.exists():
+        pytest.skip(f"{path} is absent (../shared holds the third-party models)")
+    m = eq.load_file(path)
+    fc = next(op for op in m.main.operators if m.op_name(op) == "FULLY_CONNECTED")
+    assert not _may_balance(m, m.main, fc, "FULLY_CONNECTED", Recipe.weight_only_int8().resolved(False))
+    w = m.main.tensors[fc.inputs[1]].numpy()
+    q = eq.load(eq.save(quantize(m, Recipe.weight_only_int8())))
+    t = next(t for t in q.main.tensors if t.name == m.main.tensors[fc.inputs[1]].name)
+    qp = t.quantization
+    np.testing.assert_array_equal(t.numpy(), quantize_affine(w, qp.scale, 0, -127, 127, axis=0, dtype=np.int8))

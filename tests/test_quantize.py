@@ -388,10 +388,11 @@ def _versions(q):
     (Recipe.int16x8(io="float"), {"CONV_2D": 8, "FULLY_CONNECTED": 11, "ADD": 3, "CONCATENATION": 3,
                                   "AVERAGE_POOL_2D": 3, "SOFTMAX": 3, "QUANTIZE": 2, "DEQUANTIZE": 3}),
     # hybrid: per-channel FC 12, per-tensor FC with asymmetric inputs 9; per-channel conv 5, per-tensor 2;
-    # depthwise per-channel 6, per-tensor 4
+    # depthwise per-channel 6, and per-tensor too: LiteRT's hybrid depthwise reads a scale per channel, so the one
+    # scale is written for each channel (version 4, a one-scale filter, is read past its end)
     (Recipe.dynamic_int8(min_weight_elements=0), {"FULLY_CONNECTED": 12, "CONV_2D": 5, "DEPTHWISE_CONV_2D": 6}),
     (Recipe.dynamic_int8(min_weight_elements=0, per_channel=False),
-     {"FULLY_CONNECTED": 9, "CONV_2D": 2, "DEPTHWISE_CONV_2D": 4}),
+     {"FULLY_CONNECTED": 9, "CONV_2D": 2, "DEPTHWISE_CONV_2D": 6}),
     # DEQUANTIZE: per-channel int8 5, per-tensor int8 2, float16 3; float ops stay 1
     (Recipe.weight_only_int8(), {"DEQUANTIZE": 5, "CONV_2D": 1, "FULLY_CONNECTED": 1}),
     (Recipe.weight_only_int8(per_channel=False), {"DEQUANTIZE": 2}),

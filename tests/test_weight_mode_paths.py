@@ -15,7 +15,7 @@ import pytest
 
 import edgequant as eq
 from edgequant.qmath import quantize_affine
-from edgequant.quantizer import Recipe, quantize
+from edgequant.quantizer import Recipe, quantize, quantize_with_report
 from edgequant.quantizer import rewrite as R
 
 FIX = Path(__file__).resolve().parent / "data" / "fixtures"
@@ -79,3 +79,64 @@ def test_minmax_scales_from_the_search_rows_are_choose_qparams_ones(shape, axis)
     w.reshape(-1)[0] = np.nan
     with pytest.raises(QuantizationError, match="NaN"):
         weight_params_many([(w, axis)], "mse")
+
+
+def _litert_ref(blob: bytes, x: np.ndarray) -> np.ndarray:
+    li = pytest.importorskip("ai_edge_litert.interpreter")
+    it = li.Interpreter(model_content=bytes(blob), experimental_op_resolver_type=li.OpResolverType.BUILTIN_REF)
+    it.allocate_tensors()
+    i, o = it.get_input_details()[0], it.get_output_details()[0]
+    ys = []
+    for k in range(len(x)):
+        it.set_tensor(i["index"], x[k:k + 1])
+        it.invoke()
+        ys.append(it.get_tensor(o["index"]).copy())
+    return np.concatenate(ys)
+
+
+def test_per_tensor_hybrid_depthwise_writes_a_scale_per_channel_and_runs_like_litert():
+    """LiteRT's hybrid depthwise kernel reads one scale per output channel (a one-scale array is read past its
+    end: wrong outputs, 40/40 mismatched on vww); per-tensor dynamic_int8 writes the one scale for each channel."""
+    m = eq.load_file(FIX / "digits_resnet.tflite")
+    q = eq.save(quantize(m, Recipe.dynamic_int8(per_channel=False)))
+    qm = eq.load(q)
+    dw = next(op for op in qm.main.operators if qm.op_name(op) == "DEPTHWISE_CONV_2D")
+    t = qm.main.tensors[dw.inputs[1]]
+    assert t.type == eq.dtypes.INT8 and len(t.quantization.scale) == t.shape[3] > 1
+    assert len(set(t.quantization.scale.tolist())) == 1 and t.quantization.quantized_dimension == 3
+    x = np.load(FIX / "digits_split.npz")["x_test"][:40]
+    # float ops after the hybrid ones (softmax) may differ in the last bits: agreement as `edgequant verify` judges
+    np.testing.assert_allclose(eq.Interpreter(q).run([x])[0], _litert_ref(q, x), rtol=1e-5, atol=1e-7)
+
+
+def test_dynamic_int8_stores_a_grouped_convolution_weight_only():
+    """A grouped CONV_2D has no hybrid kernel in edgequant, and LiteRT's needs per-channel scales: dynamic_int8
+    gives it int8 weights with a DEQUANTIZE (as weight_only_int8), per channel and per tensor, and the file runs
+    in LiteRT's reference kernels as in edgequant's interpreter."""
+    from test_kernel_errors import _grouped_conv
+
+    float_model = eq.load(_grouped_conv(6))
+    x = np.random.default_rng(0).uniform(0, 1, (4, 5, 5, 4)).astype(np.float32)
+    for per_channel in (True, False):
+        q, rep = quantize_with_report(float_model, Recipe.dynamic_int8(per_channel=per_channel))
+        assert rep.quantized_ops == ["0 CONV_2D (grouped: no hybrid kernel, its int8 weights are dequantized at load)"]
+        blob = eq.save(q)
+        names = [q.op_name(op) for op in q.main.operators]
+        assert names == ["DEQUANTIZE", "CONV_2D"]
+        np.testing.assert_allclose(eq.Interpreter(blob).run([x])[0], _litert_ref(blob, x), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["dynamic_int8", "weight_only_int8", "int8"])
+def test_non_finite_weights_are_refused_naming_the_tensor(mode):
+    m = eq.load_file(FIX / "digits_cnn.tflite")
+    fc = next(op for op in m.main.operators if m.op_name(op) == "FULLY_CONNECTED")
+    t = m.main.tensors[fc.inputs[1]]
+    w = t.numpy().copy()
+    w.flat[[3, 7]] = [np.nan, np.inf]
+    m.buffers[t.buffer] = eq.graph.Buffer(data=np.frombuffer(w.tobytes(), np.uint8))
+    m = eq.load(eq.save(m.bind()))
+    calib = np.load(FIX / "digits_split.npz")["x_calib"][:8] if mode == "int8" else None
+    with pytest.raises(eq.EdgequantError, match=rf"FULLY_CONNECTED weight tensor {fc.inputs[1]} '.+' holds 2 NaN "
+                                                  r"or Inf values") as e:
+        quantize(m, Recipe.preset(mode), calib)
+    assert "\n" not in str(e.value)

@@ -38,9 +38,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "error); auto (default) = minmax with gptq, else mse")
     p.add_argument("--rounding", choices=ROUNDINGS,
                    help="int8 weight rounding: nearest; balanced (nearest, then a few weights moved one step so "
-                        "each channel's rounding errors sum to about zero: no offset on inputs with a mean); gptq "
-                        "(compensates each rounding error from the calibration inputs, needs --calib); auto "
-                        "(default) = gptq with --calib, else balanced")
+                        "that the errors of each group of weights reading one input channel, or of a fully "
+                        "connected row, sum to about zero: no offset from inputs with a mean; only where the "
+                        "inputs have one sign, e.g. after a ReLU); gptq (compensates each rounding error from the "
+                        "calibration inputs, needs --calib); auto (default) = gptq with --calib, else balanced")
     p.add_argument("--min-weight-elements", type=int, metavar="N",
                    help="weight modes: weights with fewer values stay float (default 0: all are quantized; "
                         "TFLiteConverter's dynamic-range mode keeps weights under 1024 values float)")
@@ -268,7 +269,7 @@ def _print(s: dict) -> None:
     r = s["recipe"]
     if r.get("mode") != "float16":
         rounding = {"gptq": "GPTQ (error-compensating, from the calibration inputs)",
-                    "balanced": "balanced (zero-sum errors per channel)"}.get(r["weight_rounding"], "nearest")
+                    "balanced": "balanced (zero-sum errors per group, where inputs have one sign)"}.get(r["weight_rounding"], "nearest")
         small = f"; weights under {r['min_weight_elements']} values stay float" \
             if r["min_weight_elements"] and r["mode"] in ("dynamic_int8", "weight_only_int8") else ""
         out.write(f"weights: int8 {r['weight_range']} scales, {rounding} rounding{small}\n")

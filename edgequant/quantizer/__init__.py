@@ -27,6 +27,7 @@ from .lstm import LstmStats
 from .recipe import MODES, Recipe
 from .rewrite import (
     Report,
+    check_finite_weights,
     check_float_model,
     check_one_subgraph,
     check_overrides,
@@ -72,6 +73,7 @@ def quantize_with_report(model: Model, recipe: Recipe | str, calibration_data: A
     check_overrides(model, recipe)
     if recipe.full_integer:
         check_one_subgraph(model)
+        check_finite_weights(model)
     recipe = recipe.resolved(calibration_data is not None)
     gptq = recipe.weight_rounding == "gptq" and recipe.mode != "float16"
     hessians = Hessians(model) if gptq else None

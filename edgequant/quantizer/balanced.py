@@ -14,6 +14,12 @@ The groups: in a convolution with a kh x kw kernel, the taps that read one input
 one feature map have nearly the same mean, different channels do not); in a depthwise convolution, each channel's
 taps; in a fully connected layer and a 1 x 1 convolution, an output channel's whole row.
 
+Where: only where the op's input has one sign (:func:`one_signed_input`): the output of a ReLU, ReLU6 or
+logistic (also fused into the op before), through pooling, reshapes, padding, concatenations and sums of such, or
+a model input (images, spectrogram features: an assumption, made because the file cannot say). Elsewhere (tanh
+or LSTM outputs, say) the inputs' means differ in sign, a zero sum of errors does not cancel ``sum_i e_i mu_i``,
+and the moves only add error (mnist_lstm's last layer: -1 to -3.5 dB): those weights round to nearest.
+
 Output SQNR without calibration data (benchmarks/compare_quantizers.py, the same scales, nearest -> balanced):
 see BENCHMARKS.md. GPTQ (edgequant.quantizer.gptq) does this and more from the calibration inputs' statistics;
 balanced rounding is the data-free default.
@@ -32,6 +38,41 @@ from ..qmath import quantize_affine
 
 # The ops balanced rounding knows the layout of, and the axis of their output channels.
 CHANNEL_AXIS = {"CONV_2D": 0, "TRANSPOSE_CONV": 0, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 0}
+# Ops whose output is never negative, and ops that keep the sign of what they read (their input 0, or all inputs
+# for _ALL_INPUTS: a sum or product of non-negative values is non-negative), for one_signed_input.
+_NONNEGATIVE = {"RELU", "RELU6", "RELU_0_TO_1", "LOGISTIC"}
+_SIGN_KEEPING = {"MAX_POOL_2D", "AVERAGE_POOL_2D", "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "PAD", "TRANSPOSE",
+                 "STRIDED_SLICE", "SLICE", "MEAN", "RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR", "DEPTH_TO_SPACE",
+                 "SPACE_TO_DEPTH", "CONCATENATION", "PACK", "SPLIT", "SPLIT_V", "UNPACK", "GATHER", "TILE",
+                 "QUANTIZE", "DEQUANTIZE", "ADD", "MUL", "MAXIMUM"}
+_ALL_INPUTS = {"CONCATENATION", "PACK", "ADD", "MUL", "MAXIMUM"}  # one sign if every input has it
+_RELU, _RELU6 = 1, 3  # ActivationFunctionType values whose output is never negative
+
+
+def one_signed_input(model, sg, op, data_slot: int, producers: dict[int, int] | None = None) -> bool:
+    """Whether the values ``op`` reads at input ``data_slot`` all have one sign, as far as the graph says: a model
+    input (assumed), or a never-negative op's output, reached through sign-keeping ops."""
+    producers = sg.producers() if producers is None else producers
+    todo, seen = [(op.inputs or [])[data_slot] if data_slot < len(op.inputs or []) else -1], set()
+    while todo:
+        t = todo.pop()
+        if t in seen:
+            continue
+        seen.add(t)
+        if t in (sg.inputs or []):
+            continue
+        if t < 0 or t not in producers:
+            return False  # a constant or a missing tensor: nothing known
+        src = sg.operators[producers[t]]
+        name = model.op_name(src)
+        act = getattr(src.builtin_options, "fused_activation_function", None)
+        if name in _NONNEGATIVE or act in (_RELU, _RELU6):
+            continue
+        if name not in _SIGN_KEEPING:
+            return False
+        ins = [i for i in src.inputs or [] if i >= 0]
+        todo.extend(ins if name in _ALL_INPUTS else ins[:1] if name != "SPLIT" else ins[1:2])
+    return True
 
 
 def balanced_ints(w: np.ndarray, scale: np.ndarray, scale_axis: int | None, op_name: str,

@@ -84,8 +84,9 @@ class Recipe:
     weight_range: how int8 weight scales are chosen, "minmax" (max|w| / 127), "mse" (the clipping ratio with the
     smallest weight error, see edgequant.quantizer.weights) or "auto" (default: "minmax" with GPTQ, which
     compensates rounding error itself, else "mse"). weight_rounding: which int8 value each weight gets within
-    that range, "nearest", "balanced" (nearest, then a few weights moved one step so that each channel's rounding
-    errors sum to about zero; see edgequant.quantizer.balanced), "gptq" (error-compensating rounding from the
+    that range, "nearest", "balanced" (nearest, then a few weights moved one step so that the rounding errors of
+    each group of weights reading inputs with one mean sum to about zero, where the inputs have one sign; see
+    edgequant.quantizer.balanced), "gptq" (error-compensating rounding from the
     calibration inputs, see edgequant.quantizer.gptq; needs calibration data, in every mode) or "auto" (default:
     gptq when calibration data is given, else balanced).
     batch_size: calibration batch. :meth:`resolved` turns the two defaults into what a run used.

@@ -15,10 +15,10 @@ from .. import dtypes
 from ..errors import EdgequantError, UnsupportedError
 from ..graph import Buffer, Model, Operator, QuantizationParameters, SubGraph, Tensor, new_node
 from ..qmath import quantize_affine
-from ..quantization import QuantParams, choose_qparams
+from ..quantization import QuantizationError, QuantParams, choose_qparams
 from . import lstm, rules
 from .balanced import CHANNEL_AXIS as BALANCED_OPS
-from .balanced import balanced_ints, balanced_many
+from .balanced import balanced_ints, balanced_many, one_signed_input
 from .gptq import Hessians, round_weights
 from .recipe import Recipe
 from .weights import weight_params, weight_params_many
@@ -100,6 +100,28 @@ def _add_op(m: Model, name: str, inputs: list[int], outputs: list[int]) -> Opera
     return Operator(opcode_index=m.op_code_index(name), inputs=inputs, outputs=outputs)
 
 
+def check_finite_weights(model: Model) -> None:
+    """Refuse, naming the tensor, a weight with NaN or Inf values (before a calibration run would meet it as an
+    activation that "became NaN")."""
+    for sg in model.subgraphs or []:
+        for op in sg.operators or []:
+            name = model.op_name(op)
+            if name not in rules.WEIGHT_OPS:
+                continue
+            for slot in _weight_inputs(name):
+                idx = (op.inputs or [])[slot] if slot < len(op.inputs or []) else -1
+                w = _const_float(sg, idx) if idx >= 0 else None
+                if w is not None and not np.isfinite(w).all():
+                    raise _nonfinite(sg, idx, name)
+
+
+def _nonfinite(sg: SubGraph, idx: int, op_name: str) -> EdgequantError:
+    t = sg.tensors[idx]
+    bad = int(np.count_nonzero(~np.isfinite(t.numpy())))
+    return EdgequantError(f"{op_name} weight tensor {idx} '{t.name}' holds {bad} NaN or Inf value"
+                          f"{'s' if bad != 1 else ''}: int8 scales cannot cover them; fix the float model")
+
+
 def _weight_params(w: np.ndarray, axis: int | None, recipe: Recipe) -> QuantParams:
     """Symmetric narrow-range weights: zero point 0, [-127, 127], per channel on ``axis`` or per tensor, over
     the range the recipe's ``weight_range`` picks."""
@@ -139,14 +161,13 @@ def _quantize_const(w: np.ndarray, qp: QuantParams) -> np.ndarray:
 
 
 def _weight_ints(w: np.ndarray, qp: QuantParams, op_name: str, idx: int, hessians: Hessians | None,
-                 rounding: str) -> np.ndarray:
-    """The integers of weight tensor ``idx`` as the recipe's (resolved) ``weight_rounding`` picks them: GPTQ's
-    where it applies; balanced where asked, and where GPTQ was asked but has no statistics or cannot use the
-    layout (transposed and grouped convolutions), for the ops balanced rounding knows; else nearest."""
+                 balance: bool) -> np.ndarray:
+    """The integers of weight tensor ``idx``: GPTQ's where the recipe asks for it and it applies; else balanced
+    where ``balance`` (from :func:`_may_balance`) and the grid allows; else nearest."""
     q = round_weights(w, qp, hessians.get(idx), op_name) if hessians is not None else None
     if q is not None:
         return q.astype(qp.storage_dtype)
-    if rounding in ("balanced", "gptq") and _balances(op_name, qp):
+    if balance and _balances(op_name, qp):
         return balanced_ints(w, qp.scale, qp.axis, op_name, qp.qmin, qp.qmax)
     return _quantize_const(w, qp)
 
@@ -268,7 +289,7 @@ def rewrite_weights(model: Model, recipe: Recipe, hessians: Hessians | None = No
     rep = Report(recipe.mode)
     found = _weight_params_ahead(m, recipe)
     for s, sg in enumerate(m.subgraphs or []):
-        consumers = sg.consumers()
+        consumers, producers = sg.consumers(), sg.producers()
         sole = {i for i, c in consumers.items() if len(c) == 1 and i not in (sg.outputs or [])}
         new_ops: list[Operator] = []
         converted: dict[int, int] = {}  # original constant tensor -> float tensor produced by DEQUANTIZE
@@ -280,12 +301,15 @@ def rewrite_weights(model: Model, recipe: Recipe, hessians: Hessians | None = No
                 new_ops.append(op)
                 continue
             per_channel = recipe.per_channel and "per_tensor" not in actions
+            balance = _may_balance(m, sg, op, name, recipe, producers)
             small = _small_weight(sg, op, name, recipe)
             if small:
                 rep.float_ops.append(f"{o} {name} ({small} weights, under min_weight_elements "
                                      f"{recipe.min_weight_elements})")
-            if recipe.mode == "dynamic_int8":
-                if _hybrid(m, sg, op, name, recipe, per_channel, consumers, rep, hessians if s == 0 else None, found):
+            grouped = _grouped_conv(sg, op, name)
+            if recipe.mode == "dynamic_int8" and not grouped:
+                if _hybrid(m, sg, op, name, recipe, per_channel, consumers, rep, hessians if s == 0 else None, found,
+                           balance):
                     rep.quantized_ops.append(f"{o} {name}")
                 elif not small and _has_weight_matrix(sg, op):
                     rep.float_ops.append(f"{o} {name} (no {recipe.mode} rule for its weights: they stay float)")
@@ -298,11 +322,13 @@ def rewrite_weights(model: Model, recipe: Recipe, hessians: Hessians | None = No
                 idx = op.inputs[slot]
                 if idx not in converted:
                     converted[idx] = _dequantized_const(m, sg, idx, name, slot, recipe, per_channel, new_ops, rep,
-                                                        sole, hessians if s == 0 else None, found)
+                                                        sole, hessians if s == 0 else None, found, balance)
                 op.inputs = list(op.inputs)
                 op.inputs[slot] = converted[idx]
             if slots:
-                rep.quantized_ops.append(f"{o} {name}")
+                rep.quantized_ops.append(f"{o} {name}" + (" (grouped: no hybrid kernel, its int8 weights are "
+                                                          "dequantized at load)" if grouped and recipe.mode ==
+                                                         "dynamic_int8" else ""))
             new_ops.append(op)
         sg.operators = new_ops
     _drop_dead_buffers(m)
@@ -318,10 +344,12 @@ def _weight_params_ahead(m: Model, recipe: Recipe) -> dict[tuple[int, int, int |
     again for anything missing here)."""
     if recipe.mode not in ("weight_only_int8", "dynamic_int8"):
         return {}
-    want: dict[tuple[int, int, int | None], tuple[np.ndarray, str]] = {}
+    want: dict[tuple[int, int, int | None], tuple[np.ndarray, str, bool]] = {}
     for sg in m.subgraphs or []:
+        producers = sg.producers()
         for op in sg.operators or []:
             name = m.op_name(op)
+            balance = _may_balance(m, sg, op, name, recipe, producers)
             actions = recipe.action_for(name, _tensor_names(sg, op))
             if "float" in actions:
                 continue
@@ -330,21 +358,37 @@ def _weight_params_ahead(m: Model, recipe: Recipe) -> dict[tuple[int, int, int |
                 if name in rules.HYBRID and len(op.inputs or []) >= 2:
                     w = _const_float(sg, op.inputs[1])
                     if w is not None and w.size >= recipe.min_weight_elements:
-                        want[(id(sg), op.inputs[1], rules.RULES[name].weights[1] if per_channel else None)] = (w, name)
+                        want[(id(sg), op.inputs[1], rules.RULES[name].weights[1] if per_channel else None)] = (
+                            w, name, balance)
                 continue
             rule = rules.RULES.get(name)
             for slot in _weight_slots(sg, op, name, recipe):
                 w = _const_float(sg, op.inputs[slot])
                 axis = rule.weights.get(slot) if (rule is not None and per_channel and w.ndim > 1) else None
-                want.setdefault((id(sg), op.inputs[slot], axis), (w, name))
-    qps = weight_params_many([(w, key[2]) for key, (w, _) in want.items()], recipe.weight_range)
+                want.setdefault((id(sg), op.inputs[slot], axis), (w, name, balance))
+    try:
+        qps = weight_params_many([(w, key[2]) for key, (w, _, _) in want.items()], recipe.weight_range)
+    except QuantizationError:
+        for (sg_id, idx, _), (w, name, _) in want.items():
+            if not np.isfinite(w).all():
+                raise _nonfinite(next(g for g in m.subgraphs if id(g) == sg_id), idx, name) from None
+        raise
     found = {key: (qp, None) for key, qp in zip(want, qps)}
     if recipe.weight_rounding == "balanced":
-        keys = [k for k, (qp, _) in found.items() if _balances(want[k][1], qp)]
+        keys = [k for k, (qp, _) in found.items() if want[k][2] and _balances(want[k][1], qp)]
         ints = balanced_many([(want[k][0], found[k][0].scale, found[k][0].axis, want[k][1]) for k in keys],
                              -127, 127)
         found.update({k: (found[k][0], q) for k, q in zip(keys, ints)})
     return found
+
+
+def _may_balance(m: Model, sg: SubGraph, op: Operator, name: str, recipe: Recipe,
+                 producers: dict[int, int] | None = None) -> bool:
+    """Whether the op's weights round balanced: asked for ("balanced", or "gptq" where GPTQ cannot round them:
+    transposed and grouped convolutions, weights without statistics), an op whose layout balanced rounding knows,
+    and inputs of one sign (edgequant.quantizer.balanced)."""
+    return (recipe.weight_rounding in ("balanced", "gptq") and name in BALANCED_OPS
+            and one_signed_input(m, sg, op, _act_slot(rules.RULES[name]), producers))
 
 
 def _balances(op_name: str, qp: QuantParams) -> bool:
@@ -375,6 +419,16 @@ def _small_weight(sg: SubGraph, op: Operator, name: str, recipe: Recipe) -> int:
     return sum(sizes) if sizes and max(sizes) < recipe.min_weight_elements else 0
 
 
+def _grouped_conv(sg: SubGraph, op: Operator, name: str) -> bool:
+    """A CONV_2D whose filter has fewer input channels than its input: a grouped convolution. LiteRT's hybrid
+    kernel needs per-channel scales there and edgequant's interpreter has no hybrid grouped kernel, so
+    dynamic_int8 stores its weights as weight_only_int8 does."""
+    if name != "CONV_2D" or len(op.inputs or []) < 2 or min(op.inputs[:2]) < 0:
+        return False
+    x, w = sg.tensors[op.inputs[0]].shape, sg.tensors[op.inputs[1]].shape
+    return bool(len(x) == 4 and len(w) == 4 and x[3] > 0 and x[3] != w[3])
+
+
 def _has_weight_matrix(sg: SubGraph, op: Operator) -> bool:
     """Whether the op reads a constant float tensor of two or more dimensions (weights, not a bias or a shape)."""
     return any((w := _const_float(sg, i)) is not None and w.ndim >= 2 for i in op.inputs or [])
@@ -386,7 +440,7 @@ def _weight_inputs(name: str) -> tuple[int, ...]:
 
 def _dequantized_const(m: Model, sg: SubGraph, idx: int, op_name: str, slot: int, recipe: Recipe,
                        per_channel: bool, new_ops: list[Operator], rep: Report, sole: set[int],
-                       hessians: Hessians | None, found: dict | None = None) -> int:
+                       hessians: Hessians | None, found: dict | None = None, balance: bool = False) -> int:
     """Store constant ``idx`` compressed (float16 or int8) and emit a DEQUANTIZE back to float32."""
     t = sg.tensors[idx]
     w = t.numpy()
@@ -397,7 +451,7 @@ def _dequantized_const(m: Model, sg: SubGraph, idx: int, op_name: str, slot: int
         axis = rule.weights.get(slot) if (rule is not None and per_channel and w.ndim > 1) else None
         qp, q = (found or {}).get((id(sg), idx, axis)) or (_weight_params(w, axis, recipe), None)
         if q is None:
-            q = _weight_ints(w, qp, op_name, idx, hessians, recipe.weight_rounding)
+            q = _weight_ints(w, qp, op_name, idx, hessians, balance)
         src = _const_tensor_raw(m, sg, idx, q, dtypes.INT8, _qparams_node(qp), "_int8", sole)
     rep.quantized_weights.append(t.name)
     dst = _new_tensor(sg, t, t.name + "_dequant", FLOAT)
@@ -407,7 +461,8 @@ def _dequantized_const(m: Model, sg: SubGraph, idx: int, op_name: str, slot: int
 
 
 def _hybrid(m: Model, sg: SubGraph, op: Operator, name: str, recipe: Recipe, per_channel: bool,
-            consumers: dict[int, list[int]], rep: Report, hessians: Hessians | None, found: dict | None = None) -> bool:
+            consumers: dict[int, list[int]], rep: Report, hessians: Hessians | None, found: dict | None = None,
+            balance: bool = False) -> bool:
     """Dynamic range: int8 weights read by the op's hybrid kernel; inputs quantized on the fly."""
     if name not in rules.HYBRID or len(op.inputs or []) < 2:
         return False
@@ -418,7 +473,14 @@ def _hybrid(m: Model, sg: SubGraph, op: Operator, name: str, recipe: Recipe, per
     axis = rules.RULES[name].weights[1] if per_channel else None
     qp, q = (found or {}).get((id(sg), idx, axis)) or (_weight_params(w, axis, recipe), None)
     if q is None:
-        q = _weight_ints(w, qp, name, idx, hessians, recipe.weight_rounding)
+        q = _weight_ints(w, qp, name, idx, hessians, balance)
+    if name == "DEPTHWISE_CONV_2D" and qp.axis is None:
+        # LiteRT's hybrid depthwise kernel reads a scale per output channel, past the end of a one-scale array
+        # (and its Prepare checks the count against the filter's dimension 0, which is 1): write the one
+        # scale for every channel.
+        channels = w.shape[3]
+        qp = replace(qp, scale=np.full(channels, qp.scale, np.float32), zero_point=np.zeros(channels, np.int64),
+                     axis=3)
     t = sg.tensors[idx]
     if _sole_user(sg, idx, consumers):
         t.type, t.buffer, t.quantization = dtypes.INT8, _store_in_place(m, t, q), _qparams_node(qp)
@@ -464,6 +526,9 @@ def rewrite_full_integer(model: Model, recipe: Recipe, ranges: dict[int, tuple[f
     check_one_subgraph(model)
     m = model.clone()
     sg = m.main
+    producers = sg.producers()  # of the graph as it comes: the rewrite below retargets inputs
+    balanced = {o for o, op in enumerate(sg.operators or [])
+                if (name := m.op_name(op)) in BALANCED_OPS and _may_balance(m, sg, op, name, recipe, producers)}
     act = "int16" if recipe.mode == "int16x8" else "int8"
     act_type = dtypes.INT16 if act == "int16" else dtypes.INT8
     bits = 16 if act == "int16" else 8
@@ -561,7 +626,7 @@ def rewrite_full_integer(model: Model, recipe: Recipe, ranges: dict[int, tuple[f
             assert lstm_stats is not None
             _quantize_lstm(m, sg, op, params, conv, recipe, rep, lstm_stats)
         else:
-            _quantize_op(m, sg, op, o, name, rule, act, params, conv, recipe, rep, hessians)
+            _quantize_op(m, sg, op, o, name, rule, act, params, conv, recipe, rep, hessians, o in balanced)
         for i in outs:
             conv.set_home(i, "q")
         conv.emit(op)
@@ -585,7 +650,7 @@ def _act_inputs(op: Operator, rule: rules.Rule, sg: SubGraph) -> list[int]:
 
 def _quantize_op(m: Model, sg: SubGraph, op: Operator, o: int, name: str, rule: rules.Rule, act: str,
                  params: dict[int, QuantParams], conv: _Domains, recipe: Recipe, rep: Report,
-                 hessians: Hessians | None) -> None:
+                 hessians: Hessians | None, balance: bool = False) -> None:
     tensors = sg.tensors
     actions = recipe.action_for(name, _tensor_names(sg, op))
     per_channel = recipe.per_channel and rule.per_channel and "per_tensor" not in actions
@@ -602,8 +667,10 @@ def _quantize_op(m: Model, sg: SubGraph, op: Operator, o: int, name: str, rule: 
         w = _const_float(sg, idx)
         if slot in rule.weights:
             axis = rule.weights[slot] if per_channel else None
+            if w is not None and not np.isfinite(w).all():
+                raise _nonfinite(sg, idx, name)
             qp = _fit_bias(_weight_params(w, axis, recipe), op, rule, sg, params)
-            q = _weight_ints(w, qp, name, idx, hessians, recipe.weight_rounding)
+            q = _weight_ints(w, qp, name, idx, hessians, balance)
             inputs[slot] = _const_tensor(m, sg, idx, q, dtypes.INT8, qp, "_int8", conv.sole)
             w_scale = qp.scale
             rep.quantized_weights.append(tensors[idx].name)
