@@ -98,18 +98,22 @@ def test_balanced_keeps_nearest_where_a_group_already_sums_to_under_half_a_step(
 
 
 def test_balanced_rounding_beats_nearest_without_data_on_digits(digits):
-    """Output SQNR on the held-out digits, no calibration data, the same MSE scales: balanced > nearest."""
+    """Output SQNR on the held-out digits, no calibration data, the same scales (MSE-searched ones, and min/max
+    ones): balanced > nearest."""
     models, d = digits
     x = d["x_test"][:200]
     for name, m in models.items():
         ref = eq.Interpreter(m).run([x])[0]
         for mode in ("dynamic_int8", "weight_only_int8"):
             out = {}
-            for rounding in ("nearest", "balanced"):
-                q = quantize(m, Recipe.preset(mode, weight_rounding=rounding))
+            for rounding, weight_range in (("nearest", "mse"), ("balanced", "mse"), ("nearest", "minmax"),
+                                           ("balanced", "minmax")):
+                q = quantize(m, Recipe.preset(mode, weight_rounding=rounding, weight_range=weight_range))
                 y = eq.Interpreter(eq.save(q)).run([x])[0]
-                out[rounding] = 10 * np.log10(np.sum(ref.astype(np.float64) ** 2) / np.sum((ref - y) ** 2.0))
-            assert out["balanced"] > out["nearest"] + 1.0, f"{name} {mode}: {out}"
+                out[rounding, weight_range] = 10 * np.log10(np.sum(ref.astype(np.float64) ** 2)
+                                                            / np.sum((ref - y) ** 2.0))
+            for weight_range in ("mse", "minmax"):
+                assert out["balanced", weight_range] > out["nearest", weight_range] + 1.0, f"{name} {mode}: {out}"
 
 
 def test_many_weights_at_once_equal_one_at_a_time():

@@ -143,9 +143,9 @@ def test_gptq_needs_calibration_data(digits):
     with pytest.raises(EdgequantError, match="gptq.*calibration data") as e:
         quantize(models["digits_cnn"], Recipe.dynamic_int8(weight_rounding="gptq"))
     assert "\n" not in str(e.value)
-    # "auto" without data: balanced rounding with MSE scales, no error
+    # "auto" without data: balanced rounding with min/max scales, no error
     _, rep = quantize_with_report(models["digits_cnn"], Recipe.dynamic_int8())
-    assert rep.recipe["weight_rounding"] == "balanced" and rep.recipe["weight_range"] == "mse"
+    assert rep.recipe["weight_rounding"] == "balanced" and rep.recipe["weight_range"] == "minmax"
     assert rep.calibration is None
 
 

@@ -349,7 +349,7 @@ def test_cli_weight_modes_use_calibration_data_for_gptq(tmp_path, capsys):
     assert g["recipe"]["weight_rounding"] == "gptq" and g["recipe"]["min_weight_elements"] == 0
     assert g["calibration"]["samples"] == 200 - 40  # the default 20% held out to measure SQNR
     assert min(g["sqnr_db"].values()) > 50
-    assert p["recipe"]["weight_rounding"] == "balanced" and p["recipe"]["weight_range"] == "mse"
+    assert p["recipe"]["weight_rounding"] == "balanced" and p["recipe"]["weight_range"] == "minmax"
     assert g["recipe"]["weight_range"] == "minmax"  # GPTQ compensates rounding error itself: no clipping
     assert "calibration" not in p and g["size_after"] == p["size_after"]  # same layout, other integers
     rc = main(["quantize", model, "-o", str(tmp_path / "never.tflite"), "--mode", "dynamic_int8", "--rounding", "gptq"])

@@ -73,15 +73,15 @@ def test_weight_range_round_trips_through_json(wr):
     assert Recipe.from_json(r.to_json()) == r
 
 
-def test_weight_range_auto_is_mse_unless_gptq_and_rejects_unknown_names():
+def test_weight_range_auto_is_mse_only_with_nearest_rounding_and_rejects_unknown_names():
     for m in MODES:
         r = Recipe.preset(m)
         assert r.weight_range == "auto"
-        assert r.resolved(has_data=False).weight_range == "mse"
+        assert r.resolved(has_data=False).weight_range == ("mse" if m == "float16" else "minmax")  # balanced
         assert r.resolved(has_data=True).weight_range == ("mse" if m == "float16" else "minmax")  # GPTQ: minmax
         assert Recipe.preset(m, weight_range="minmax").resolved(has_data=False).weight_range == "minmax"
         assert Recipe.preset(m, weight_rounding="nearest").resolved(has_data=True).weight_range == "mse"
-        assert Recipe.preset(m, weight_rounding="balanced").resolved(has_data=True).weight_range == "mse"
+        assert Recipe.preset(m, weight_rounding="balanced").resolved(has_data=True).weight_range == "minmax"
     with pytest.raises(EdgequantError, match="weight_range") as e:
         Recipe.from_json('{"mode": "int8", "weight_range": "median"}')
     assert "\n" not in str(e.value)

@@ -72,8 +72,8 @@ def test_search_finds_the_exhaustive_minimum_on_the_benchmark_models(path, monke
         return out
 
     monkeypatch.setattr(W, "_mse_rows", record)
-    quantize(eq.load_file(path), Recipe.preset("weight_only_int8"), None)
-    assert seen, "the default data-free recipe searched no weight scales"
+    quantize(eq.load_file(path), Recipe.preset("weight_only_int8", weight_range="mse"), None)
+    assert seen, "the mse recipe searched no weight scales"
     for w, scale, axis, got in seen:
         np.testing.assert_array_equal(got, _exhaustive(w, scale, axis))
 

@@ -35,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--observer", choices=sorted(OBSERVERS), help="calibration observer (default minmax)")
     p.add_argument("--weight-range", choices=("auto",) + WEIGHT_RANGES,
                    help="int8 weight scales: minmax (max|w|/127) or mse (the clipping ratio with the least weight "
-                        "error); auto (default) = minmax with gptq, else mse")
+                        "error); auto (default) = mse with --rounding nearest, else minmax")
     p.add_argument("--rounding", choices=ROUNDINGS,
                    help="int8 weight rounding: nearest; balanced (nearest, then a few weights moved one step so "
                         "that the errors of each group of weights reading one input channel, or of a fully "

@@ -82,8 +82,9 @@ class Recipe:
     (default) means 0: every weight of a weight op is quantized, as ai-edge-quantizer does (TFLiteConverter
     keeps weights under 1024 values float in its dynamic-range mode; ``min_weight_elements=1024`` does the same).
     weight_range: how int8 weight scales are chosen, "minmax" (max|w| / 127), "mse" (the clipping ratio with the
-    smallest weight error, see edgequant.quantizer.weights) or "auto" (default: "minmax" with GPTQ, which
-    compensates rounding error itself, else "mse"). weight_rounding: which int8 value each weight gets within
+    smallest weight error, see edgequant.quantizer.weights) or "auto" (default: "mse" with nearest rounding,
+    "minmax" with balanced rounding and GPTQ, which make up for rounding error themselves and lost up to 9 dB
+    with clipped scales; see BENCHMARKS.md). weight_rounding: which int8 value each weight gets within
     that range, "nearest", "balanced" (nearest, then a few weights moved one step so that the rounding errors of
     each group of weights reading inputs with one mean sum to about zero, where the inputs have one sign; see
     edgequant.quantizer.balanced), "gptq" (error-compensating rounding from the
@@ -195,7 +196,7 @@ class Recipe:
         minimum = 0 if self.min_weight_elements is None else self.min_weight_elements
         weight_range = self.weight_range
         if weight_range == "auto":
-            weight_range = "minmax" if rounding == "gptq" else "mse"
+            weight_range = "mse" if rounding == "nearest" else "minmax"
         return replace(self, weight_rounding=rounding, min_weight_elements=minimum, weight_range=weight_range)
 
     @property
