@@ -193,3 +193,16 @@ def test_weights_reading_inputs_of_both_signs_round_to_nearest():
     t = next(t for t in q.main.tensors if t.name == m.main.tensors[fc.inputs[1]].name)
     qp = t.quantization
     np.testing.assert_array_equal(t.numpy(), quantize_affine(w, qp.scale, 0, -127, 127, axis=0, dtype=np.int8))
+
+
+def test_a_group_with_a_nan_weight_is_left_at_nearest_and_the_others_still_balance():
+    rng = np.random.default_rng(11)
+    w = rng.standard_normal((4, 20)).astype(np.float32)
+    scale = (np.abs(w).max(1) / 127).astype(np.float32)
+    bad = w.copy()
+    bad[1, 3] = np.nan
+    got = balanced_ints(bad, scale, 0, "FULLY_CONNECTED", -127, 127)
+    want = balanced_ints(w, scale, 0, "FULLY_CONNECTED", -127, 127)
+    np.testing.assert_array_equal(got[[0, 2, 3]], want[[0, 2, 3]])
+    near = quantize_affine(bad, scale, 0, -127, 127, axis=0, dtype=np.int8)
+    np.testing.assert_array_equal(got[1], near[1])

@@ -106,8 +106,8 @@ def balanced_many(items: list[tuple[np.ndarray, np.ndarray, int | None, str]], q
             s = s.reshape(-1, 1) if s.ndim else s
         q_view = q.reshape(shape)  # a view of the contiguous result: writing it writes q
         with np.errstate(divide="ignore", invalid="ignore"):
-            r = q_view - w.reshape(shape).astype(np.float32, copy=False) / s
-        r[~np.isfinite(r)] = 0.0
+            r = np.divide(w.reshape(shape), s, dtype=np.float32)
+            np.subtract(q_view, r, out=r)  # each weight's error in steps; one array, filled twice
         if r.ndim == 3:
             blocks.setdefault(shape[:2] if shape[0] == 1 else (id(q),), []).append((q_view, r))
         else:
@@ -127,7 +127,11 @@ def balanced_many(items: list[tuple[np.ndarray, np.ndarray, int | None, str]], q
 
 
 def _excess(r: np.ndarray, axis: int) -> np.ndarray:
-    return np.rint(r.sum(axis=axis, dtype=np.float64)).astype(np.int64)
+    """Each group's summed error, rounded: how many of its weights move. A group with a NaN or Inf weight (its
+    error is not finite) moves none; its non-finite scores never compare as positive either."""
+    total = r.sum(axis=axis, dtype=np.float64)
+    total[~np.isfinite(total)] = 0.0
+    return np.rint(total).astype(np.int64)
 
 
 def _blocked(q: np.ndarray, direction: np.ndarray, qmin: int, qmax: int) -> np.ndarray:
@@ -146,7 +150,7 @@ def _balance_taps(q: np.ndarray, r: np.ndarray, qmin: int, qmax: int) -> None:
     if not excess.any():
         return
     direction = np.sign(excess)
-    score = r * direction[:, None, :].astype(np.float32)  # > 0: the error has the excess's sign
+    score = np.multiply(r, direction[:, None, :], out=r, dtype=np.float32)  # > 0: the error has the excess's sign
     need = np.abs(excess)
     taps = score.shape[1]
     # The first tap holding a group's best: the largest of (P - tap) over those taps (argmax(axis=1) would copy
@@ -180,7 +184,7 @@ def _balance_rows(q: np.ndarray, r: np.ndarray, qmin: int, qmax: int) -> None:
     if not excess.any():
         return
     direction = np.sign(excess)
-    score = r * direction.astype(np.float32)[:, None]
+    score = np.multiply(r, direction[:, None], out=r, dtype=np.float32)
     rows, cols = _largest(score, np.abs(excess), lambda i, j: ~_blocked(q[i, j], direction[i], qmin, qmax))
     q[rows, cols] -= direction[rows].astype(np.int8)
 
