@@ -82,16 +82,9 @@ def test_minmax_scales_from_the_search_rows_are_choose_qparams_ones(shape, axis)
 
 
 def _litert_ref(blob: bytes, x: np.ndarray) -> np.ndarray:
-    li = pytest.importorskip("ai_edge_litert.interpreter")
-    it = li.Interpreter(model_content=bytes(blob), experimental_op_resolver_type=li.OpResolverType.BUILTIN_REF)
-    it.allocate_tensors()
-    i, o = it.get_input_details()[0], it.get_output_details()[0]
-    ys = []
-    for k in range(len(x)):
-        it.set_tensor(i["index"], x[k:k + 1])
-        it.invoke()
-        ys.append(it.get_tensor(o["index"]).copy())
-    return np.concatenate(ys)
+    from test_quantize import run_litert  # LiteRT's reference kernels, one invoke per sample
+
+    return run_litert(bytes(blob), x, ref=True)
 
 
 def test_per_tensor_hybrid_depthwise_writes_a_scale_per_channel_and_runs_like_litert():
