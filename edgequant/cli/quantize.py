@@ -269,7 +269,8 @@ def _print(s: dict) -> None:
     r = s["recipe"]
     if r.get("mode") != "float16":
         rounding = {"gptq": "GPTQ (error-compensating, from the calibration inputs)",
-                    "balanced": "balanced (zero-sum errors per group, where inputs have one sign)"}.get(r["weight_rounding"], "nearest")
+                    "balanced": "balanced (zero-sum errors per group, where inputs have one sign)"
+                    }.get(r["weight_rounding"], "nearest")
         small = f"; weights under {r['min_weight_elements']} values stay float" \
             if r["min_weight_elements"] and r["mode"] in ("dynamic_int8", "weight_only_int8") else ""
         out.write(f"weights: int8 {r['weight_range']} scales, {rounding} rounding{small}\n")

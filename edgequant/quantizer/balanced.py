@@ -82,7 +82,8 @@ def balanced_ints(w: np.ndarray, scale: np.ndarray, scale_axis: int | None, op_n
     return balanced_many([(w, scale, scale_axis, op_name)], qmin, qmax)[0]
 
 
-def balanced_many(items: list[tuple[np.ndarray, np.ndarray, int | None, str]], qmin: int, qmax: int) -> list[np.ndarray]:
+def balanced_many(items: list[tuple[np.ndarray, np.ndarray, int | None, str]], qmin: int, qmax: int
+                  ) -> list[np.ndarray]:
     """:func:`balanced_ints` of many weights ``(w, scale, scale_axis, op_name)`` at once: a model's tensors are
     many and mostly small, so those whose groups line up (depthwise kernels of one size, rows of one length) go
     through one set of array operations."""

@@ -337,7 +337,8 @@ def rewrite_weights(model: Model, recipe: Recipe, hessians: Hessians | None = No
     return m.bind(), rep
 
 
-def _weight_params_ahead(m: Model, recipe: Recipe) -> dict[tuple[int, int, int | None], tuple[QuantParams, np.ndarray | None]]:
+def _weight_params_ahead(m: Model, recipe: Recipe
+                         ) -> dict[tuple[int, int, int | None], tuple[QuantParams, np.ndarray | None]]:
     """The int8 weight parameters the weight-mode rewrite will ask for, keyed by (id of the subgraph, tensor index,
     axis), computed in one :func:`weight_params_many` call, with their balanced integers (one
     :func:`balanced_many` call) when the recipe rounds that way: the same choices as its loop makes (it asks
