@@ -668,8 +668,6 @@ def _quantize_op(m: Model, sg: SubGraph, op: Operator, o: int, name: str, rule: 
         w = _const_float(sg, idx)
         if slot in rule.weights:
             axis = rule.weights[slot] if per_channel else None
-            if w is not None and not np.isfinite(w).all():
-                raise _nonfinite(sg, idx, name)
             qp = _fit_bias(_weight_params(w, axis, recipe), op, rule, sg, params)
             q = _weight_ints(w, qp, name, idx, hessians, balance)
             inputs[slot] = _const_tensor(m, sg, idx, q, dtypes.INT8, qp, "_int8", conv.sole)
