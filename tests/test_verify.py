@@ -59,6 +59,16 @@ def test_a_difference_is_found_and_counted(int8_model, monkeypatch):
     assert checks[0].mismatched == (7 * 10 + 6) // 7 and checks[0].max_abs_diff == 1
 
 
+def test_status_names_each_run_in_order_and_stays_off_a_log(int8_model):
+    m = eq.load_file(int8_model)
+    said = []
+    crosscheck(m, random_inputs(m, 3), ("litert", "tflm"), status=said.append)
+    assert said == ["edgequant's interpreter as LiteRT BUILTIN_REF, 3 samples", "LiteRT BUILTIN_REF, 3 samples",
+                    "edgequant's interpreter as tflite-micro, 3 samples", "tflite-micro, 3 samples"]
+    r = _verify(str(int8_model), "-n", "2")  # stderr is a pipe: no status line in it
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
 def test_a_runtime_that_refuses_or_crashes_is_a_note_not_a_crash():
     path = need_shared(MODELS / "tflm_person_detect_int8.tflite")  # LiteRT refuses it; tflite-micro runs it
     r = _verify(str(path), "-n", "2", "--json")
@@ -202,3 +212,20 @@ def test_an_output_shape_input_gets_the_ops_static_shape_not_random_values():
     pytest.importorskip("ai_edge_litert")
     checks = crosscheck(m, xs, ("litert",))
     assert checks and all(c.exact for c in checks), checks
+
+
+def test_status_line_redraws_in_place_on_a_terminal_and_clears_itself():
+    import io
+
+    from edgequant.cli.verify import _StatusLine
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    term = Terminal()
+    line = _StatusLine(term)
+    line("tflite-micro, 5 samples")
+    line.clear()
+    shown = term.getvalue()
+    assert shown.startswith("\r\033[Krunning tflite-micro, 5 samples (") and shown.endswith(" s so far)\r\033[K")

@@ -11,6 +11,7 @@ import concurrent.futures as cf
 import math
 import multiprocessing as mp
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -131,12 +132,13 @@ def random_inputs(model: Model, n: int, seed: int = 0) -> list[np.ndarray]:
     return xs
 
 
-def crosscheck(model: Model, inputs: list[np.ndarray], runtimes=RUNTIMES, *, blob: bytes | None = None
-               ) -> list[OutputCheck]:
+def crosscheck(model: Model, inputs: list[np.ndarray], runtimes=RUNTIMES, *, blob: bytes | None = None,
+               status: Callable[[str], None] | None = None) -> list[OutputCheck]:
     """Compare edgequant's outputs with each runtime's, output by output, on the same samples.
 
     ``blob``: the model's file bytes, when the runtimes should read exactly those (default: ``save(model)``,
-    which reflects any edit made to ``model`` since it was loaded).
+    which reflects any edit made to ``model`` since it was loaded). ``status``: called with what runs next
+    ("edgequant for tflite-micro, 200 samples"), for a progress line.
 
     Each runtime runs in a child process started with "spawn" (a runtime that crashes cannot take the caller
     down), so a script that calls this must keep its top-level code under ``if __name__ == "__main__":``, or the
@@ -163,6 +165,8 @@ def crosscheck(model: Model, inputs: list[np.ndarray], runtimes=RUNTIMES, *, blo
             checks.append(OutputCheck(label, "", "", 0, False, 0.0, 0, 0,
                                       f"not installed: pip install 'edgequant[{extra}]'"))
             continue
+        if status is not None:
+            status(f"edgequant's interpreter as {label}, {n} sample{'s' if n != 1 else ''}")
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -170,6 +174,8 @@ def crosscheck(model: Model, inputs: list[np.ndarray], runtimes=RUNTIMES, *, blo
         except UnsupportedError as e:  # our limit, not the runtime's: say so in its row, run the others
             checks.append(OutputCheck(label, "", "", n, False, 0.0, 0, 0, f"{CANNOT_MODEL} {label} here: {_short(e)}"))
             continue
+        if status is not None:
+            status(f"{label}, {n} sample{'s' if n != 1 else ''}")
         try:
             with cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
                 theirs = pool.submit(_run_reference, rt, blob, inputs, n, len(names), b0).result(timeout=600)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,24 @@ def _quantized(a: np.ndarray, t, path: Path) -> np.ndarray:
     return quantize_affine(a, np.float32(qp.scale[0]), zp, info.min, info.max).astype(t.dtype)
 
 
+class _StatusLine:
+    """What verify is running, on one line of a terminal redrawn in place (a big model's run takes tens of
+    seconds); nothing when stderr is a file or a pipe, where a log wants the table alone."""
+
+    def __init__(self, stream):
+        self.stream, self.tty, self.start = stream, stream.isatty(), time.perf_counter()
+
+    def __call__(self, what: str) -> None:
+        if self.tty:
+            self.stream.write(f"\r\033[Krunning {what} ({time.perf_counter() - self.start:.0f} s so far)")
+            self.stream.flush()
+
+    def clear(self) -> None:
+        if self.tty:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
 def run(args) -> int:
     from ..analysis.crosscheck import crosscheck, random_inputs
 
@@ -74,8 +93,13 @@ def run(args) -> int:
     if args.samples < 1:
         raise EdgequantError("--samples must be at least 1")
     inputs = _inputs(args.data, model, args.samples) if args.data else random_inputs(model, args.samples)
-    with about(args.model):  # edgequant's own interpreter cannot run the model: say which file
-        checks = crosscheck(model, inputs, tuple(args.runtime or ("litert", "tflm")), blob=args.model.read_bytes())
+    line = _StatusLine(sys.stderr)
+    try:
+        with about(args.model):  # edgequant's own interpreter cannot run the model: say which file
+            checks = crosscheck(model, inputs, tuple(args.runtime or ("litert", "tflm")), blob=args.model.read_bytes(),
+                                status=line)
+    finally:
+        line.clear()
     if args.json:
         json.dump([c.to_dict() for c in checks], sys.stdout, indent=1)
         sys.stdout.write("\n")
