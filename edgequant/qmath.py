@@ -164,6 +164,51 @@ def _quantize_block(xf: np.ndarray, s: np.ndarray, lo: np.ndarray, hi: np.ndarra
     out[...] = r if zp is None else r.astype(np.int64) + zp  # a truncating cast, as astype
 
 
+def quantize_affine_with_errors(x: np.ndarray, scale: np.ndarray, qmin: int, qmax: int, q: np.ndarray,
+                                r: np.ndarray) -> None:
+    """:func:`quantize_affine` with zero point 0 into ``q`` (an integer array of ``x``'s shape), and into ``r``
+    (float32, ``x``'s shape) each value's rounding error in steps, ``q - x / scale``: one float32 division gives
+    both. ``x`` is float32; ``scale`` float32, broadcast against ``x`` with numpy's rules (0-d, or of ``x``'s
+    number of axes).
+
+    Clamped and rounded with clip and rint (halves to even), block by block; a block whose errors show a tie or
+    a NaN (some ``|r| >= 0.5``, and then one exactly 0.5, or a NaN) is redone by :func:`quantize_affine`, so the
+    integers are always that function's. An error of a clamped value is not bounded by 0.5 (it counts the
+    clamping too), and ``x = +-inf`` gives an infinite error.
+
+    >>> q, r = np.empty(3, np.int8), np.empty(3, np.float32)
+    >>> quantize_affine_with_errors(np.array([0.375, -0.5, 9.0], np.float32), np.float32(0.5), -4, 4, q, r)
+    >>> q, r
+    (array([ 1, -1,  4], dtype=int8), array([  0.25,   0.  , -14.  ], dtype=float32))
+    """
+    s = np.asarray(scale, np.float32)
+    lo, hi = np.float32(qmin), np.float32(qmax)
+    if x.ndim == 0 or x.size == 0:
+        q[...] = quantize_affine(x, s, 0, qmin, qmax, dtype=q.dtype)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            np.subtract(q, np.divide(x, s, dtype=np.float32), out=r, dtype=np.float32)
+        return
+    row = x.size // x.shape[0]
+    per = max(1, _BLOCK // row)
+    work = _work()[0] if row <= _BLOCK else None
+    for i in range(0, x.shape[0], per):
+        j = slice(i, i + per)
+        sj = s if s.ndim == 0 or s.shape[0] == 1 else s[j]
+        v = r[j]
+        t = work[:v.size].reshape(v.shape) if work is not None else np.empty(v.shape, np.float32)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            np.divide(x[j], sj, out=v, dtype=np.float32)
+            np.rint(np.clip(v, lo, hi, out=t), out=t)
+            np.subtract(t, v, out=v)  # exact: a float32 minus its rounding (or its clamp bound minus it)
+            q[j] = t  # a truncating cast of whole numbers
+            if v.max() < 0.5 and v.min() > -0.5:
+                continue
+            # a clamped value, a tie or a NaN: only the last two need quantize_affine's slower rounding
+            if np.isnan(v).any() or (np.abs(v, out=t) == 0.5).any():
+                q[j] = quantize_affine(x[j], sj, 0, qmin, qmax, dtype=q.dtype)
+                np.subtract(q[j], np.divide(x[j], sj, dtype=np.float32), out=v, dtype=np.float32)
+
+
 def dequantize_affine(q: ArrayLike, scale: ArrayLike, zero_point: ArrayLike) -> np.ndarray:
     """``reference_ops::Dequantize``: ``float(scale * (q - zero_point))`` in float32."""
     d = _i64(q) - _i64(zero_point)

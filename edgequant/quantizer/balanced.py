@@ -32,9 +32,11 @@ array([[0, 0, 1, 1]], dtype=int8)
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
-from ..qmath import quantize_affine
+from ..qmath import quantize_affine, quantize_affine_with_errors
 
 # The ops balanced rounding knows the layout of, and the axis of their output channels.
 CHANNEL_AXIS = {"CONV_2D": 0, "TRANSPOSE_CONV": 0, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 0}
@@ -86,45 +88,70 @@ def balanced_many(items: list[tuple[np.ndarray, np.ndarray, int | None, str]], q
                   ) -> list[np.ndarray]:
     """:func:`balanced_ints` of many weights ``(w, scale, scale_axis, op_name)`` at once: a model's tensors are
     many and mostly small, so those whose groups line up (depthwise kernels of one size, rows of one length) go
-    through one set of array operations."""
-    out = []
-    blocks: dict[tuple, list] = {}  # joinable layout -> [(q view, errors)]: (A, P, B) arrays joined on axis 2
-    rows: dict[int, list] = {}  # N -> [(q view (R, N), errors (R, N))]: long groups, one per row
-    for w, scale, scale_axis, op_name in items:
-        q = quantize_affine(w, scale, 0, qmin, qmax, axis=scale_axis, dtype=np.int8)
-        out.append(q)
+    through one set of array operations. One division per weight gives both its integer and its error
+    (qmath.quantize_affine_with_errors), and each set is balanced as soon as its errors are known, in a kept
+    work array where the set is one tensor: fresh weight-sized arrays cost page faults on every call."""
+    out: list[np.ndarray] = []
+    sets: dict[tuple, list[tuple[int, tuple, np.ndarray]]] = {}  # join key -> [(item, group layout, scales)]
+    for k, (w, scale, scale_axis, op_name) in enumerate(items):
         s = np.asarray(scale, np.float32)
         if w.size == 0 or (s.ndim and scale_axis % w.ndim != CHANNEL_AXIS[op_name] % w.ndim):
-            continue  # scales along another axis than the output channels: not a layout this knows
+            # scales along another axis than the output channels: not a layout this knows
+            out.append(quantize_affine(w, scale, 0, qmin, qmax, axis=scale_axis, dtype=np.int8))
+            continue
+        out.append(np.empty(w.shape, np.int8))
         if op_name == "DEPTHWISE_CONV_2D":  # (1, KH, KW, C): channel c's taps are column c
             shape = (1, w.shape[1] * w.shape[2], w.shape[3])
             s = s.reshape(1, 1, -1) if s.ndim else s
+            key: tuple = ("taps",) + shape[:2]
         elif w.ndim == 4 and w.shape[1] * w.shape[2] > 1:  # (O, KH, KW, I): group (o, i) is column i of block o
             shape = (w.shape[0], w.shape[1] * w.shape[2], w.shape[3])
             s = s.reshape(-1, 1, 1) if s.ndim else s
+            key = ("taps", k)  # joins nothing: its blocks are as many as its output channels
         else:  # FULLY_CONNECTED (O, K) and 1 x 1 convolutions: one group per row
             shape = (w.shape[0], w.size // w.shape[0])
             s = s.reshape(-1, 1) if s.ndim else s
-        q_view = q.reshape(shape)  # a view of the contiguous result: writing it writes q
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r = np.divide(w.reshape(shape), s, dtype=np.float32)
-            np.subtract(q_view, r, out=r)  # each weight's error in steps; one array, filled twice
-        if r.ndim == 3:
-            blocks.setdefault(shape[:2] if shape[0] == 1 else (id(q),), []).append((q_view, r))
-        else:
-            rows.setdefault(shape[1], []).append((q_view, r))
-    for group, (axis, balance) in ((blocks, (2, _balance_taps)), (rows, (0, _balance_rows))):
-        for parts in group.values():
-            if len(parts) == 1:
-                balance(*parts[0], qmin, qmax)
-                continue
-            q_all = np.concatenate([v for v, _ in parts], axis=axis)
-            balance(q_all, np.concatenate([r for _, r in parts], axis=axis), qmin, qmax)
-            at = 0
-            for v, _ in parts:
-                v[...] = np.take(q_all, np.arange(at, at + v.shape[axis]), axis=axis)
-                at += v.shape[axis]
+            key = ("rows", shape[1])
+        sets.setdefault(key, []).append((k, shape, s))
+    for key, members in sets.items():
+        axis, balance = (2, _balance_taps) if key[0] == "taps" else (0, _balance_rows)
+        views = [out[k].reshape(shape) for k, shape, _ in members]  # views of the contiguous results
+        if len(members) == 1:
+            (k, shape, s), q = members[0], views[0]
+            r = _errors_array(shape)
+            quantize_affine_with_errors(np.asarray(items[k][0], np.float32).reshape(shape), s, qmin, qmax, q, r)
+            balance(q, r, qmin, qmax)
+            continue
+        joined = list(views[0].shape)
+        joined[axis] = sum(v.shape[axis] for v in views)
+        q_all, r_all = np.empty(joined, np.int8), np.empty(joined, np.float32)
+        at = 0
+        for (k, shape, s), v in zip(members, views):
+            part = (slice(None),) * axis + (slice(at, at + v.shape[axis]),)
+            quantize_affine_with_errors(np.asarray(items[k][0], np.float32).reshape(shape), s, qmin, qmax,
+                                        q_all[part], r_all[part])
+            at += v.shape[axis]
+        balance(q_all, r_all, qmin, qmax)
+        at = 0
+        for v in views:
+            v[...] = q_all[(slice(None),) * axis + (slice(at, at + v.shape[axis]),)]
+            at += v.shape[axis]
     return out
+
+
+_KEPT = 1 << 20  # float32 errors kept between calls up to this many (4 MB); bigger tensors get a fresh array
+_WORK = threading.local()
+
+
+def _errors_array(shape: tuple) -> np.ndarray:
+    """A float32 work array of ``shape``: a view of one kept per thread (grown as needed) when small enough."""
+    n = int(np.prod(shape))
+    if n > _KEPT:
+        return np.empty(shape, np.float32)
+    buf = getattr(_WORK, "errors", None)
+    if buf is None or buf.size < n:
+        buf = _WORK.errors = np.empty(max(n, 1 << 16), np.float32)
+    return buf[:n].reshape(shape)
 
 
 def _excess(r: np.ndarray, axis: int) -> np.ndarray:
