@@ -186,24 +186,34 @@ def _balance_taps(q: np.ndarray, r: np.ndarray, qmin: int, qmax: int) -> None:
     countdown = np.arange(taps, 0, -1, dtype=np.uint8 if taps < 256 else np.int32)[None, :, None]
     best = score.max(axis=1)
     first = taps - ((score == best[:, None, :]) * countdown).max(axis=1).astype(np.intp)
-    # Flat indices from here on: one-dimensional take/put are several times faster than 3-d fancy indexing.
+    # Flat indices from here on: one-dimensional take/put are several times faster than 3-d fancy indexing. The
+    # groups that move are carried as arrays of their own: where tap 0 is, the moves left, the direction.
     width = score.shape[2]
-    g = np.flatnonzero((need > 0) & (best > 0))  # group (a, b) is a * width + b
-    base = (g // width) * (taps * width) + g % width  # where group g's tap 0 is in the flat arrays
+    a, b = np.nonzero((excess != 0) & (best > 0))
+    g = a * width + b  # group (a, b)'s place in the (A, B) arrays
+    base = a * (taps * width) + b  # where its tap 0 is in the flat (A, P, B) arrays
     at = base + first.reshape(-1)[g] * width
-    q_flat, score_flat, need, direction = q.reshape(-1), score.reshape(-1), need.reshape(-1), direction.reshape(-1)
-    while len(g):
-        score_flat[at] = 0.0  # moved now, or in the way of a bound: not a candidate again
-        d = direction[g]
-        free = ~_blocked(q_flat[at], d, qmin, qmax)
-        q_flat[at[free]] -= d[free].astype(np.int8)
-        need[g[free]] -= 1
-        left = need[g] > 0
-        g, base = g[left], base[left]
+    need, d = np.abs(excess.reshape(-1)[g]), direction.reshape(-1)[g].astype(np.int8)
+    q_flat, score_flat = q.reshape(-1), score.reshape(-1)
+    while len(at):
+        moved = np.subtract(q_flat[at], d, dtype=np.int16)
+        free = None if moved.min() >= qmin and moved.max() <= qmax else (moved >= qmin) & (moved <= qmax)
+        if free is None:  # no move hits a bound: the usual case
+            q_flat[at] = moved
+            need -= 1
+        else:
+            q_flat[at[free]] = moved[free]
+            need -= free
+        left = need > 0
+        if not left.any():
+            return
+        # The moved and the blocked weights of the groups that go on are no candidates again.
+        at, base, need, d = at[left], base[left], need[left], d[left]
+        score_flat[at] = 0.0
         sub = score_flat[base[:, None] + np.arange(taps) * width]  # (groups, P), gathered
         tap = sub.argmax(axis=1)  # the first of equal ones
-        some = sub[np.arange(len(g)), tap] > 0
-        g, base, at = g[some], base[some], (base + tap * width)[some]
+        some = sub[np.arange(len(base)), tap] > 0
+        at, base, need, d = (base + tap * width)[some], base[some], need[some], d[some]
 
 
 def _balance_rows(q: np.ndarray, r: np.ndarray, qmin: int, qmax: int) -> None:
