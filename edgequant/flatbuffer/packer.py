@@ -222,21 +222,33 @@ class Layout:
                     heapq.heappush(heap, (c, n + 1, nr, path + (key,)))
         return best_path or None
 
-    def write(self, identifier: bytes) -> bytearray:
-        out = bytearray(self.size)
-        _U32.pack_into(out, 0, self.root.pos)
-        out[4:8] = identifier
-        for o in self.objects:
+    def write(self, identifier: bytes) -> bytes:
+        """The file: the pieces in position order (objects, the zeros between them) joined once, so the output
+        is neither zero-filled first nor copied again to bytes."""
+        pieces: list = [_U32.pack(self.root.pos), identifier]
+        at = _HEADER
+        for o in sorted(self.objects, key=_position):
             p = o.pos
-            n = len(o.head)
-            out[p:p + n] = o.head
+            if p > at:
+                pieces.append(bytes(p - at))
+            head = o.head
+            if o.refs or o.vtable is not None:
+                head = bytearray(head)
+                for off, child in o.refs:
+                    _U32.pack_into(head, off, child.pos - p - off)
+                if o.vtable is not None:
+                    _I32.pack_into(head, 0, p - o.vtable.pos)
+            pieces.append(head)
             if o.blob is not None and o.blob.size:
-                out[p + n:p + n + o.blob.size] = memoryview(o.blob)
-            for off, child in o.refs:
-                _U32.pack_into(out, p + off, child.pos - p - off)
-            if o.vtable is not None:
-                _I32.pack_into(out, p, p - o.vtable.pos)
-        return out
+                pieces.append(memoryview(o.blob))
+            at = p + o.size
+        if self.size > at:
+            pieces.append(bytes(self.size - at))
+        return b"".join(pieces)
+
+
+def _position(o: Obj) -> int:
+    return o.pos
 
 
 __all__ = ["Layout", "Obj"]

@@ -44,26 +44,26 @@ class _Writer:
 
     def table(self, node: Node) -> Obj:
         t = node._table
+        scalars, refs = _fields(t)
         # (-width, slot, bytes, uoffset target): sorting the tuples puts the widest first, then by slot (slots
         # are unique, so the bytes and targets are never compared)
         inline: list[tuple[int, int, bytes, Obj | None]] = []
-        top = 0  # the highest slot written
-        for f, fmt, default in _fields(t):
+        for name, slot, fmt, default, packed_default, kind in scalars:
+            v = getattr(node, name)
+            if v is default:  # the schema's default object itself (small ints, False): packs to the default
+                continue
+            try:
+                packed = fmt.pack(v)
+            except struct.error:
+                raise EdgequantError(f"{t.name}.{name} = {v!r} does not fit a {kind}") from None
+            if packed != packed_default:  # defaults are not written, as flatc does
+                inline.append((-fmt.size, slot, packed, None))
+        for f, tags in refs:
             v = getattr(node, f.name)
-            if fmt is not None:
-                try:
-                    packed = fmt.pack(v)
-                except struct.error:
-                    raise EdgequantError(f"{t.name}.{f.name} = {v!r} does not fit a {f.scalar}") from None
-                if packed != default:  # defaults are not written, as flatc does
-                    inline.append((-fmt.size, f.slot, packed, None))
-                    top = max(top, f.slot)
-            elif v is not None:
+            if v is not None:
                 inline.append((-4, f.slot, b"\0\0\0\0", self._child(t.name, f, v)))
-                top = max(top, f.slot)
-                if f.kind == "union":  # its type tag, one slot before
-                    tag = UNIONS[f.ref].index(v._table.name) + 1
-                    inline.append((-1, f.slot - 1, bytes((tag,)), None))
+                if tags is not None:  # a union: its type tag, one slot before
+                    inline.append((-1, f.slot - 1, bytes((tags[v._table.name],)), None))
         if not inline:
             # Nothing to read and nothing to change in place: one copy serves every parent (the older
             # converter that wrote the MLPerf Tiny float models shares its empty buffers this way).
@@ -77,7 +77,7 @@ class _Writer:
         inline.sort()
         align, phase = (8, 4) if inline[0][0] == -8 else (4, 0)
         head = bytearray(4)
-        slots = [0] * (top + 1)
+        slots = [0] * (max(slot for _, slot, _, _ in inline) + 1)
         refs = []
         for _, slot, packed, target in inline:
             slots[slot] = len(head)
@@ -127,12 +127,16 @@ _FIELDS: dict[str, tuple] = {}
 
 
 def _fields(t) -> tuple:
-    """Per table, once: (field, scalar struct or None, the packed default) for each visible field."""
+    """Per table, once: its visible scalar fields as (name, slot, struct, default, packed default, scalar type), and
+    the others as (field, union type tags by member table or None)."""
     plan = _FIELDS.get(t.name)
     if plan is None:
-        plan = _FIELDS[t.name] = tuple(
-            (f, _FMT[f.scalar], _FMT[f.scalar].pack(f.default)) if f.kind in ("scalar", "enum") else (f, None, b"")
-            for f in visible_fields(t))
+        fields = visible_fields(t)
+        plan = _FIELDS[t.name] = (
+            tuple((f.name, f.slot, _FMT[f.scalar], f.default, _FMT[f.scalar].pack(f.default), f.scalar)
+                  for f in fields if f.kind in ("scalar", "enum")),
+            tuple((f, {m: i + 1 for i, m in enumerate(UNIONS[f.ref])} if f.kind == "union" else None)
+                  for f in fields if f.kind not in ("scalar", "enum")))
     return plan
 
 
@@ -145,7 +149,7 @@ def _data_bytes(model: Node) -> int:
     return sum(int(np.asarray(buf.data).size) for buf in (model.buffers or []) if buf.data is not None)
 
 
-def _finish(model: Node) -> bytearray:
+def _finish(model: Node) -> bytes:
     w = _Writer()
     layout = Layout(w.table(model), w.data)
     if layout.size > FLATBUFFER_LIMIT:
@@ -167,7 +171,7 @@ def serialize(model: Node, *, external_data: bool | None = None) -> bytes:
         finally:
             for buf, (o, s) in zip(model.buffers or [], saved):
                 buf.offset, buf.size = o, s
-        return bytes(out)
+        return out
     return _serialize_external(model)
 
 
