@@ -91,9 +91,9 @@ def tflm_allocations(model_bytes: bytes) -> dict[str, int] | None:
     return measure_tflite_micro(model_bytes)
 
 
-# The total (head + estimated tail) is checked on the int8 models without custom ops; the tail of
-# custom-op (Signal*) and LSTM models is estimated more loosely (see BENCHMARKS.md).
-TOTAL_WITHIN = 0.05
+# The total (exact head + replayed tail) may overshoot tflite-micro by 1 % and undershoot it by 0.5 % at
+# most: an arena sized from an undershooting figure fails AllocateTensors on the device.
+TOTAL_OVER, TOTAL_UNDER = 0.01, 0.005
 
 
 @pytest.mark.parametrize("path", model_params())
@@ -105,11 +105,8 @@ def test_planned_arena_equals_tflite_micro(path):
     plan = plan_arena(edgequant.load(data), search=False)
     assert plan.planned_bytes == real["head"]
     assert plan.lower_bound <= plan.planned_bytes
-    model = edgequant.load(data)
-    custom = any(oc.custom_code for oc in model.operator_codes or [])
-    if ("_int8" in path.name or "a8w8" in path.name) and not custom:
-        assert abs(plan.total_bytes - real["total"]) <= TOTAL_WITHIN * real["total"], \
-            f"total {plan.total_bytes} vs tflite-micro {real['total']}"
+    assert -TOTAL_UNDER * real["total"] <= plan.total_bytes - real["total"] <= TOTAL_OVER * real["total"], \
+        f"total {plan.total_bytes} vs tflite-micro {real['total']} ({plan.persistent})"
 
 
 def test_cli_measure_shows_tflite_micros_own_numbers():
@@ -126,3 +123,52 @@ def test_cli_measure_shows_tflite_micros_own_numbers():
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert doc["tflite_micro_measured"]["head"] == doc["arena"]["planned_bytes"] > 0
+
+
+def _one_op_model(model: Model, k: int) -> Model:
+    """Operator ``k`` of subgraph 0 alone: its non-constant inputs become the graph inputs."""
+    m = model.clone()
+    sub = m.subgraphs[0]
+    op = sub.operators[k]
+    sub.operators = [op]
+    sub.inputs = list(dict.fromkeys(i for i in op.inputs if i >= 0 and not sub.tensors[i].is_constant
+                                    and not sub.tensors[i].is_variable))
+    sub.outputs = list(op.outputs)
+    m.subgraphs, m.signature_defs = [sub], []
+    return m.bind()
+
+
+@pytest.mark.parametrize("name", ["tflm_audio_preprocessor_int8.tflite", "tflm_mnist_lstm_float.tflite",
+                                  "litert_matmul_quant.tflite", "tflm_seanet_transpose_conv0_16x8.tflite",
+                                  "tflm_keyword_scrambled_8bit.tflite", "mlperf_tiny_kws_dscnn_int8.tflite"])
+def test_persistent_tail_replays_tflite_micro_per_op(name):
+    # Each operator alone (Signal custom ops, LSTM, BATCH_MATMUL, TRANSPOSE_CONV, CAST, STRIDED_SLICE, ...):
+    # the replayed persistent bytes equal tflite-micro's recorded tail to the byte.
+    from edgequant.analysis.arena import persistent_estimate
+
+    path = MODELS / name
+    if not path.exists():
+        pytest.skip("shared models are absent")
+    model = edgequant.load_file(path)
+    checked = 0
+    for k in range(len(model.subgraphs[0].operators)):
+        data = edgequant.save(_one_op_model(model, k))
+        real = tflm_allocations(data)
+        if real is None:
+            continue  # an op that cannot run without its producer's real data
+        est = persistent_estimate(edgequant.load(data))
+        assert sum(est.values()) == real["tail"], (k, model.op_name(model.subgraphs[0].operators[k]), est)
+        checked += 1
+    assert checked >= 1
+
+
+def test_layout_pads_like_a_c_compiler():
+    from edgequant.analysis.arena import _layout
+
+    # bool then int32: 3 bytes of padding; a trailing bool rounds the struct up to its alignment.
+    assert _layout(["b", "i14"], 8) == (60, 4)
+    assert _layout(["i9", "p2", "b", "i2"], 8) == (72, 8)  # OpDataFullyConnected on 64-bit
+    assert _layout(["i9", "p2", "b", "i2"], 4) == (56, 4)
+    # an int64 member aligns the struct to 8 on both targets; arrays of nested structs
+    assert _layout(["b", "i10", "i2", "i2", "q2", "i5"], 4) == (104, 8)
+    assert _layout(["ArithmeticParams*3"], 4) == (312, 8)
