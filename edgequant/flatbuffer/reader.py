@@ -87,56 +87,72 @@ class Reader:
         node = cls.__new__(cls)
         values = node.__dict__
         union_types: dict[str, int] = {}
-        for f, fmt, tag_of in _plan(t):
-            off = slots[f.slot] if f.slot < len(slots) else 0
-            if off and off >= obj_size:
-                raise ModelFormatError(f"{t.name} at offset {pos}: field '{f.name}' offset {off} is past the "
-                                       f"table's {obj_size} bytes")
-            if fmt is not None:
-                value = fmt.unpack_from(mv, pos + off)[0] if off else f.default
+        n_slots = len(slots)
+        for f, slot, name, fmt, default, tag_of in _plan(t):
+            off = slots[slot] if slot < n_slots else 0
+            if not off:
                 if tag_of:
-                    union_types[tag_of] = value
+                    union_types[tag_of] = default
                 else:
-                    values[f.name] = value
-            elif not off:
-                values[f.name] = None
+                    values[name] = default  # the schema default of a scalar, None for the others
+                continue
+            if off >= obj_size:
+                raise ModelFormatError(f"{t.name} at offset {pos}: field '{name}' offset {off} is past the "
+                                       f"table's {obj_size} bytes")
+            if fmt is None:
+                values[name] = self._field(pos + off, f, t, depth, union_types)
+            elif tag_of:
+                union_types[tag_of] = fmt.unpack_from(mv, pos + off)[0]
             else:
-                values[f.name] = self._field(pos + off, f, t, depth, union_types)
+                values[name] = fmt.unpack_from(mv, pos + off)[0]
         return node
 
     def _field(self, fpos: int, f, t: Table, depth: int, union_types: dict[str, int]):
-        what = f"{t.name}.{f.name} at offset {fpos}"
-        target = self._uoffset(fpos, what)
-        if f.kind == "string":
-            return self._string(target, what)
-        if f.kind == "table":
+        # This runs for every offset field of the file: the checks are inline and the messages are built only
+        # on failure, by the slower checking helpers.
+        mv, size = self.mv, self.size
+        target = fpos + _U32.unpack_from(mv, fpos)[0] if fpos + 4 <= size else size
+        if target + 4 > size:
+            self._uoffset(fpos, f"{t.name}.{f.name} at offset {fpos}")  # raises
+        kind = f.kind
+        if kind == "string":
+            return self._string(target, f"{t.name}.{f.name} at offset {fpos}")
+        if kind == "table":
             return self.table(target, TABLES[f.ref], depth + 1)
-        if f.kind == "union":
+        if kind == "union":
             tag = union_types.get(f.name, 0)
             members = UNIONS[f.ref]
             if tag == 0:
                 return None
             if tag > len(members):
-                raise ModelFormatError(f"{what}: union type {tag} is not a known {f.ref} member")
+                raise ModelFormatError(f"{t.name}.{f.name} at offset {fpos}: union type {tag} is not a known "
+                                       f"{f.ref} member")
             return self.table(target, TABLES[members[tag - 1]], depth + 1)
         # vector
-        self._need(target, 4, what)
-        n = _U32.unpack_from(self.mv, target)[0]
+        n = _U32.unpack_from(mv, target)[0]
         start = target + 4
         if f.elem == "scalar":
-            size = SCALARS[f.scalar][1]
-            self._need(start, n * size, f"{what}: vector of {n} {f.scalar}")
-            arr = np.frombuffer(self.mv, dtype=_NP[f.scalar], count=n, offset=start)
+            width = SCALARS[f.scalar][1]
+            if start + n * width > size:
+                self._need(start, n * width, f"{t.name}.{f.name} at offset {fpos}: vector of {n} {f.scalar}")
             if f.scalar == "ubyte":
                 return self.array[start:start + n]
+            arr = np.frombuffer(mv, dtype=_NP[f.scalar], count=n, offset=start)
             if f.scalar in ("float", "double", "long", "ulong"):
                 return arr.copy()
             return arr.tolist()
-        self._need(start, n * 4, f"{what}: vector of {n} offsets")
-        if f.elem == "string":
-            return [self._string(self._uoffset(start + 4 * i, what), what) for i in range(n)]
-        sub = TABLES[f.ref]
-        return [self.table(self._uoffset(start + 4 * i, what), sub, depth + 1) for i in range(n)]
+        if start + n * 4 > size:
+            self._need(start, n * 4, f"{t.name}.{f.name} at offset {fpos}: vector of {n} offsets")
+        targets = [p + o for p, o in zip(range(start, start + 4 * n, 4), _vector(n).unpack_from(mv, start))]
+        strings = f.elem == "string"
+        sub = None if strings else TABLES[f.ref]
+        items = []
+        for i, p in enumerate(targets):  # in order: the first fault found is the one reported, as before
+            if p + 4 > size:
+                self._uoffset(start + 4 * i, f"{t.name}.{f.name} at offset {fpos}")  # raises
+            items.append(self._string(p, f"{t.name}.{f.name} at offset {fpos}") if strings
+                         else self.table(p, sub, depth + 1))
+        return items
 
     def _string(self, pos: int, what: str) -> str:
         self._need(pos, 4, what)
@@ -149,6 +165,17 @@ class Reader:
 
 
 _SLOTS: dict[int, struct.Struct] = {}
+_VECTORS: dict[int, struct.Struct] = {}
+
+
+def _vector(n: int) -> struct.Struct:
+    """The struct reading ``n`` uoffsets."""
+    st = _VECTORS.get(n)
+    if st is None:
+        st = struct.Struct(f"<{n}I")
+        if n <= 1024:  # the usual lengths are few; don't keep one per length of a long vector
+            _VECTORS[n] = st
+    return st
 
 
 def _slots(vt_size: int) -> struct.Struct:
@@ -163,7 +190,8 @@ _PLANS: dict[str, list] = {}
 
 
 def _plan(t: Table) -> list:
-    """Per table, once: (field, scalar struct or None, union name if the field is a union tag)."""
+    """Per table, once: (field, slot, name, scalar struct or None, the value when absent, union name if the field
+    is a union tag) for each field that is not deprecated."""
     plan = _PLANS.get(t.name)
     if plan is None:
         unions = {g.name for g in t.fields if g.kind == "union"}
@@ -173,7 +201,8 @@ def _plan(t: Table) -> list:
                 continue
             scalar = f.kind in ("scalar", "enum")
             tag_of = f.name[:-5] if scalar and f.name.endswith("_type") and f.name[:-5] in unions else ""
-            plan.append((f, _FMT[f.scalar] if scalar else None, tag_of))
+            plan.append((f, f.slot, f.name, _FMT[f.scalar] if scalar else None, f.default if scalar else None,
+                         tag_of))
         _PLANS[t.name] = plan
     return plan
 
