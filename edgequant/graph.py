@@ -348,7 +348,7 @@ def _clone(v: Any) -> Any:
     if isinstance(v, Node):
         new = type(v).__new__(type(v))
         new.__dict__.update({k: x if type(x) in _ATOMS else _clone(x)
-                             for k, x in v.__dict__.items() if not k.startswith("_")})
+                             for k, x in v.__dict__.items() if k[0] != "_"})  # not startswith: a call per key
         return new
     if isinstance(v, list):
         return [x if type(x) in _ATOMS else _clone(x) for x in v]
