@@ -42,6 +42,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "connected row, sum to about zero: no offset from inputs with a mean; only where the "
                         "inputs have one sign, e.g. after a ReLU); gptq (compensates each rounding error from the "
                         "calibration inputs, needs --calib); auto (default) = gptq with --calib, else balanced")
+    p.add_argument("--no-bias-correction", action="store_true",
+                   help="with --calib, biases are shifted by the mean output error of each layer's quantized "
+                        "weights (measured from the calibration inputs' means); this keeps the biases as they are")
     p.add_argument("--min-weight-elements", type=int, metavar="N",
                    help="weight modes: weights with fewer values stay float (default 0: all are quantized; "
                         "TFLiteConverter's dynamic-range mode keeps weights under 1024 values float)")
@@ -55,7 +58,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 # Options that change nothing in a mode, so a user is told rather than left to believe they did.
 _NOT_FOR = {
-    "float16": ("per_tensor", "observer", "weight_range", "rounding", "min_weight_elements"),
+    "float16": ("per_tensor", "observer", "weight_range", "rounding", "min_weight_elements", "no_bias_correction"),
     "dynamic_int8": ("observer",),
     "weight_only_int8": ("observer",),
     "int8": ("min_weight_elements",),  # full integer: every weight op computes in integers
@@ -103,6 +106,8 @@ def _recipe(args):
         changes["weight_rounding"] = args.rounding
     if args.min_weight_elements is not None:
         changes["min_weight_elements"] = args.min_weight_elements
+    if args.no_bias_correction:
+        changes["bias_correction"] = False
     r = replace(r, **changes) if changes else r
     for pattern in args.keep_float:
         r = r.keep_float(pattern)
@@ -274,6 +279,9 @@ def _print(s: dict) -> None:
         small = f"; weights under {r['min_weight_elements']} values stay float" \
             if r["min_weight_elements"] and r["mode"] in ("dynamic_int8", "weight_only_int8") else ""
         out.write(f"weights: int8 {r['weight_range']} scales, {rounding} rounding{small}\n")
+        if s.get("corrected_biases"):
+            out.write(f"biases: {counted(len(s['corrected_biases']), 'bias', 'biases')} shifted by their layer's "
+                      f"mean weight error on the calibration inputs (--no-bias-correction keeps them)\n")
     out.write(f"quantized ops ({len(s['quantized_ops'])}, numbered as in the input model): "
               f"{', '.join(s['quantized_ops']) or '-'}\n")
     out.write(f"float ops ({len(s['float_ops'])}): {', '.join(s['float_ops']) or '-'}\n")

@@ -76,12 +76,14 @@ def quantize_with_report(model: Model, recipe: Recipe | str, calibration_data: A
         check_finite_weights(model)
     recipe = recipe.resolved(calibration_data is not None)
     gptq = recipe.weight_rounding == "gptq" and recipe.mode != "float16"
-    hessians = Hessians(model) if gptq else None
+    # the float run's input statistics: GPTQ's products, and the means bias correction needs
+    means = recipe.bias_correction and calibration_data is not None and recipe.mode != "float16"
+    hessians = Hessians(model, grams=gptq) if gptq or means else None
     # int8 LSTMs need their cell and hidden state ranges, which are not tensors: measured in the same float run
     lstm_stats = LstmStats(model) if recipe.mode == "int8" and ranges is None else None
     visits = [v.update for v in (hessians, lstm_stats) if v is not None]
     run = None
-    if (recipe.full_integer and ranges is None) or gptq:
+    if (recipe.full_integer and ranges is None) or hessians is not None:
         if calibration_data is None:
             why = f"mode {recipe.mode}" if recipe.full_integer else 'weight_rounding "gptq"'
             raise EdgequantError(f"{why} needs calibration data")

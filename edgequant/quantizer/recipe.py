@@ -67,7 +67,7 @@ def _check_override(o: Override) -> None:
 
 
 _FIELD_TYPES = {"mode": str, "per_channel": bool, "observer": str, "io": str, "min_weight_elements": int,
-                "weight_range": str, "weight_rounding": str, "batch_size": int}
+                "weight_range": str, "weight_rounding": str, "batch_size": int, "bias_correction": bool}
 _KIND_NAMES = {str: "a string", bool: "true or false", int: "an integer"}
 
 
@@ -90,6 +90,8 @@ class Recipe:
     edgequant.quantizer.balanced), "gptq" (error-compensating rounding from the
     calibration inputs, see edgequant.quantizer.gptq; needs calibration data, in every mode) or "auto" (default:
     gptq when calibration data is given, else balanced).
+    bias_correction: with calibration data (every mode but float16), each weight op's bias is shifted by the mean
+    output error of its quantized weights over the calibration inputs (edgequant.quantizer.bias).
     batch_size: calibration batch. :meth:`resolved` turns the two defaults into what a run used.
     """
 
@@ -101,6 +103,7 @@ class Recipe:
     weight_range: str = "auto"
     weight_rounding: str = "auto"
     batch_size: int = 32
+    bias_correction: bool = True
     overrides: tuple[Override, ...] = field(default_factory=tuple)
 
     def __post_init__(self):
@@ -218,7 +221,7 @@ class Recipe:
         if not isinstance(d, dict):
             raise EdgequantError("recipe: JSON must be an object")
         known = {"mode", "per_channel", "observer", "io", "min_weight_elements", "weight_range", "weight_rounding", "batch_size",
-                 "overrides"}
+                 "bias_correction", "overrides"}
         unknown = set(d) - known
         if unknown:
             raise EdgequantError(f"recipe: unknown field(s) {', '.join(sorted(unknown))}")

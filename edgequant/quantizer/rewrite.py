@@ -19,6 +19,7 @@ from ..quantization import QuantizationError, QuantParams, choose_qparams
 from . import lstm, rules
 from .balanced import CHANNEL_AXIS as BALANCED_OPS
 from .balanced import balanced_ints, balanced_many, one_signed_input
+from .bias import bias_shift
 from .gptq import Hessians, round_weights
 from .recipe import Recipe
 from .weights import weight_params, weight_params_many
@@ -37,6 +38,7 @@ class Report:
     inserted: dict[str, int] = field(default_factory=dict)  # op name -> count of inserted ops
     recipe: dict = field(default_factory=dict)  # the recipe as run ("auto" choices made), as JSON
     calibration: dict | None = None  # samples, backend, seconds of the float run, if there was one
+    corrected_biases: list[str] = field(default_factory=list)  # bias tensors shifted by edgequant.quantizer.bias
 
     def count(self, name: str) -> None:
         self.inserted[name] = self.inserted.get(name, 0) + 1
@@ -46,6 +48,8 @@ class Report:
              "float_ops": self.float_ops, "quantized_weights": self.quantized_weights, "inserted_ops": self.inserted}
         if self.calibration is not None:
             d["calibration"] = self.calibration
+        if self.corrected_biases:
+            d["corrected_biases"] = self.corrected_biases
         return d
 
 
@@ -170,6 +174,29 @@ def _weight_ints(w: np.ndarray, qp: QuantParams, op_name: str, idx: int, hessian
     if balance and _balances(op_name, qp):
         return balanced_ints(w, qp.scale, qp.axis, op_name, qp.qmin, qp.qmax)
     return _quantize_const(w, qp)
+
+
+def _correct_bias(m: Model, sg: SubGraph, op: Operator, name: str, w: np.ndarray, q: np.ndarray, qp: QuantParams,
+                  stats: Hessians | None, sole: bool, rep: Report) -> None:
+    """Weight modes: shift the op's float bias by the mean output error of its quantized weight
+    (edgequant.quantizer.bias), where calibration statistics exist for it. ``sole``: the bias has no other
+    reader, so its buffer is rewritten in place; else the op gets a corrected copy."""
+    rule = rules.RULES.get(name)
+    slot = rule.bias if rule is not None else None
+    if stats is None or slot is None or slot >= len(op.inputs or []):
+        return
+    b = _const_float(sg, op.inputs[slot])
+    shift = bias_shift(w, q, qp, name, stats.mean(op.inputs[1]))
+    if b is None or shift is None or b.shape != shift.shape:
+        return
+    data = (b.astype(np.float64) + shift).astype(np.float32)
+    t = sg.tensors[op.inputs[slot]]
+    if sole:
+        t.buffer = _store_in_place(m, t, data)
+    else:
+        op.inputs = list(op.inputs)
+        op.inputs[slot] = _new_tensor(sg, t, t.name + "_corrected", FLOAT, m.add_buffer(data))
+    rep.corrected_biases.append(t.name)
 
 
 def _store_in_place(m: Model, t: Tensor, data: np.ndarray) -> int:
@@ -321,8 +348,8 @@ def rewrite_weights(model: Model, recipe: Recipe, hessians: Hessians | None = No
             for slot in slots:
                 idx = op.inputs[slot]
                 if idx not in converted:
-                    converted[idx] = _dequantized_const(m, sg, idx, name, slot, recipe, per_channel, new_ops, rep,
-                                                        sole, hessians if s == 0 else None, found, balance)
+                    converted[idx] = _dequantized_const(m, sg, op, idx, name, slot, recipe, per_channel, new_ops,
+                                                        rep, sole, hessians if s == 0 else None, found, balance)
                 op.inputs = list(op.inputs)
                 op.inputs[slot] = converted[idx]
             if slots:
@@ -439,7 +466,7 @@ def _weight_inputs(name: str) -> tuple[int, ...]:
     return rules.WEIGHT_INPUTS.get(name, (1,))
 
 
-def _dequantized_const(m: Model, sg: SubGraph, idx: int, op_name: str, slot: int, recipe: Recipe,
+def _dequantized_const(m: Model, sg: SubGraph, op: Operator, idx: int, op_name: str, slot: int, recipe: Recipe,
                        per_channel: bool, new_ops: list[Operator], rep: Report, sole: set[int],
                        hessians: Hessians | None, found: dict | None = None, balance: bool = False) -> int:
     """Store constant ``idx`` compressed (float16 or int8) and emit a DEQUANTIZE back to float32."""
@@ -453,6 +480,10 @@ def _dequantized_const(m: Model, sg: SubGraph, idx: int, op_name: str, slot: int
         qp, q = (found or {}).get((id(sg), idx, axis)) or (_weight_params(w, axis, recipe), None)
         if q is None:
             q = _weight_ints(w, qp, op_name, idx, hessians, balance)
+        if slot == 1:  # the op's weight (not a second constant such as an LSTM's): its bias may be corrected
+            bias_slot = rule.bias if rule is not None else None
+            _correct_bias(m, sg, op, op_name, w, q, qp, hessians if recipe.bias_correction else None, bias_slot is not None and bias_slot < len(
+                op.inputs or []) and op.inputs[bias_slot] in sole, rep)
         src = _const_tensor_raw(m, sg, idx, q, dtypes.INT8, _qparams_node(qp), "_int8", sole)
     rep.quantized_weights.append(t.name)
     dst = _new_tensor(sg, t, t.name + "_dequant", FLOAT)
@@ -475,6 +506,9 @@ def _hybrid(m: Model, sg: SubGraph, op: Operator, name: str, recipe: Recipe, per
     qp, q = (found or {}).get((id(sg), idx, axis)) or (_weight_params(w, axis, recipe), None)
     if q is None:
         q = _weight_ints(w, qp, name, idx, hessians, balance)
+    bias_slot = rules.RULES[name].bias
+    _correct_bias(m, sg, op, name, w, q, qp, hessians if recipe.bias_correction else None, bias_slot is not None and bias_slot < len(op.inputs)
+                  and _sole_user(sg, op.inputs[bias_slot], consumers), rep)
     if name == "DEPTHWISE_CONV_2D" and qp.axis is None:
         # LiteRT's hybrid depthwise kernel reads a scale per output channel, past the end of a one-scale array
         # (and its Prepare checks the count against the filter's dimension 0, which is 1): write the one
@@ -656,7 +690,7 @@ def _quantize_op(m: Model, sg: SubGraph, op: Operator, o: int, name: str, rule: 
     actions = recipe.action_for(name, _tensor_names(sg, op))
     per_channel = recipe.per_channel and rule.per_channel and "per_tensor" not in actions
     inputs = list(op.inputs or [])
-    w_scale = None
+    w_scale = shift = None
     for slot, idx in enumerate(inputs):
         if idx < 0 or slot == rule.bias:
             continue
@@ -672,6 +706,8 @@ def _quantize_op(m: Model, sg: SubGraph, op: Operator, o: int, name: str, rule: 
             q = _weight_ints(w, qp, name, idx, hessians, balance)
             inputs[slot] = _const_tensor(m, sg, idx, q, dtypes.INT8, qp, "_int8", conv.sole)
             w_scale = qp.scale
+            if hessians is not None and recipe.bias_correction and slot == 1:
+                shift = bias_shift(w, q, qp, name, hessians.mean(idx))
             rep.quantized_weights.append(tensors[idx].name)
         elif w is not None:  # a constant used as an activation (ADD's other operand, ...)
             if idx in params:
@@ -688,6 +724,9 @@ def _quantize_op(m: Model, sg: SubGraph, op: Operator, o: int, name: str, rule: 
         idx = inputs[rule.bias]
         b = _const_float(sg, idx)
         if b is not None and w_scale is not None:
+            if shift is not None and shift.shape == b.shape:
+                b = b.astype(np.float64) + shift  # edgequant.quantizer.bias
+                rep.corrected_biases.append(tensors[idx].name)
             in_idx = op.inputs[_act_slot(rule)]
             s_in = params[in_idx].scale
             scale = (np.float32(s_in) * np.asarray(w_scale, np.float32)).astype(np.float32)
