@@ -130,7 +130,7 @@ def test_every_mode_runs_in_litert_and_keeps_accuracy(model, split, recipe):
 
 
 @pytest.mark.parametrize("recipe", [r for r in RECIPES if r.full_integer], ids=lambda r: _rid(r))
-def test_full_integer_runs_in_tflite_micro_like_litert_reference(model, split, recipe):
+def test_full_integer_runs_in_tflite_micro_as_edgequant_models_it(model, split, recipe):
     runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
     name, m = model
     q, _ = _quantized(name, m, recipe, split["x_calib"])
@@ -147,12 +147,15 @@ def test_full_integer_runs_in_tflite_micro_like_litert_reference(model, split, r
         micro.invoke()
         got.append(micro.get_output(0).copy())
     got = np.concatenate(got)
-    if recipe.mode == "int16x8" and name == "digits_cnn":
-        # Known runtime divergence, not a quantizer choice: tflite-micro's 16x8 kernels and LiteRT's reference
-        # kernels round the int64-bias requantization differently (observed: at most 1 LSB).
-        assert np.max(np.abs(got.astype(np.int64) - ref.astype(np.int64))) <= 1
-    else:
-        np.testing.assert_array_equal(got, ref)
+    # bit for bit with edgequant's model of tflite-micro. LiteRT's reference kernels requantize differently
+    # (FULLY_CONNECTED: LiteRT 2.3.0 rounds round(double(acc) * scale) once, tflite-micro uses the fixed-point
+    # multiplier and rounds twice; 16x8: the int64-bias requantization; edgequant.interpreter's docstring), so a
+    # value on a rounding boundary lands a step apart, and the difference grows a little through later layers:
+    # within one int8 step of the output's range (1 in int8, 256 in int16)
+    ours = eq.Interpreter(q, target="tflm").run([xs])[0]
+    np.testing.assert_array_equal(got, ours)
+    step = 1 if got.dtype == np.int8 else 256
+    assert np.max(np.abs(got.astype(np.int64) - ref.astype(np.int64))) <= step
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda r: _rid(r))
