@@ -611,9 +611,14 @@ def persistent_estimate(model: Model, pointer_bytes: int = 8) -> dict[str, int]:
 
     Per-op kernel data comes from each kernel's Init/Prepare (see ``_kernel_buffers``); struct sizes
     from their C layouts for ``pointer_bytes`` (8: the Python tflite-micro package on a 64-bit host,
-    4: a Cortex-M). What the model file cannot tell: the runtime's own objects (``runtime_fixed``,
-    measured on the host), ops this module does not model (a 64-byte guess each) and
-    USE_TFLM_COMPRESSION members, counted in as the Python package has them.
+    to the byte on every shared model it runs; 4: a Cortex-M, not measured). What the model file
+    cannot tell, and is therefore measured or guessed: the runtime's own objects (``runtime_fixed``:
+    measured on the host, 2/3 of it on 32-bit), FULLY_CONNECTED's extra 16-byte block and the third
+    pointer per subgraph (measured), ops not modelled here (64 bytes of OpData and 40 of builtin data
+    each, the larger common sizes) and USE_TFLM_COMPRESSION members (counted, as the Python package
+    has them; a device built without them needs a few bytes less).
+
+    >>> persistent_estimate(edgequant.load_file("hello_world_int8.tflite"))["op_data"]
     """
     if pointer_bytes not in _TFLITE_TENSOR:
         raise UnsupportedError(f"pointer size {pointer_bytes} bytes: use 4 or 8")
