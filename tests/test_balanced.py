@@ -206,3 +206,23 @@ def test_a_group_with_a_nan_weight_is_left_at_nearest_and_the_others_still_balan
     np.testing.assert_array_equal(got[[0, 2, 3]], want[[0, 2, 3]])
     near = quantize_affine(bad, scale, 0, -127, 127, axis=0, dtype=np.int8)
     np.testing.assert_array_equal(got[1], near[1])
+
+
+def test_kept_work_array_reused_and_fresh_arrays_agree_with_the_loop(monkeypatch):
+    """One tensor's errors go through a work array kept between calls (grown for a bigger tensor, then reused in
+    part by smaller ones), or a fresh array above balanced._KEPT values: the integers are the loop's either way."""
+    from edgequant.quantizer import balanced
+
+    rng = np.random.default_rng(11)
+    cases = [("CONV_2D", (24, 3, 3, 40), 0), ("CONV_2D", (6, 3, 3, 5), 0), ("FULLY_CONNECTED", (9, 70), 0),
+             ("CONV_2D", (4, 5, 5, 3), None)]
+    for kept in (balanced._KEPT, 0):
+        monkeypatch.setattr(balanced, "_KEPT", kept)
+        for op, shape, axis in cases:
+            w = rng.standard_normal(shape).astype(np.float32)
+            if axis is None:
+                scale = np.float32(np.abs(w).max() * 0.8 / 127)
+            else:
+                scale = (np.abs(w.reshape(shape[0], -1)).max(1) * 0.8 / 127).astype(np.float32)
+            np.testing.assert_array_equal(balanced_ints(w, scale, axis, op, -127, 127),
+                                          _reference(w, scale, axis, op))

@@ -179,7 +179,6 @@ def _balance_taps(q: np.ndarray, r: np.ndarray, qmin: int, qmax: int) -> None:
         return
     direction = np.sign(excess)
     score = np.multiply(r, direction[:, None, :], out=r, dtype=np.float32)  # > 0: the error has the excess's sign
-    need = np.abs(excess)
     taps = score.shape[1]
     # The first tap holding a group's best: the largest of (P - tap) over those taps (argmax(axis=1) would copy
     # the array to make that axis contiguous).
