@@ -242,7 +242,7 @@ def _largest(score: np.ndarray, count: np.ndarray, movable=None) -> tuple[np.nda
         return i, j
 
     n = score.shape[1]
-    if n <= 64:  # short rows: sort each row whole
+    if n <= 32:  # short rows: sort each row whole
         order = np.argsort(-score, axis=1, kind="stable")
         ranked = np.take_along_axis(score, order, axis=1)
         rows, ranks = np.nonzero((ranked > 0) & (np.arange(n) < count[:, None]))
