@@ -10,6 +10,7 @@ themselves are never written through.
 from __future__ import annotations
 
 import contextlib
+import math
 import mmap
 import os
 import tempfile
@@ -108,7 +109,8 @@ class Tensor(Node):
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+        # Python ints: no overflow however corrupt the dims, and ~20x faster than np.prod on a short list
+        return math.prod(map(int, self.shape)) if self.shape is not None and len(self.shape) else 1
 
     @property
     def nbytes(self) -> int:

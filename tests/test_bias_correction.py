@@ -1,5 +1,5 @@
-"""Bias correction (edgequant.quantizer.bias): the shift against a plain-loop reference, the biases the quantizer
-writes in the weight and full-integer modes, and the switch that turns it off."""
+"""Bias correction (edgequant.quantizer.bias): exact mean input rows against a plain-loop im2col, the corrected
+model's mean output against the float model's, the defaults per mode, and the CLI switch."""
 
 from __future__ import annotations
 
@@ -15,69 +15,35 @@ from test_gptq_rows import SAME, VALID, _patches_by_loops
 
 import edgequant as eq
 from edgequant.interpreter import Interpreter
-from edgequant.quantization import QuantParams
-from edgequant.quantizer import Recipe, gptq, quantize_with_report
-from edgequant.quantizer.bias import bias_shift
+from edgequant.quantizer import Recipe, bias, quantize_with_report
 
 FIX = Path(__file__).resolve().parent / "data" / "fixtures"
 
 
-def _qp(scale: np.ndarray, axis: int) -> QuantParams:
-    return QuantParams(scale=scale.astype(np.float32), zero_point=np.zeros(scale.size, np.int64), axis=axis,
-                       narrow_range=True)
-
-
 @pytest.mark.parametrize("kind, geometry", [
-    ("CONV_2D", (3, 3, 1, 1, 1, 1, SAME)), ("CONV_2D", (3, 2, 2, 1, 1, 2, VALID)), ("CONV_2D", (1, 1, 1, 1, 1, 1, SAME)),
-    ("DEPTHWISE_CONV_2D", (3, 3, 2, 2, 1, 1, SAME)), ("DEPTHWISE_CONV_2D", (2, 3, 1, 1, 2, 1, VALID)),
-    ("FULLY_CONNECTED", None)])
-def test_shift_is_the_mean_output_of_the_weight_error(kind, geometry, monkeypatch):
-    """bias_shift with Hessians' mean rows (every row kept) equals the mean over samples and output positions of
-    the layer computed with the weights W - Wq alone, by loops."""
-    monkeypatch.setattr(gptq, "MIN_ROWS", 1 << 30)  # every row: the mean is exact
+    ("CONV_2D", (3, 3, 1, 1, 1, 1, SAME)), ("CONV_2D", (3, 2, 2, 1, 1, 2, VALID)), ("CONV_2D", (2, 2, 2, 2, 1, 1, SAME)),
+    ("CONV_2D", (1, 1, 1, 1, 1, 1, SAME)), ("DEPTHWISE_CONV_2D", (3, 3, 2, 2, 1, 1, SAME)),
+    ("DEPTHWISE_CONV_2D", (2, 3, 1, 1, 2, 1, VALID)), ("FULLY_CONNECTED", None)])
+def test_mean_row_is_the_mean_im2col_patch(kind, geometry):
     rng = np.random.default_rng(3)
-    n, c, mult, units = 4, 3, 2, 5
+    n, c = 4, 3
     if kind == "FULLY_CONNECTED":
-        x = rng.uniform(0, 2, size=(n, 7)).astype(np.float32)
-        w = rng.normal(size=(units, 7)).astype(np.float32)
-        op = SimpleNamespace(builtin_options=None)
+        x = rng.normal(size=(n, 2, 7)).astype(np.float32)  # rows of 7 features, two per sample
+        total, count = bias.mean_row(kind, None, (5, 7), x)
+        np.testing.assert_allclose(total / count, x.reshape(-1, 7).astype(np.float64).mean(axis=0), rtol=1e-12)
+        return
+    kh, kw, sh, sw, dh, dw, padding = geometry
+    x = rng.normal(size=(n, 9, 8, c)).astype(np.float32)
+    op = SimpleNamespace(builtin_options=SimpleNamespace(padding=padding, stride_h=sh, stride_w=sw,
+                                                         dilation_h_factor=dh, dilation_w_factor=dw))
+    total, count = bias.mean_row(kind, op, (5 if kind == "CONV_2D" else 1, kh, kw, c), x)
+    patches = _patches_by_loops(x.astype(np.float64), kh, kw, sh, sw, dh, dw, padding)  # (P, KH, KW, C)
+    assert count == len(patches)
+    want = patches.mean(axis=0)
+    if kind == "CONV_2D":
+        np.testing.assert_allclose(total / count, want.reshape(-1), rtol=1e-10, atol=1e-12)
     else:
-        kh, kw, sh, sw, dh, dw, padding = geometry
-        x = rng.uniform(0, 2, size=(n, 9, 8, c)).astype(np.float32)
-        w = rng.normal(size=(units, kh, kw, c) if kind == "CONV_2D" else (1, kh, kw, c * mult)).astype(np.float32)
-        op = SimpleNamespace(builtin_options=SimpleNamespace(padding=padding, stride_h=sh, stride_w=sw,
-                                                             dilation_h_factor=dh, dilation_w_factor=dw))
-    axis = 3 if kind == "DEPTHWISE_CONV_2D" else 0
-    scale = np.abs(w).max(axis=tuple(a for a in range(w.ndim) if a != axis)) / 127
-    q = np.clip(np.round(w / np.expand_dims(scale, [a for a in range(w.ndim) if a != axis])
-                         + rng.integers(-1, 2, size=w.shape)), -127, 127).astype(np.int8)  # not nearest: errors
-    hs = gptq.Hessians(SimpleNamespace(main=SimpleNamespace(operators=[])), grams=False)  # a model of no ops,
-    hs._ops = [(kind, SimpleNamespace(inputs=[0, 1], builtin_options=op.builtin_options), w)]  # then this one
-    hs.update({0: x[: n // 2]})
-    hs.update({0: x[n // 2:]})  # two batches: a running mean
-    got = bias_shift(w, q, _qp(scale, axis), kind, hs.mean(1))
-
-    err = w.astype(np.float64) - q * np.expand_dims(scale.astype(np.float64),
-                                                     [a for a in range(w.ndim) if a != axis])
-    if kind == "FULLY_CONNECTED":
-        want = (x.astype(np.float64) @ err.T).mean(axis=0)
-    else:
-        patches = _patches_by_loops(x.astype(np.float64), kh, kw, sh, sw, dh, dw, padding)  # (P, KH, KW, C)
-        if kind == "CONV_2D":
-            want = np.einsum("pabc,oabc->po", patches, err).mean(axis=0)
-        else:  # output channel k reads input channel k // mult
-            want = np.einsum("pabk,abk->pk", np.repeat(patches, mult, axis=3), err[0]).mean(axis=0)
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-9)
-
-
-def test_no_mean_or_an_asymmetric_grid_gives_no_shift():
-    w = np.ones((2, 3), np.float32)
-    qp = _qp(np.full(2, 0.01), 0)
-    assert bias_shift(w, np.zeros((2, 3), np.int8), qp, "FULLY_CONNECTED", None) is None
-    assert bias_shift(w, np.zeros((2, 3), np.int8), qp, "TRANSPOSE_CONV", np.ones(3)) is None
-    skewed = QuantParams(scale=np.full(2, 0.01, np.float32), zero_point=np.array([3, 3]), axis=0)
-    assert bias_shift(w, np.zeros((2, 3), np.int8), skewed, "FULLY_CONNECTED", np.ones(3)) is None
-    assert bias_shift(w, np.zeros((2, 3), np.int8), qp, "FULLY_CONNECTED", np.ones(4)) is None  # wrong length
+        np.testing.assert_allclose(total / count, want.reshape(kh * kw, c).T, rtol=1e-10, atol=1e-12)
 
 
 @pytest.fixture(scope="module")
@@ -86,88 +52,87 @@ def digits():
     return eq.load_file(FIX / "digits_cnn.tflite"), d["x_calib"]
 
 
-def _fc(m):
-    sg = m.main
-    return next(op for op in sg.operators if m.op_name(op) == "FULLY_CONNECTED")
+def _mean_logit_error(m, q, x) -> float:
+    """Largest per-class mean difference of the logits (edgequant's interpreter; integer outputs dequantized)."""
+    want = Interpreter(m).run([x])[0].astype(np.float64)
+    it = Interpreter(q)
+    o = it.get_output_details()[0]
+    got = it.run([x])[0].astype(np.float64)
+    if o["dtype"] != np.float32:
+        s, z = o["quantization"]
+        got = (got - z) * s
+    return float(np.abs((got - want).mean(axis=0)).max())
 
 
-def _fc_input_mean(m, x) -> np.ndarray:
-    """The float model's mean FULLY_CONNECTED input over ``x``, from edgequant's interpreter."""
-    fc = _fc(m)
-    _, inter = Interpreter(m).run([x], keep_intermediates=True)
-    return inter[fc.inputs[0]].reshape(len(x), -1).astype(np.float64).mean(axis=0)
-
-
-@pytest.mark.parametrize("mode", ["weight_only_int8", "dynamic_int8"])
-def test_weight_modes_write_the_float_bias_plus_the_mean_weight_error(digits, mode):
+def test_weight_only_logits_have_the_float_mean_on_the_samples_it_ran(digits):
+    """Weight-only int8 computes in float with the dequantized weights, as the correction's run does: on its
+    samples, the last layer's mean output is the float model's again, to float rounding."""
     m, x = digits
-    fc = _fc(m)
-    w = m.main.tensors[fc.inputs[1]].numpy().astype(np.float64)
-    b = m.main.tensors[fc.inputs[2]].numpy()
-    mu = _fc_input_mean(m, x)  # one row per sample: Hessians keeps every FC row here
-    for on in (True, False):
-        q, rep = quantize_with_report(m, Recipe.preset(mode, bias_correction=on), x)
-        qfc = _fc(q)
-        wt = q.main.tensors[qfc.inputs[1]]
-        if mode == "weight_only_int8":  # the int8 weight sits behind a DEQUANTIZE
-            wt = q.main.tensors[q.main.operators[q.main.producers()[qfc.inputs[1]]].inputs[0]]
-        wq = wt.dequantize().astype(np.float64)
-        got = q.main.tensors[qfc.inputs[2]].numpy()
-        assert got.dtype == np.float32
-        if on:
-            # the file's bias to float32 rounding of the shift, which comes from calibration's batched run and
-            # float64 scales (here: one batch, float32 dequantized weights)
-            want = (b + (w - wq) @ mu).astype(np.float32)
-            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-            assert not np.array_equal(got, b)
-            assert m.main.tensors[fc.inputs[2]].name in rep.corrected_biases
-            assert len(rep.corrected_biases) == 2  # the conv's and the FC's
-        else:
-            np.testing.assert_array_equal(got, b)
-            assert rep.corrected_biases == []
+    first = x[:bias.SAMPLES]
+    q_off, rep_off = quantize_with_report(m, Recipe.weight_only_int8(bias_correction=False), x)
+    q_on, rep_on = quantize_with_report(m, Recipe.weight_only_int8(), x)
+    off, on = _mean_logit_error(m, q_off, first), _mean_logit_error(m, q_on, first)
+    assert off > 1e-3 and on < 1e-5, (off, on)
+    assert rep_off.corrected_biases == [] and len(rep_on.corrected_biases) == 2  # the conv's and the logits'
+    assert _mean_logit_error(m, q_on, x[bias.SAMPLES:]) < off / 2  # and on samples it did not see
 
 
-def test_weight_modes_without_data_keep_the_biases(digits):
+@pytest.mark.parametrize("mode", ["dynamic_int8", "int8", "int16x8"])
+def test_other_modes_move_the_mean_output_toward_the_float_one(digits, mode):
+    """Hybrid and integer kernels round activations too, so the mean is not matched exactly; it gets closer."""
+    m, x = digits
+    io = {} if mode == "dynamic_int8" else {"io": "float"}
+    first = x[:bias.SAMPLES]
+    errors = [_mean_logit_error(m, quantize_with_report(m, Recipe.preset(mode, bias_correction=on, **io), x)[0],
+                                first) for on in (False, True)]
+    assert errors[1] < 0.7 * errors[0], errors
+
+
+def test_integer_biases_are_the_corrected_float_biases_over_their_scales(digits):
+    m, x = digits
+    q, rep = quantize_with_report(m, Recipe.int8(bias_correction=True), x)
+    fc = next(op for op in q.main.operators if q.op_name(op) == "FULLY_CONNECTED")
+    t = q.main.tensors[fc.inputs[2]]
+    assert t.type_name == "int32" and t.name in rep.corrected_biases
+    b = m.main.tensors[next(op for op in m.main.operators if m.op_name(op) == "FULLY_CONNECTED").inputs[2]].numpy()
+    plain = quantize_with_report(m, Recipe.int8(bias_correction=False), x)[0]
+    t0 = plain.main.tensors[next(op for op in plain.main.operators if plain.op_name(op) == "FULLY_CONNECTED").inputs[2]]
+    np.testing.assert_array_equal(t0.numpy(), np.trunc(b / t0.quantization.scale + np.copysign(0.5, b)))
+    assert not np.array_equal(t.numpy(), t0.numpy())
+    np.testing.assert_array_equal(t.quantization.scale, t0.quantization.scale)  # only the integers move
+
+
+def test_defaults_per_mode_and_json():
+    assert Recipe.weight_only_int8().resolved(True).bias_correction is True
+    assert Recipe.dynamic_int8().resolved(True).bias_correction is True
+    assert Recipe.int8().resolved(True).bias_correction is False
+    assert Recipe.int16x8().resolved(True).bias_correction is False
+    for r in (Recipe.int8(bias_correction=True), Recipe.dynamic_int8(bias_correction=False), Recipe.int8()):
+        assert Recipe.from_json(r.to_json()) == r
+    assert json.loads(Recipe.int8().to_json())["bias_correction"] is None
+
+
+def test_without_data_nothing_is_corrected(digits):
     m, _ = digits
     q, rep = quantize_with_report(m, Recipe.weight_only_int8(), None)
-    fc, qfc = _fc(m), _fc(q)
+    fc, qfc = (next(op for op in g.main.operators if g.op_name(op) == "FULLY_CONNECTED") for g in (m, q))
     np.testing.assert_array_equal(q.main.tensors[qfc.inputs[2]].numpy(), m.main.tensors[fc.inputs[2]].numpy())
     assert rep.corrected_biases == []
 
 
-def test_full_integer_quantizes_the_corrected_bias(digits):
-    m, x = digits
-    fc = _fc(m)
-    w = m.main.tensors[fc.inputs[1]].numpy().astype(np.float64)
-    b = m.main.tensors[fc.inputs[2]].numpy().astype(np.float64)
-    mu = _fc_input_mean(m, x)
-    for on in (True, False):
-        q, rep = quantize_with_report(m, Recipe.int8(bias_correction=on), x)
-        qfc = _fc(q)
-        wt, bt, xt = (q.main.tensors[i] for i in (qfc.inputs[1], qfc.inputs[2], qfc.inputs[0]))
-        assert bt.type_name == "int32"
-        wq = wt.dequantize().astype(np.float64)
-        scale = np.float32(xt.quantization.scale[0]) * wt.quantization.scale.astype(np.float32)
-        want_float = b + (w - wq) @ mu if on else b
-        want = np.trunc(want_float / scale.astype(np.float64) + np.copysign(0.5, want_float))  # half away
-        np.testing.assert_array_equal(bt.numpy().astype(np.int64), want.astype(np.int64))
-        assert (len(rep.corrected_biases) == 2) == on
-
-
-def test_recipe_json_and_cli_switch(digits, tmp_path):
-    r = Recipe.int8(bias_correction=False)
-    assert json.loads(r.to_json())["bias_correction"] is False
-    assert Recipe.from_json(r.to_json()) == r
+def test_cli_switch_and_summary(digits, tmp_path):
     np.savez(tmp_path / "c.npz", x=digits[1][:60])
     lines = {}
-    for flag in ([], ["--no-bias-correction"]):
-        out = tmp_path / f"q{len(flag)}.tflite"
+    for mode, flag in (("weight_only_int8", []), ("weight_only_int8", ["--no-bias-correction"]), ("int8", []),
+                       ("int8", ["--bias-correction"])):
+        out = tmp_path / f"{mode}{len(flag)}.tflite"
         p = subprocess.run([sys.executable, "-m", "edgequant", "quantize", str(FIX / "digits_cnn.tflite"), "-o",
-                            str(out), "--mode", "weight_only_int8", "--calib", str(tmp_path / "c.npz"), *flag],
+                            str(out), "--mode", mode, "--calib", str(tmp_path / "c.npz"), *flag],
                            capture_output=True, text=True, timeout=300, check=False)
         assert p.returncode == 0, p.stderr
-        lines[bool(flag)] = [ln for ln in p.stdout.splitlines() if ln.startswith("biases:")]
-    want = ("biases: 2 biases shifted by their layer's mean weight error on the calibration inputs "
-            "(--no-bias-correction keeps them)")
-    assert lines[False] == [want]
-    assert lines[True] == []
+        lines[mode, tuple(flag)] = [ln for ln in p.stdout.splitlines() if ln.startswith("biases:")]
+    line = (f"biases: 2 biases shifted by their layer's mean output error on the first {bias.SAMPLES} calibration "
+            f"samples (--no-bias-correction keeps them)")
+    want = [line]
+    assert lines["weight_only_int8", ()] == want == lines["int8", ("--bias-correction",)]
+    assert lines["weight_only_int8", ("--no-bias-correction",)] == [] == lines["int8", ()]

@@ -42,9 +42,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "connected row, sum to about zero: no offset from inputs with a mean; only where the "
                         "inputs have one sign, e.g. after a ReLU); gptq (compensates each rounding error from the "
                         "calibration inputs, needs --calib); auto (default) = gptq with --calib, else balanced")
-    p.add_argument("--no-bias-correction", action="store_true",
-                   help="with --calib, biases are shifted by the mean output error of each layer's quantized "
-                        "weights (measured from the calibration inputs' means); this keeps the biases as they are")
+    p.add_argument("--bias-correction", action=argparse.BooleanOptionalAction, default=None,
+                   help="with --calib, shift each layer's bias by the mean output error of its quantized weights on "
+                        "the first calibration samples, earlier layers' errors included (default: on in the weight "
+                        "modes; off in int8 and int16x8, where it costs one more run of the quantized model)")
     p.add_argument("--min-weight-elements", type=int, metavar="N",
                    help="weight modes: weights with fewer values stay float (default 0: all are quantized; "
                         "TFLiteConverter's dynamic-range mode keeps weights under 1024 values float)")
@@ -58,7 +59,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 # Options that change nothing in a mode, so a user is told rather than left to believe they did.
 _NOT_FOR = {
-    "float16": ("per_tensor", "observer", "weight_range", "rounding", "min_weight_elements", "no_bias_correction"),
+    "float16": ("per_tensor", "observer", "weight_range", "rounding", "min_weight_elements", "bias_correction"),
     "dynamic_int8": ("observer",),
     "weight_only_int8": ("observer",),
     "int8": ("min_weight_elements",),  # full integer: every weight op computes in integers
@@ -70,6 +71,8 @@ def _ignored_options(args, mode: str) -> list[str]:
     flags = [f"--{k.replace('_', '-')}" for k in _NOT_FOR.get(mode, ()) if getattr(args, k) not in (None, False)]
     if args.held_out is not None and not args.calib:
         flags.append("--held-out (it splits --calib, which is not given)")
+    if args.bias_correction and not args.calib and mode != "float16":
+        flags.append("--bias-correction (it measures on --calib, which is not given)")
     return flags
 
 
@@ -106,8 +109,8 @@ def _recipe(args):
         changes["weight_rounding"] = args.rounding
     if args.min_weight_elements is not None:
         changes["min_weight_elements"] = args.min_weight_elements
-    if args.no_bias_correction:
-        changes["bias_correction"] = False
+    if args.bias_correction is not None:
+        changes["bias_correction"] = args.bias_correction
     r = replace(r, **changes) if changes else r
     for pattern in args.keep_float:
         r = r.keep_float(pattern)
@@ -261,6 +264,8 @@ def _held_text(s: dict) -> str:
 
 
 def _print(s: dict) -> None:
+    from ..quantizer import bias
+
     out = sys.stdout
     ratio = s["size_after"] / max(s["size_before"], 1)
     out.write(f"{s['input']} -> {s['output']}  mode {s['mode']}\n")
@@ -281,7 +286,8 @@ def _print(s: dict) -> None:
         out.write(f"weights: int8 {r['weight_range']} scales, {rounding} rounding{small}\n")
         if s.get("corrected_biases"):
             out.write(f"biases: {counted(len(s['corrected_biases']), 'bias', 'biases')} shifted by their layer's "
-                      f"mean weight error on the calibration inputs (--no-bias-correction keeps them)\n")
+                      f"mean output error on the first {bias.SAMPLES} calibration samples (--no-bias-correction keeps "
+                      f"them)\n")
     out.write(f"quantized ops ({len(s['quantized_ops'])}, numbered as in the input model): "
               f"{', '.join(s['quantized_ops']) or '-'}\n")
     out.write(f"float ops ({len(s['float_ops'])}): {', '.join(s['float_ops']) or '-'}\n")

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..errors import EdgequantError
 from ..graph import Model, load, load_file
+from . import bias
 from .calibrate import ProgressBar, Ranges, calibrate
 from .data import load_calibration, rebatch, rows_per_invocation
 from .gptq import Hessians
@@ -27,6 +28,7 @@ from .lstm import LstmStats
 from .recipe import MODES, Recipe
 from .rewrite import (
     Report,
+    apply_bias_correction,
     check_finite_weights,
     check_float_model,
     check_one_subgraph,
@@ -42,7 +44,7 @@ def quantize(model: Model, recipe: Recipe | str, calibration_data: Any = None, *
     mode name or a Recipe's JSON dict).
 
     ``calibration_data`` (full-integer modes; in the weight modes it makes ``weight_rounding="auto"`` round with
-    GPTQ): anything :func:`edgequant.quantizer.load_calibration` takes (an array, a dict of arrays, an iterable
+    GPTQ, and corrects the biases: ``Recipe.bias_correction``): anything :func:`edgequant.quantizer.load_calibration` takes (an array, a dict of arrays, an iterable
     of either, a .npy/.npz path). ``ranges``: reuse ranges from an earlier :func:`edgequant.calibrate`.
     """
     q, rep = quantize_with_report(model, recipe, calibration_data, progress=progress, ranges=ranges)
@@ -76,18 +78,21 @@ def quantize_with_report(model: Model, recipe: Recipe | str, calibration_data: A
         check_finite_weights(model)
     recipe = recipe.resolved(calibration_data is not None)
     gptq = recipe.weight_rounding == "gptq" and recipe.mode != "float16"
-    # the float run's input statistics: GPTQ's products, and the means bias correction needs
-    means = recipe.bias_correction and calibration_data is not None and recipe.mode != "float16"
-    hessians = Hessians(model, grams=gptq) if gptq or means else None
+    hessians = Hessians(model) if gptq else None
     # int8 LSTMs need their cell and hidden state ranges, which are not tensors: measured in the same float run
     lstm_stats = LstmStats(model) if recipe.mode == "int8" and ranges is None else None
     visits = [v.update for v in (hessians, lstm_stats) if v is not None]
     run = None
-    if (recipe.full_integer and ranges is None) or hessians is not None:
-        if calibration_data is None:
-            why = f"mode {recipe.mode}" if recipe.full_integer else 'weight_rounding "gptq"'
-            raise EdgequantError(f"{why} needs calibration data")
+    float_run = (recipe.full_integer and ranges is None) or gptq
+    if float_run and calibration_data is None:
+        why = f"mode {recipe.mode}" if recipe.full_integer else 'weight_rounding "gptq"'
+        raise EdgequantError(f"{why} needs calibration data")
+    # bias correction runs the quantized model over the first calibration samples (edgequant.quantizer.bias)
+    correct = recipe.bias_correction and calibration_data is not None and recipe.mode != "float16"
+    batches = None
+    if float_run or correct:  # loaded once: an iterable of samples may not be read twice
         batches = rebatch(load_calibration(calibration_data, model), recipe.batch_size, rows_per_invocation(model))
+    if float_run:
         observe = recipe.full_integer and ranges is None  # else the run only feeds GPTQ
         run = calibrate(model, batches, recipe.observer if observe else None, progress=progress,
                         visit=(lambda values: [v(values) for v in visits]) if visits else None)
@@ -96,6 +101,10 @@ def quantize_with_report(model: Model, recipe: Recipe | str, calibration_data: A
         q, rep = rewrite_full_integer(model, recipe, ranges.ranges, hessians, lstm_stats)
     else:
         q, rep = rewrite_weights(model, recipe, hessians)
+    if correct:
+        first = rebatch(batches, bias.SAMPLES, rows_per_invocation(model))[0]  # the first SAMPLES samples
+        names = [model.main.tensors[i].name for i in model.main.inputs or []]
+        apply_bias_correction(model, q, rep, [first[n] for n in names])
     rep.recipe = json.loads(recipe.to_json())
     if run is not None:
         rep.calibration = {"samples": run.samples, "backend": run.backend, "seconds": round(run.seconds, 3)}

@@ -45,17 +45,14 @@ MIN_ROWS = 256
 
 
 class Hessians:
-    """Running ``sum x x^T`` and ``sum x`` of the input rows of every weight op of ``model``'s main subgraph,
-    keyed by the index of the op's constant float weight tensor. ``grams=False`` keeps the sums alone (the means
-    bias correction needs, without GPTQ's products)."""
+    """Running ``sum x x^T`` of the input of every weight op of ``model``'s main subgraph, keyed by the
+    index of the op's constant float weight tensor."""
 
     OPS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D")
 
-    def __init__(self, model: Model, grams: bool = True):
+    def __init__(self, model: Model):
         sg = model.main
-        self.grams = grams
         self._sums: dict[int, np.ndarray] = {}
-        self._row_sums: dict[int, np.ndarray] = {}
         self._counts: dict[int, int] = {}
         self._ops: list[tuple[str, Operator, np.ndarray]] = []
         self._rng = np.random.default_rng(0)  # which rows are sampled: the same on every run
@@ -76,37 +73,22 @@ class Hessians:
             x = values.get(op.inputs[0])
             if x is None or x.dtype != np.float32:
                 continue
-            rows = _input_rows(name, op, w, x, self._rng)
-            if rows is None:
+            h = _input_products(name, op, w, x, self._rng)
+            if h is None:
                 continue
             k = op.inputs[1]
-            n = rows.shape[-1] if name == "DEPTHWISE_CONV_2D" else rows.shape[0]
-            total = rows.sum(axis=-1 if name == "DEPTHWISE_CONV_2D" else 0, dtype=np.float64)
-            if k in self._row_sums:
-                self._row_sums[k] += total
+            prods, n = h
+            if k in self._sums:
+                np.add(self._sums[k], prods, out=self._sums[k])  # float32 into float64, no float64 copy first
                 self._counts[k] += n
             else:
-                self._row_sums[k], self._counts[k] = total, n
-            if self.grams:
-                prods = _gram(name, rows)
-                if k in self._sums:
-                    np.add(self._sums[k], prods, out=self._sums[k])  # float32 into float64, no float64 copy first
-                else:
-                    self._sums[k] = prods.astype(np.float64)
+                self._sums[k], self._counts[k] = prods.astype(np.float64), n
 
     def get(self, weight_index: int) -> np.ndarray | None:
-        """Mean ``x x^T`` for this weight: (K, K), or (C, K, K) for a depthwise filter; None if never seen (or
-        kept without products)."""
+        """Mean ``x x^T`` for this weight: (K, K), or (C, K, K) for a depthwise filter; None if never seen."""
         if weight_index not in self._sums:
             return None
         return self._sums[weight_index] / max(self._counts[weight_index], 1)
-
-    def mean(self, weight_index: int) -> np.ndarray | None:
-        """Mean input row ``x`` for this weight, in its filter's order (kh, kw, c for a convolution's patches):
-        (K,), or (C, KH*KW) for a depthwise filter (input channel c's taps); None if never seen."""
-        if weight_index not in self._row_sums:
-            return None
-        return self._row_sums[weight_index] / max(self._counts[weight_index], 1)
 
 
 def _shared_weights(model: Model) -> set[int]:
@@ -120,17 +102,7 @@ def _shared_weights(model: Model) -> set[int]:
 def _input_products(name: str, op: Operator, w: np.ndarray, x: np.ndarray,
                     rng: np.random.Generator) -> tuple[np.ndarray, int] | None:
     """(sum of x x^T over this batch's sampled input rows, float32, number of rows used), or None if the shapes
-    don't fit."""
-    rows = _input_rows(name, op, w, x, rng)
-    if rows is None:
-        return None
-    return _gram(name, rows), rows.shape[-1] if name == "DEPTHWISE_CONV_2D" else rows.shape[0]
-
-
-def _input_rows(name: str, op: Operator, w: np.ndarray, x: np.ndarray,
-                rng: np.random.Generator) -> np.ndarray | None:
-    """This batch's sampled input rows of a weight op, float32: (rows, K) in the filter's order, or (C, KH*KW,
-    rows) for a depthwise filter (input channel c's taps); None if the shapes don't fit.
+    don't fit.
 
     Rows drawn by :func:`sample_rows`: a conv's patches are many and alike, and H only needs to be a good
     estimate, so big early layers cost no more than small late ones."""
@@ -139,7 +111,7 @@ def _input_rows(name: str, op: Operator, w: np.ndarray, x: np.ndarray,
         if w.ndim != 2 or x.size % w.shape[1]:
             return None
         rows = x.reshape(-1, w.shape[1])
-        return np.ascontiguousarray(rows[sample_rows(rows.shape[0], n, rows.shape[1], rng)], np.float32)
+        return _gram(rows[sample_rows(rows.shape[0], n, rows.shape[1], rng)])
     if x.ndim != 4 or w.ndim != 4:
         return None
     o = op.builtin_options
@@ -155,10 +127,11 @@ def _input_rows(name: str, op: Operator, w: np.ndarray, x: np.ndarray,
     i, j = np.divmod(rest, win.out_w)
     patches = view[b, i, j]  # (rows, KH, KW, C): only the sampled patches are copied
     if name == "CONV_2D":
-        return np.ascontiguousarray(patches.reshape(-1, kh * kw * c), np.float32)
+        return _gram(patches.reshape(-1, kh * kw * c))
     # DEPTHWISE_CONV_2D: filter (1, KH, KW, C * M); output channel k reads input channel k // M
     taps = patches.reshape(-1, kh * kw, c)
-    return np.ascontiguousarray(taps.transpose(2, 1, 0), np.float32)  # (C, KH*KW, rows)
+    per_channel = np.ascontiguousarray(taps.transpose(2, 1, 0), np.float32)  # (C, KH*KW, rows)
+    return np.matmul(per_channel, per_channel.transpose(0, 2, 1)), taps.shape[0]
 
 
 def sample_rows(total: int, samples: int, width: int, rng: np.random.Generator) -> np.ndarray:
@@ -174,11 +147,9 @@ def sample_rows(total: int, samples: int, width: int, rng: np.random.Generator) 
     return lo[:-1] + rng.integers(0, np.diff(lo))
 
 
-def _gram(name: str, rows: np.ndarray) -> np.ndarray:
-    """Sum of x x^T over :func:`_input_rows`' rows, float32: (K, K), or (C, K, K) for a depthwise filter."""
-    if name == "DEPTHWISE_CONV_2D":
-        return np.matmul(rows, rows.transpose(0, 2, 1))
-    return rows.T @ rows  # x.T @ x: numpy hands it to BLAS syrk
+def _gram(rows: np.ndarray) -> tuple[np.ndarray, int]:
+    part = np.ascontiguousarray(rows, np.float32)
+    return part.T @ part, part.shape[0]  # x.T @ x: numpy hands it to BLAS syrk
 
 
 def round_weights(w: np.ndarray, qp: QuantParams, h: np.ndarray | None, op_name: str) -> np.ndarray | None:

@@ -90,8 +90,11 @@ class Recipe:
     edgequant.quantizer.balanced), "gptq" (error-compensating rounding from the
     calibration inputs, see edgequant.quantizer.gptq; needs calibration data, in every mode) or "auto" (default:
     gptq when calibration data is given, else balanced).
-    bias_correction: with calibration data (every mode but float16), each weight op's bias is shifted by the mean
-    output error of its quantized weights over the calibration inputs (edgequant.quantizer.bias).
+    bias_correction: with calibration data, each weight op's bias is shifted by the mean output error of its
+    quantized weights on the first calibration samples, upstream layers' errors included
+    (edgequant.quantizer.bias). None (default): on in dynamic_int8 and weight_only_int8; off in int8 and int16x8,
+    where it costs one more run of the quantized model (resnet_large: +0.3 s, more than ai-edge-quantizer's whole
+    time) and gains little at int8 (+0.1 to +2 dB; much more at 16x8: resnet8 +34 dB, see BENCHMARKS.md).
     batch_size: calibration batch. :meth:`resolved` turns the two defaults into what a run used.
     """
 
@@ -103,13 +106,13 @@ class Recipe:
     weight_range: str = "auto"
     weight_rounding: str = "auto"
     batch_size: int = 32
-    bias_correction: bool = True
+    bias_correction: bool | None = None  # None: on in the weight modes, off in the full-integer ones
     overrides: tuple[Override, ...] = field(default_factory=tuple)
 
     def __post_init__(self):
         for field_name, kind in _FIELD_TYPES.items():
             v = getattr(self, field_name)
-            if v is None and field_name in ("min_weight_elements", "io"):
+            if v is None and field_name in ("min_weight_elements", "io", "bias_correction"):
                 continue
             if not isinstance(v, kind) or (kind is int and isinstance(v, bool)):
                 raise EdgequantError(f"recipe: {field_name} must be {_KIND_NAMES[kind]}, got {v!r}")
@@ -200,7 +203,11 @@ class Recipe:
         weight_range = self.weight_range
         if weight_range == "auto":
             weight_range = "mse" if rounding == "nearest" else "minmax"
-        return replace(self, weight_rounding=rounding, min_weight_elements=minimum, weight_range=weight_range)
+        correct = self.bias_correction
+        if correct is None:
+            correct = self.mode in ("dynamic_int8", "weight_only_int8")
+        return replace(self, weight_rounding=rounding, min_weight_elements=minimum, weight_range=weight_range,
+                       bias_correction=correct)
 
     @property
     def full_integer(self) -> bool:

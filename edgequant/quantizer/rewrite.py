@@ -16,10 +16,9 @@ from ..errors import EdgequantError, UnsupportedError
 from ..graph import Buffer, Model, Operator, QuantizationParameters, SubGraph, Tensor, new_node
 from ..qmath import quantize_affine
 from ..quantization import QuantizationError, QuantParams, choose_qparams
-from . import lstm, rules
+from . import bias, lstm, rules
 from .balanced import CHANNEL_AXIS as BALANCED_OPS
 from .balanced import balanced_ints, balanced_many, one_signed_input
-from .bias import bias_shift
 from .gptq import Hessians, round_weights
 from .recipe import Recipe
 from .weights import weight_params, weight_params_many
@@ -39,6 +38,9 @@ class Report:
     recipe: dict = field(default_factory=dict)  # the recipe as run ("auto" choices made), as JSON
     calibration: dict | None = None  # samples, backend, seconds of the float run, if there was one
     corrected_biases: list[str] = field(default_factory=list)  # bias tensors shifted by edgequant.quantizer.bias
+    # the rewritten model's operators that were the input model's main subgraph's, in its order (the others are
+    # inserted QUANTIZE/DEQUANTIZE ops): what apply_bias_correction finds them by
+    ops: list = field(default_factory=list, repr=False, compare=False)
 
     def count(self, name: str) -> None:
         self.inserted[name] = self.inserted.get(name, 0) + 1
@@ -176,29 +178,6 @@ def _weight_ints(w: np.ndarray, qp: QuantParams, op_name: str, idx: int, hessian
     return _quantize_const(w, qp)
 
 
-def _correct_bias(m: Model, sg: SubGraph, op: Operator, name: str, w: np.ndarray, q: np.ndarray, qp: QuantParams,
-                  stats: Hessians | None, sole: bool, rep: Report) -> None:
-    """Weight modes: shift the op's float bias by the mean output error of its quantized weight
-    (edgequant.quantizer.bias), where calibration statistics exist for it. ``sole``: the bias has no other
-    reader, so its buffer is rewritten in place; else the op gets a corrected copy."""
-    rule = rules.RULES.get(name)
-    slot = rule.bias if rule is not None else None
-    if stats is None or slot is None or slot >= len(op.inputs or []):
-        return
-    b = _const_float(sg, op.inputs[slot])
-    shift = bias_shift(w, q, qp, name, stats.mean(op.inputs[1]))
-    if b is None or shift is None or b.shape != shift.shape:
-        return
-    data = (b.astype(np.float64) + shift).astype(np.float32)
-    t = sg.tensors[op.inputs[slot]]
-    if sole:
-        t.buffer = _store_in_place(m, t, data)
-    else:
-        op.inputs = list(op.inputs)
-        op.inputs[slot] = _new_tensor(sg, t, t.name + "_corrected", FLOAT, m.add_buffer(data))
-    rep.corrected_biases.append(t.name)
-
-
 def _store_in_place(m: Model, t: Tensor, data: np.ndarray) -> int:
     """Put ``data`` in the buffer ``t`` already owns when no other tensor shares it, else in a new buffer.
 
@@ -313,7 +292,7 @@ def rewrite_weights(model: Model, recipe: Recipe, hessians: Hessians | None = No
     """float16 / weight_only_int8 / dynamic_int8: weights change, activations stay float. ``hessians``: input
     statistics of the main subgraph's weight ops, for ``weight_rounding="gptq"``."""
     m = model.clone()
-    rep = Report(recipe.mode)
+    rep = Report(recipe.mode, ops=list(m.main.operators or []) if m.subgraphs else [])
     found = _weight_params_ahead(m, recipe)
     for s, sg in enumerate(m.subgraphs or []):
         consumers, producers = sg.consumers(), sg.producers()
@@ -348,8 +327,8 @@ def rewrite_weights(model: Model, recipe: Recipe, hessians: Hessians | None = No
             for slot in slots:
                 idx = op.inputs[slot]
                 if idx not in converted:
-                    converted[idx] = _dequantized_const(m, sg, op, idx, name, slot, recipe, per_channel, new_ops,
-                                                        rep, sole, hessians if s == 0 else None, found, balance)
+                    converted[idx] = _dequantized_const(m, sg, idx, name, slot, recipe, per_channel, new_ops, rep,
+                                                        sole, hessians if s == 0 else None, found, balance)
                 op.inputs = list(op.inputs)
                 op.inputs[slot] = converted[idx]
             if slots:
@@ -466,7 +445,7 @@ def _weight_inputs(name: str) -> tuple[int, ...]:
     return rules.WEIGHT_INPUTS.get(name, (1,))
 
 
-def _dequantized_const(m: Model, sg: SubGraph, op: Operator, idx: int, op_name: str, slot: int, recipe: Recipe,
+def _dequantized_const(m: Model, sg: SubGraph, idx: int, op_name: str, slot: int, recipe: Recipe,
                        per_channel: bool, new_ops: list[Operator], rep: Report, sole: set[int],
                        hessians: Hessians | None, found: dict | None = None, balance: bool = False) -> int:
     """Store constant ``idx`` compressed (float16 or int8) and emit a DEQUANTIZE back to float32."""
@@ -480,10 +459,6 @@ def _dequantized_const(m: Model, sg: SubGraph, op: Operator, idx: int, op_name: 
         qp, q = (found or {}).get((id(sg), idx, axis)) or (_weight_params(w, axis, recipe), None)
         if q is None:
             q = _weight_ints(w, qp, op_name, idx, hessians, balance)
-        if slot == 1:  # the op's weight (not a second constant such as an LSTM's): its bias may be corrected
-            bias_slot = rule.bias if rule is not None else None
-            _correct_bias(m, sg, op, op_name, w, q, qp, hessians if recipe.bias_correction else None, bias_slot is not None and bias_slot < len(
-                op.inputs or []) and op.inputs[bias_slot] in sole, rep)
         src = _const_tensor_raw(m, sg, idx, q, dtypes.INT8, _qparams_node(qp), "_int8", sole)
     rep.quantized_weights.append(t.name)
     dst = _new_tensor(sg, t, t.name + "_dequant", FLOAT)
@@ -506,9 +481,6 @@ def _hybrid(m: Model, sg: SubGraph, op: Operator, name: str, recipe: Recipe, per
     qp, q = (found or {}).get((id(sg), idx, axis)) or (_weight_params(w, axis, recipe), None)
     if q is None:
         q = _weight_ints(w, qp, name, idx, hessians, balance)
-    bias_slot = rules.RULES[name].bias
-    _correct_bias(m, sg, op, name, w, q, qp, hessians if recipe.bias_correction else None, bias_slot is not None and bias_slot < len(op.inputs)
-                  and _sole_user(sg, op.inputs[bias_slot], consumers), rep)
     if name == "DEPTHWISE_CONV_2D" and qp.axis is None:
         # LiteRT's hybrid depthwise kernel reads a scale per output channel, past the end of a one-scale array
         # (and its Prepare checks the count against the filter's dimension 0, which is 1): write the one
@@ -561,13 +533,14 @@ def rewrite_full_integer(model: Model, recipe: Recipe, ranges: dict[int, tuple[f
     check_one_subgraph(model)
     m = model.clone()
     sg = m.main
+    origin = list(sg.operators or [])
     producers = sg.producers()  # of the graph as it comes: the rewrite below retargets inputs
     balanced = {o for o, op in enumerate(sg.operators or [])
                 if (name := m.op_name(op)) in BALANCED_OPS and _may_balance(m, sg, op, name, recipe, producers)}
     act = "int16" if recipe.mode == "int16x8" else "int8"
     act_type = dtypes.INT16 if act == "int16" else dtypes.INT8
     bits = 16 if act == "int16" else 8
-    rep = Report(recipe.mode)
+    rep = Report(recipe.mode, ops=origin)
     tensors = sg.tensors
     ops = list(sg.operators or [])
 
@@ -690,7 +663,7 @@ def _quantize_op(m: Model, sg: SubGraph, op: Operator, o: int, name: str, rule: 
     actions = recipe.action_for(name, _tensor_names(sg, op))
     per_channel = recipe.per_channel and rule.per_channel and "per_tensor" not in actions
     inputs = list(op.inputs or [])
-    w_scale = shift = None
+    w_scale = None
     for slot, idx in enumerate(inputs):
         if idx < 0 or slot == rule.bias:
             continue
@@ -706,8 +679,6 @@ def _quantize_op(m: Model, sg: SubGraph, op: Operator, o: int, name: str, rule: 
             q = _weight_ints(w, qp, name, idx, hessians, balance)
             inputs[slot] = _const_tensor(m, sg, idx, q, dtypes.INT8, qp, "_int8", conv.sole)
             w_scale = qp.scale
-            if hessians is not None and recipe.bias_correction and slot == 1:
-                shift = bias_shift(w, q, qp, name, hessians.mean(idx))
             rep.quantized_weights.append(tensors[idx].name)
         elif w is not None:  # a constant used as an activation (ADD's other operand, ...)
             if idx in params:
@@ -724,9 +695,6 @@ def _quantize_op(m: Model, sg: SubGraph, op: Operator, o: int, name: str, rule: 
         idx = inputs[rule.bias]
         b = _const_float(sg, idx)
         if b is not None and w_scale is not None:
-            if shift is not None and shift.shape == b.shape:
-                b = b.astype(np.float64) + shift  # edgequant.quantizer.bias
-                rep.corrected_biases.append(tensors[idx].name)
             in_idx = op.inputs[_act_slot(rule)]
             s_in = params[in_idx].scale
             scale = (np.float32(s_in) * np.asarray(w_scale, np.float32)).astype(np.float32)
@@ -816,6 +784,42 @@ def set_versions(m: Model, original: Model) -> None:
 
 def _act_slot(rule: rules.Rule) -> int:
     return rule.act_inputs[0] if rule.act_inputs else 0
+
+
+def apply_bias_correction(model: Model, q: Model, rep: Report, inputs: list[np.ndarray]) -> None:
+    """Correct the biases of ``q`` (what ``rewrite_*`` made of ``model``, with its ``rep``) for the mean output
+    error of its quantized weights on ``inputs`` (edgequant.quantizer.bias), and list them in the report. A float
+    bias takes the new values; an int32/int64 one the new values over its own scales, rounded half away from zero
+    and saturated. A bias another op also reads gets a copy of its own."""
+    sg = q.main
+    readers: dict[int, int] = {}
+    for op in sg.operators or []:
+        for i in op.inputs or []:
+            readers[i] = readers.get(i, 0) + 1
+
+    def write(o: int, b: np.ndarray) -> tuple[int, np.ndarray]:
+        op = rep.ops[o]
+        idx = op.inputs[bias.BIAS_SLOT]
+        t = sg.tensors[idx]
+        if t.type == FLOAT:
+            data = b.astype(np.float32)
+        else:  # int32 (int8 models) or int64 (16x8) over the bias's own scales
+            info = np.iinfo(dtypes.to_numpy(t.type))
+            limit = float(info.max) if t.type == dtypes.INT32 else float((1 << 63) - 1024)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                v = _round_away(b / np.asarray(t.quantization.scale, np.float64))
+            data = np.clip(v, -limit, limit).astype(info.dtype)
+        if readers.get(idx, 0) > 1:
+            op.inputs = list(op.inputs)
+            op.inputs[bias.BIAS_SLOT] = _new_tensor(sg, t, t.name + "_corrected", t.type, q.add_buffer(data),
+                                                    t.quantization)
+            readers[idx] -= 1
+        else:
+            t.buffer = _store_in_place(q, t, data)
+        rep.corrected_biases.append(t.name)
+        return op.inputs[bias.BIAS_SLOT], data
+
+    bias.correct(model, q, rep.ops, inputs, write)
 
 
 def _round_away(v: np.ndarray) -> np.ndarray:
