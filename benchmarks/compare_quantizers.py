@@ -121,11 +121,12 @@ def sqnr(ref: np.ndarray, y: np.ndarray) -> float:
 
 
 def recipe_settings(pairs: list[str]) -> dict:
-    """``--set FIELD=VALUE`` options as Recipe keyword arguments (integers parsed as such)."""
+    """``--set FIELD=VALUE`` options as Recipe keyword arguments (integers, true and false parsed as such)."""
     settings = {}
     for kv in pairs:
         k, _, v = kv.partition("=")
-        settings[k] = int(v) if v.lstrip("-").isdigit() else v
+        flags = {"true": True, "false": False}
+        settings[k] = int(v) if v.lstrip("-").isdigit() else flags.get(v.lower(), v)
     return settings
 
 
