@@ -136,3 +136,25 @@ def test_cli_switch_and_summary(digits, tmp_path):
     want = [line]
     assert lines["weight_only_int8", ()] == want == lines["int8", ("--bias-correction",)]
     assert lines["weight_only_int8", ("--no-bias-correction",)] == [] == lines["int8", ()]
+
+
+def test_a_model_the_interpreter_cannot_run_keeps_its_biases_with_a_note(digits, monkeypatch):
+    """Calibration can fall back to LiteRT for an op edgequant has no kernel for; the correction runs the
+    quantized model in edgequant's interpreter, so it is skipped, and the report says why."""
+    pytest.importorskip("ai_edge_litert", reason="calibration falls back to LiteRT here: pip install "
+                        "'edgequant[litert]'")
+    from edgequant.errors import UnsupportedError
+    from edgequant.interpreter import Interpreter as Real
+
+    def refuse(model, *a, **kw):
+        raise UnsupportedError("subgraph 0 op 3 (GELU): no kernel for this op")
+
+    m, x = digits
+    plain, _ = quantize_with_report(m, Recipe.weight_only_int8(bias_correction=False), x)
+    monkeypatch.setattr("edgequant.interpreter.Interpreter", refuse)
+    q, rep = quantize_with_report(m, Recipe.weight_only_int8(), x)
+    monkeypatch.setattr("edgequant.interpreter.Interpreter", Real)
+    assert rep.corrected_biases == []
+    why = "bias correction skipped: edgequant's interpreter cannot run this model (subgraph 0 op 3 (GELU): no kernel"
+    assert rep.notes == [why + " for this op)"]
+    assert eq.save(q) == eq.save(plain)

@@ -166,6 +166,8 @@ def run(args) -> int:
     else:
         _print(summary)
     sys.stdout.flush()  # the notes (stderr) come after the summary they are about
+    for note in rep.notes:
+        print(f"note: {note}", file=sys.stderr)
     if not rep.quantized_ops:
         print(f"note: no op was quantized; {args.output} computes exactly as {args.model} does", file=sys.stderr)
     _tflm_note(q, args.output)

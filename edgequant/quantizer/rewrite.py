@@ -38,6 +38,7 @@ class Report:
     recipe: dict = field(default_factory=dict)  # the recipe as run ("auto" choices made), as JSON
     calibration: dict | None = None  # samples, backend, seconds of the float run, if there was one
     corrected_biases: list[str] = field(default_factory=list)  # bias tensors shifted by edgequant.quantizer.bias
+    notes: list[str] = field(default_factory=list)  # what a user should know that the lists above do not say
     # the rewritten model's operators that were the input model's main subgraph's, in its order (the others are
     # inserted QUANTIZE/DEQUANTIZE ops): what apply_bias_correction finds them by
     ops: list = field(default_factory=list, repr=False, compare=False)
@@ -52,6 +53,8 @@ class Report:
             d["calibration"] = self.calibration
         if self.corrected_biases:
             d["corrected_biases"] = self.corrected_biases
+        if self.notes:
+            d["notes"] = self.notes
         return d
 
 
@@ -819,7 +822,10 @@ def apply_bias_correction(model: Model, q: Model, rep: Report, inputs: list[np.n
         rep.corrected_biases.append(t.name)
         return op.inputs[bias.BIAS_SLOT], data
 
-    bias.correct(model, q, rep.ops, inputs, write)
+    try:
+        bias.correct(model, q, rep.ops, inputs, write)
+    except UnsupportedError as e:  # an op edgequant's interpreter has no kernel for: the biases stay as they are
+        rep.notes.append(f"bias correction skipped: edgequant's interpreter cannot run this model ({e})")
 
 
 def _round_away(v: np.ndarray) -> np.ndarray:
