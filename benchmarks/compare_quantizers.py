@@ -33,7 +33,7 @@ has no narrow tensor (int8, int16, uint8, int4, float16) that the float file lac
 so and it is not a peer.
 
 edgequant runs twice for the weight modes: with the calibration data (its default then rounds int8 weights with
-GPTQ) and without ("no data": balanced rounding with min/max scales, edgequant.quantizer.balanced), every weight
+GPTQ and corrects the biases, edgequant.quantizer.bias) and without ("no data": balanced rounding with min/max scales, edgequant.quantizer.balanced), every weight
 quantized in both. "top-1 = float": how often the quantized model's top class is the float model's (classifiers).
 "vs better peer" (edgequant rows): with labels, against the more accurate peer in the same mode, +c/-b = the
 held-out samples only edgequant / only the peer gets right, and p = McNemar's exact two-sided test of "equally
@@ -205,7 +205,7 @@ def ai_edge(blob: bytes, mode: str, calib: np.ndarray, input_name: str, sig: str
 
 
 def edgequant(blob: bytes, mode: str, calib: np.ndarray | None, settings: dict | None = None) -> bytes | None:
-    """The preset with the calibration data (so int8 weights get GPTQ rounding), or without (``calib=None``: the
+    """The preset with the calibration data (GPTQ rounding; bias correction in the weight modes), or without (``calib=None``: the
     weight modes' data-free path, balanced rounding with min/max scales); every weight is quantized in both."""
     r = Recipe.preset(mode, **(settings or {}))  # full-integer presets: int8 / int16 model inputs and outputs
     if calib is None and (r.full_integer or mode == "float16"):
