@@ -88,26 +88,14 @@ def correct(model: Model, q: Model, origin: list[Operator], inputs: list[np.ndar
     the value ``q``'s kernels read (int32 biases: the integers). Returns the op indices corrected."""
     from ..interpreter import Interpreter
 
-    sg, qsg = model.main, q.main
-    targets = {}
-    for o, op in enumerate(sg.operators or []):
-        ins = op.inputs or []
-        if model.op_name(op) not in OPS or len(ins) <= BIAS_SLOT or ins[BIAS_SLOT] < 0:
-            continue
-        w, b = sg.tensors[ins[1]].numpy(), sg.tensors[ins[BIAS_SLOT]].numpy()
-        wq = _integer_weight(q, origin[o])
-        if w is not None and b is not None and b.dtype == np.float32 and wq is not None and wq.size == w.size:
-            targets[o] = (w, b, wq.reshape(w.shape))
+    targets = _targets(model, q, origin)
     if not targets:
         return []
-    _, values = Interpreter(model).run(inputs, keep_intermediates=True)
-    values.update(zip(sg.inputs or [], inputs))
-    float_means = {o: _mean(model.op_name(sg.operators[o]), sg.operators[o], w.shape, [values[sg.operators[o].inputs[0]]])
-                   for o, (w, _, _) in targets.items()}
-    del values
-    where = {id(op): o for o, op in enumerate(origin) if o in targets}
+    float_means = _float_means(model, targets, inputs)
+    where = {id(origin[o]): o for o in targets}
     it = Interpreter(q)
-    plan = it._plan(0)
+    plan = it._plan(0)  # stepped here one op at a time, every sample through each op before the next
+    qsg = q.main
     q_inputs = [_as_input(qsg.tensors[i], x) for i, x in zip(qsg.inputs or [], inputs)]
     rows = [max(int((qsg.tensors[i].shape or [1])[0]), 1) for i in qsg.inputs or []]
     n = inputs[0].shape[0] // rows[0]
@@ -120,21 +108,52 @@ def correct(model: Model, q: Model, origin: list[Operator], inputs: list[np.ndar
         o = where.get(id(op))
         if o is not None:
             w, b, wq = targets[o]
-            name = step.name
             t = qsg.tensors[op.inputs[0]]
-            mu = _mean(name, op, w.shape, [_real(t, c[op.inputs[0]]) for c in chunks])
-            new = b.astype(np.float64) + _linear_mean(name, w, float_means[o]) - _linear_mean(name, wq, mu)
+            mu = _mean(step.name, op, w.shape, [_real(t, c[op.inputs[0]]) for c in chunks])
+            new = b.astype(np.float64) + _linear_mean(step.name, w, float_means[o]) - _linear_mean(step.name, wq, mu)
             if np.all(np.isfinite(new)):
                 idx, value = write(o, new)
-                step.inputs = list(op.inputs)
+                step.inputs = list(op.inputs)  # a bias shared with another op became a tensor of its own
                 consts = {**plan.constants, idx: value}
-                step.params = step.kernel.prepare(OpContext(q, qsg, op, step.index, name, it.target, consts), op)
+                step.params = step.kernel.prepare(OpContext(q, qsg, op, step.index, step.name, it.target, consts), op)
+                for c in chunks:
+                    c[idx] = value
                 done.append(o)
         for c in chunks:
             plan._run_step(step, c)
             for i in dead:
                 c.pop(i, None)
     return done
+
+
+def _targets(model: Model, q: Model, origin: list[Operator]) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """op index -> (float weight, float bias, the weight ``q`` computes with, dequantized) for every op in OPS with
+    a float constant bias whose weight ``q`` holds as integers."""
+    sg = model.main
+    targets = {}
+    for o, op in enumerate(sg.operators or []):
+        ins = op.inputs or []
+        if model.op_name(op) not in OPS or len(ins) <= BIAS_SLOT or ins[BIAS_SLOT] < 0:
+            continue
+        w, b = sg.tensors[ins[1]].numpy(), sg.tensors[ins[BIAS_SLOT]].numpy()
+        wq = _integer_weight(q, origin[o])
+        if w is not None and b is not None and b.dtype == np.float32 and wq is not None and wq.size == w.size:
+            targets[o] = (w, b, wq.reshape(w.shape))
+    return targets
+
+
+def _float_means(model: Model, targets: dict, inputs: list[np.ndarray]) -> dict[int, np.ndarray]:
+    """op index -> the float model's mean input row of that op over ``inputs`` (:func:`mean_row`)."""
+    from ..interpreter import Interpreter
+
+    sg = model.main
+    _, values = Interpreter(model).run(inputs, keep_intermediates=True)
+    values.update(zip(sg.inputs or [], inputs))
+    out = {}
+    for o, (w, _, _) in targets.items():
+        op = sg.operators[o]
+        out[o] = _mean(model.op_name(op), op, w.shape, [values[op.inputs[0]]])
+    return out
 
 
 def _mean(name: str, op: Operator, w_shape: tuple[int, ...], parts: list[np.ndarray]) -> np.ndarray:
