@@ -131,8 +131,8 @@ def test_cli_switch_and_summary(digits, tmp_path):
                            capture_output=True, text=True, timeout=300, check=False)
         assert p.returncode == 0, p.stderr
         lines[mode, tuple(flag)] = [ln for ln in p.stdout.splitlines() if ln.startswith("biases:")]
-    line = (f"biases: 2 biases shifted by their layer's mean output error on the first {bias.SAMPLES} calibration "
-            f"samples (--no-bias-correction keeps them)")
+    line = (f"biases: 2 biases shifted by their layer's mean output error on {bias.SAMPLES} calibration samples "
+            f"(--no-bias-correction keeps them)")
     want = [line]
     assert lines["weight_only_int8", ()] == want == lines["int8", ("--bias-correction",)]
     assert lines["weight_only_int8", ("--no-bias-correction",)] == [] == lines["int8", ()]
@@ -158,3 +158,52 @@ def test_a_model_the_interpreter_cannot_run_keeps_its_biases_with_a_note(digits,
     why = "bias correction skipped: edgequant's interpreter cannot run this model (subgraph 0 op 3 (GELU): no kernel"
     assert rep.notes == [why + " for this op)"]
     assert eq.save(q) == eq.save(plain)
+
+
+def test_an_lstm_keeps_its_quality():
+    """Samples run from the initial state in the float and the quantized pass alike (the float pass once carried
+    an LSTM's state from sample to sample, and mnist_lstm's dynamic SQNR fell from 77 to 30 dB)."""
+    from conftest import MODELS, need_shared
+
+    m = eq.load_file(need_shared(MODELS / "tflm_mnist_lstm_float.tflite"))
+    rng = np.random.default_rng(7)
+    x, held = rng.uniform(0, 1, (48, 28, 28)).astype(np.float32), rng.uniform(0, 1, (20, 28, 28)).astype(np.float32)
+
+    def sqnr(q):
+        ref, got = [], []
+        for k in range(len(held)):  # each sample its own sequence
+            for it, out in ((Interpreter(m), ref), (Interpreter(q), got)):
+                out.append(it.run([held[k:k + 1]])[0])
+        ref, got = np.concatenate(ref).astype(np.float64), np.concatenate(got).astype(np.float64)
+        return 10 * np.log10(np.sum(ref ** 2) / np.sum((ref - got) ** 2))
+
+    for mode in ("dynamic_int8", "weight_only_int8"):
+        off = sqnr(quantize_with_report(m, Recipe.preset(mode, bias_correction=False), x)[0])
+        q, rep = quantize_with_report(m, Recipe.preset(mode), x)
+        assert rep.corrected_biases and sqnr(q) > off - 3, (mode, off, sqnr(q))
+
+
+def test_a_grouped_convolution_is_left_alone():
+    from conftest import MODELS, need_shared
+
+    m = eq.load_file(need_shared(MODELS / "mlperf_tiny_ic_resnet8_float.tflite"))
+    sg = m.main
+    op = next(op for op in sg.operators if m.op_name(op) == "CONV_2D" and sg.tensors[op.inputs[1]].shape[3] >= 16)
+    wt = sg.tensors[op.inputs[1]]
+    half = np.ascontiguousarray(wt.numpy()[..., : wt.shape[3] // 2])  # two groups
+    wt.buffer, wt.shape = m.add_buffer(half), list(half.shape)
+    x = np.random.default_rng(1).uniform(0, 1, (40, 32, 32, 3)).astype(np.float32)
+    _, rep = quantize_with_report(eq.load(eq.save(m)), Recipe.weight_only_int8(), x)
+    grouped_bias = sg.tensors[op.inputs[2]].name
+    assert rep.corrected_biases and grouped_bias not in rep.corrected_biases
+
+
+def test_too_few_samples_skip_the_correction_with_a_note(digits):
+    m, x = digits
+    _, rep = quantize_with_report(m, Recipe.weight_only_int8(), x[:bias.MIN_SAMPLES - 1])
+    assert rep.corrected_biases == []
+    few = bias.MIN_SAMPLES - 1
+    why = f"bias correction skipped: {few} calibration samples (it needs {bias.MIN_SAMPLES} to measure a layer's"
+    assert rep.notes == [why + " mean output)"]
+    _, rep = quantize_with_report(m, Recipe.weight_only_int8(), x[:20])
+    assert rep.bias_samples == 20 and len(rep.corrected_biases) == 2 and rep.notes == []

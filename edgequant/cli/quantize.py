@@ -266,7 +266,6 @@ def _held_text(s: dict) -> str:
 
 
 def _print(s: dict) -> None:
-    from ..quantizer import bias
 
     out = sys.stdout
     ratio = s["size_after"] / max(s["size_before"], 1)
@@ -288,8 +287,8 @@ def _print(s: dict) -> None:
         out.write(f"weights: int8 {r['weight_range']} scales, {rounding} rounding{small}\n")
         if s.get("corrected_biases"):
             out.write(f"biases: {counted(len(s['corrected_biases']), 'bias', 'biases')} shifted by their layer's "
-                      f"mean output error on the first {bias.SAMPLES} calibration samples (--no-bias-correction keeps "
-                      f"them)\n")
+                      f"mean output error on {counted(s['bias_samples'], 'calibration sample')} "
+                      f"(--no-bias-correction keeps them)\n")
     out.write(f"quantized ops ({len(s['quantized_ops'])}, numbered as in the input model): "
               f"{', '.join(s['quantized_ops']) or '-'}\n")
     out.write(f"float ops ({len(s['float_ops'])}): {', '.join(s['float_ops']) or '-'}\n")

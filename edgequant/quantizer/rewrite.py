@@ -38,6 +38,7 @@ class Report:
     recipe: dict = field(default_factory=dict)  # the recipe as run ("auto" choices made), as JSON
     calibration: dict | None = None  # samples, backend, seconds of the float run, if there was one
     corrected_biases: list[str] = field(default_factory=list)  # bias tensors shifted by edgequant.quantizer.bias
+    bias_samples: int = 0  # calibration samples the bias correction ran on
     notes: list[str] = field(default_factory=list)  # what a user should know that the lists above do not say
     # the rewritten model's operators that were the input model's main subgraph's, in its order (the others are
     # inserted QUANTIZE/DEQUANTIZE ops): what apply_bias_correction finds them by
@@ -53,6 +54,7 @@ class Report:
             d["calibration"] = self.calibration
         if self.corrected_biases:
             d["corrected_biases"] = self.corrected_biases
+            d["bias_samples"] = self.bias_samples
         if self.notes:
             d["notes"] = self.notes
         return d
@@ -795,6 +797,13 @@ def apply_bias_correction(model: Model, q: Model, rep: Report, inputs: list[np.n
     bias takes the new values; an int32/int64 one the new values over its own scales, rounded half away from zero
     and saturated. A bias another op also reads gets a copy of its own."""
     sg = q.main
+    samples = len(inputs[0]) // max(int((model.main.tensors[model.main.inputs[0]].shape or [1])[0]), 1) \
+        if inputs else 0
+    if samples < bias.MIN_SAMPLES:
+        rep.notes.append(f"bias correction skipped: {samples} calibration sample{'s' if samples != 1 else ''} "
+                         f"(it needs {bias.MIN_SAMPLES} to measure a layer's mean output)")
+        return
+    rep.bias_samples = samples
     readers: dict[int, int] = {}
     for op in sg.operators or []:
         for i in op.inputs or []:
@@ -812,6 +821,8 @@ def apply_bias_correction(model: Model, q: Model, rep: Report, inputs: list[np.n
             with np.errstate(divide="ignore", invalid="ignore"):
                 v = _round_away(b / np.asarray(t.quantization.scale, np.float64))
             data = np.clip(v, -limit, limit).astype(info.dtype)
+        if np.array_equal(data, t.numpy()):
+            return idx, data  # nothing moved (a layer whose weights quantize exactly)
         if readers.get(idx, 0) > 1:
             op.inputs = list(op.inputs)
             op.inputs[bias.BIAS_SLOT] = _new_tensor(sg, t, t.name + "_corrected", t.type, q.add_buffer(data),
