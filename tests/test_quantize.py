@@ -732,3 +732,25 @@ def test_a_fixed_batch_input_calibrates_in_whole_invocations():
     y = eq.Interpreter(q).run([runs[0]])[0]
     ref = eq.Interpreter(model).run([runs[0]])[0]
     assert y.shape == (6, 3) and sqnr(ref, y) > 30
+
+
+def test_a_fixed_batch_input_takes_an_array_of_several_invocations():
+    """One array of k * 6 rows for a model that takes 6 rows per run is k runs (as Interpreter.run takes it); a
+    row count that is not a multiple is one line naming both numbers. Bias correction then runs on 32 runs."""
+    tf = pytest.importorskip("tensorflow")
+    import contextlib
+    import io
+
+    from edgequant.quantizer import bias, load_calibration
+
+    inp = tf.keras.Input((4,), batch_size=6)
+    m = tf.keras.Model(inp, tf.keras.layers.Dense(3, bias_initializer="ones")(inp))  # a zero bias is dropped
+    with contextlib.redirect_stdout(io.StringIO()):
+        model = eq.load(tf.lite.TFLiteConverter.from_keras_model(m).convert())
+    x = np.random.default_rng(3).standard_normal((6 * 40, 4)).astype(np.float32)
+    batches = load_calibration(x, model)
+    assert sum(len(b[next(iter(b))]) for b in batches) == 240
+    with pytest.raises(EdgequantError, match=r"has 241 rows, not a multiple of the model's fixed batch of 6$"):
+        load_calibration(np.concatenate([x, x[:1]]), model)
+    _, rep = quantize_with_report(model, Recipe.weight_only_int8(), x)
+    assert rep.bias_samples == bias.SAMPLES and len(rep.corrected_biases) == 1

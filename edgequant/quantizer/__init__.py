@@ -102,7 +102,8 @@ def quantize_with_report(model: Model, recipe: Recipe | str, calibration_data: A
     else:
         q, rep = rewrite_weights(model, recipe, hessians)
     if correct:
-        first = rebatch(batches, bias.SAMPLES, rows_per_invocation(model))[0]  # the first SAMPLES samples
+        unit = rows_per_invocation(model)
+        first = rebatch(batches, bias.SAMPLES * unit, unit)[0]  # the first SAMPLES samples
         names = [model.main.tensors[i].name for i in model.main.inputs or []]
         apply_bias_correction(model, q, rep, [first[n] for n in names])
     rep.recipe = json.loads(recipe.to_json())

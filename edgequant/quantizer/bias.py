@@ -89,17 +89,17 @@ def correct(model: Model, q: Model, origin: list[Operator], inputs: list[np.ndar
     ``model``'s main subgraph became), on ``inputs`` (float, one array per model input, samples first).
     ``write(o, b)`` stores op ``o``'s corrected float bias ``b`` in ``q`` and returns the bias tensor's index and
     the value ``q``'s kernels read (int32 biases: the integers). Returns the op indices corrected."""
-    targets = _targets(model, q, origin)
-    if not targets:
+    found = targets(model, q, origin)
+    if not found:
         return []
     sg = model.main
     float_means = {}
     for step, chunks, _ in _steps(model, inputs):
-        if step.index in targets:
+        if step.index in found:
             op = sg.operators[step.index]
-            float_means[step.index] = _mean(step.name, op, targets[step.index][0].shape,
+            float_means[step.index] = _mean(step.name, op, found[step.index][0].shape,
                                             [c[op.inputs[0]] for c in chunks])
-    where = {id(origin[o]): o for o in targets}
+    where = {id(origin[o]): o for o in found}
     qsg = q.main
     done = []
     for step, chunks, reprepare in _steps(q, [_as_input(qsg.tensors[i], x) for i, x in zip(qsg.inputs or [], inputs)]):
@@ -107,7 +107,7 @@ def correct(model: Model, q: Model, origin: list[Operator], inputs: list[np.ndar
         o = where.get(id(op))
         if o is None or o not in float_means:
             continue
-        w, b, wq = targets[o]
+        w, b, wq = found[o]
         t = qsg.tensors[op.inputs[0]]
         mu = _mean(step.name, op, w.shape, [_real(t, c[op.inputs[0]]) for c in chunks])
         new = b.astype(np.float64) + _linear_mean(step.name, w, float_means[o]) - _linear_mean(step.name, wq, mu)
@@ -150,11 +150,11 @@ def _steps(model: Model, inputs: list[np.ndarray]):
                 c.pop(i, None)
 
 
-def _targets(model: Model, q: Model, origin: list[Operator]) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def targets(model: Model, q: Model, origin: list[Operator]) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """op index -> (float weight, float bias, the weight ``q`` computes with, dequantized) for every op in OPS with
     a float constant bias whose weight ``q`` holds as integers."""
     sg = model.main
-    targets = {}
+    out = {}
     for o, op in enumerate(sg.operators or []):
         ins = op.inputs or []
         if model.op_name(op) not in OPS or len(ins) <= BIAS_SLOT or ins[BIAS_SLOT] < 0:
@@ -165,8 +165,8 @@ def _targets(model: Model, q: Model, origin: list[Operator]) -> dict[int, tuple[
             continue  # a grouped convolution: each filter reads a slice of the channels, not the whole patch
         wq = _integer_weight(q, origin[o])
         if w is not None and b is not None and b.dtype == np.float32 and wq is not None and wq.size == w.size:
-            targets[o] = (w, b, wq.reshape(w.shape))
-    return targets
+            out[o] = (w, b, wq.reshape(w.shape))
+    return out
 
 
 def _mean(name: str, op: Operator, w_shape: tuple[int, ...], parts: list[np.ndarray]) -> np.ndarray:

@@ -152,8 +152,9 @@ def load_calibration(data: Any, model: Model, *, key: str | None = None, limit: 
                 raise EdgequantError(f"{where}: input '{name}' {_shape_text(given, batched, n_item)}; the model "
                                      f"expects samples of shape {shape[1:]} (array shape {shape}, first axis = "
                                      f"samples){hint}")
-            if shape[0] not in (-1, 1) and arr.shape[0] != shape[0]:
-                raise EdgequantError(f"{where}: input '{name}' has batch {arr.shape[0]}, model expects {shape[0]}")
+            if shape[0] not in (-1, 1) and arr.shape[0] % shape[0]:  # whole invocations of the fixed batch
+                raise EdgequantError(f"{where}: input '{name}' has {arr.shape[0]} rows, not a multiple of the "
+                                     f"model's fixed batch of {shape[0]}")
             if not np.all(np.isfinite(arr)):
                 bad = int(np.argwhere(~np.isfinite(arr.reshape(arr.shape[0], -1)))[0][0])
                 raise EdgequantError(f"{where}: input '{name}' sample {total + bad} contains NaN or Inf")

@@ -799,6 +799,8 @@ def apply_bias_correction(model: Model, q: Model, rep: Report, inputs: list[np.n
     sg = q.main
     samples = len(inputs[0]) // max(int((model.main.tensors[model.main.inputs[0]].shape or [1])[0]), 1) \
         if inputs else 0
+    if not bias.targets(model, q, rep.ops):
+        return  # no weight op with a bias was quantized
     if samples < bias.MIN_SAMPLES:
         rep.notes.append(f"bias correction skipped: {samples} calibration sample{'s' if samples != 1 else ''} "
                          f"(it needs {bias.MIN_SAMPLES} to measure a layer's mean output)")
