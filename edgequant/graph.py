@@ -146,20 +146,23 @@ class Tensor(Node):
         if buf is None or buf.nbytes == 0:
             return None
         raw = buf.data
-        where = f"tensor {self._index} '{self.name}'"
         if self.type == dtypes.STRING:
-            return _decode_strings(raw, where)
+            return _decode_strings(raw, self._where())
         if self.type in dtypes.PACKED:
             return dtypes.unpack_subbyte(raw, self.type, self.size).reshape(self.shape or [])
         dt = self.dtype
         if self.sparsity is not None:
             if raw.size % dt.itemsize:
-                raise ModelFormatError(f"{where}: {raw.size} bytes is not a whole number of {dt}")
+                raise ModelFormatError(f"{self._where()}: {raw.size} bytes is not a whole number of {dt}")
             return raw.view(dt)
         if raw.size != self.nbytes:
-            raise ModelFormatError(f"{where}: buffer {self.buffer} holds {raw.size} bytes but shape "
+            raise ModelFormatError(f"{self._where()}: buffer {self.buffer} holds {raw.size} bytes but shape "
                                    f"{list(self.shape or [])} of {self.type_name} needs {self.nbytes}")
         return raw.view(dt).reshape(self.shape or [])
+
+    def _where(self) -> str:
+        """How an error names this tensor (built only when one is raised: numpy() is called often)."""
+        return f"tensor {self._index} '{self.name}'"
 
     def dequantize(self) -> np.ndarray | None:
         """The stored values as float32: ``scale * (q - zero_point)``, per channel where quantized so; an integer

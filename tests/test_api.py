@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
 
 import edgequant as eq
 
@@ -123,3 +128,15 @@ def test_an_in_memory_dict_must_name_the_input_a_file_s_single_array_need_not(tm
         eq.quantize(path, "int8", {"imgae": x[:40]})
     np.savez(tmp_path / "c.npz", anything=x[:40])
     assert eq.save(eq.quantize(path, "int8", tmp_path / "c.npz")) == eq.save(eq.quantize(path, "int8", {"image": x[:40]}))
+
+
+def test_a_buffer_that_does_not_fit_its_shape_names_the_tensor():
+    from edgequant.errors import ModelFormatError
+    from edgequant.graph import Buffer
+
+    m = eq.load_file(Path(eq.__file__).parent / "data" / "digits_cnn.tflite")
+    t = next(t for t in m.main.tensors if t.is_constant and t.type_name == "float32" and t.size > 1)
+    m.buffers[t.buffer] = Buffer(data=np.zeros(t.nbytes - 4, np.uint8))
+    with pytest.raises(ModelFormatError, match=rf"^tensor {t.index} '{re.escape(t.name)}': buffer {t.buffer} holds "
+                       rf"{t.nbytes - 4} bytes but shape \[[0-9, ]+\] of float32 needs {t.nbytes}$"):
+        t.numpy()
