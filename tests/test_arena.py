@@ -172,3 +172,23 @@ def test_layout_pads_like_a_c_compiler():
     # an int64 member aligns the struct to 8 on both targets; arrays of nested structs
     assert _layout(["b", "i10", "i2", "i2", "q2", "i5"], 4) == (104, 8)
     assert _layout(["ArithmeticParams*3"], 4) == (312, 8)
+
+
+@pytest.mark.parametrize("name", ["digits_cnn", "digits_resnet"])
+@pytest.mark.parametrize("mode, io", [("int8", "int8"), ("int8", "float"), ("int16x8", "int16")])
+def test_the_arena_of_edgequant_s_own_quantized_files_equals_tflite_micro_s(name, mode, io):
+    """Keras-converted models carry SHAPE / STRIDED_SLICE / PACK (Flatten) and, at 16x8, an int16 SOFTMAX with its
+    two lookup tables: the replayed tail must hold them to the byte, as tflite-micro allocates them."""
+    pytest.importorskip("tflite_micro", reason="needs tflite-micro (pip install 'edgequant[micro]')")
+    from pathlib import Path
+
+    import numpy as np
+
+    from edgequant.analysis.arena import measure_tflite_micro
+    from edgequant.quantizer import Recipe, quantize
+
+    fix = Path(__file__).resolve().parent / "data" / "fixtures"
+    x = np.load(fix / "digits_split.npz")["x_calib"][:40]
+    q = quantize(edgequant.load_file(fix / f"{name}.tflite"), Recipe.preset(mode, io=io), x)
+    plan, measured = plan_arena(q), measure_tflite_micro(edgequant.save(q))
+    assert (plan.planned_bytes, plan.total_bytes) == (measured["head"], measured["total"])

@@ -398,6 +398,8 @@ _BUILTIN_DATA = {
     #   asymmetric_quantize_inputs, diagonal_recurrent_tensors
     "BATCH_MATMUL": ["b3"],  # adj_x, adj_y, asymmetric_quantize_inputs
     "CAST": ["i2"],  # TfLiteCastParams {in_data_type, out_data_type} (ParseCast)
+    "SHAPE": ["i"],  # TfLiteShapeParams {out_type} (ParseShape)
+    "PACK": ["i2"],  # TfLitePackParams {values_count, axis} (ParsePack)
 }
 
 # Kernel structs allocated with AllocatePersistentBuffer (16-aligned) in Init. USE_TFLM_COMPRESSION
@@ -450,7 +452,7 @@ _OP_DATA = {
     "UNIDIRECTIONAL_SEQUENCE_LSTM": ["LstmSizeInfo", "CellStateInfo", "i", "GateParameters*4",
                                      "ArithmeticParams*3", "i4"],
 }
-_NO_OP_DATA = {"RESHAPE", "CAST", "MINIMUM", "MAXIMUM", "CUSTOM:SignalFftAutoScale",
+_NO_OP_DATA = {"RESHAPE", "CAST", "MINIMUM", "MAXIMUM", "SHAPE", "PACK", "CUSTOM:SignalFftAutoScale",
                "CUSTOM:SignalFilterBankSquareRoot"}
 # An op this module does not know: one 64-byte OpData and 40 bytes of builtin data, the largest
 # common sizes above (the figure is then an estimate, not a replay).
@@ -565,6 +567,12 @@ def _kernel_buffers(model: Model, sub, op, pointer_bytes: int) -> tuple[list[int
         scales = len(qp.scale) if qp is not None and qp.scale is not None else 0
         if x is not None and x.type != dtypes.FLOAT32 and scales > 1:
             prepare += [4 * scales, 4 * scales]
+    elif name == "SOFTMAX":
+        # SoftmaxPrepare (softmax_common.cc): an int16 input gets two int16 lookup tables of
+        # kInt16LUTArraySize = 513 entries (exp and 1 / (1 + x)).
+        x = _t(sub, op.inputs[0])
+        if x is not None and x.type == dtypes.INT16:
+            prepare += [2 * 513, 2 * 513]
     elif name == "BATCH_MATMUL":
         # BatchMatMulPrepare: quantization data (7 int32) for int8/int16, a transposed copy
         # (TfLiteEvalTensor, dims, data) of LHS when adj_x and of RHS unless adj_y, then
