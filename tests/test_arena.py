@@ -192,3 +192,15 @@ def test_the_arena_of_edgequant_s_own_quantized_files_equals_tflite_micro_s(name
     q = quantize(edgequant.load_file(fix / f"{name}.tflite"), Recipe.preset(mode, io=io), x)
     plan, measured = plan_arena(q), measure_tflite_micro(edgequant.save(q))
     assert (plan.planned_bytes, plan.total_bytes) == (measured["head"], measured["total"])
+
+
+def test_op_types_it_does_not_replay_are_named():
+    from pathlib import Path
+
+    from edgequant.analysis.arena import guessed_ops
+
+    m = edgequant.load_file(Path(edgequant.__file__).parent / "data" / "digits_cnn.tflite")
+    assert guessed_ops(m) == [] and plan_arena(m, search=False).guessed == []
+    pool = next(op for op in m.main.operators if m.op_name(op) == "MAX_POOL_2D")
+    pool.opcode_index = m.op_code_index("TANH")  # an op type whose kernel data is not modelled
+    assert guessed_ops(m) == ["TANH"] and plan_arena(m, search=False).to_dict()["guessed_ops"] == ["TANH"]

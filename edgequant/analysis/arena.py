@@ -74,6 +74,7 @@ class ArenaPlan:
     better_order: list[int] | None = None  # an operator order with a smaller plan, if found
     better_order_bytes: int | None = None
     order_search: str = ""  # what the order search did
+    guessed: list[str] = field(default_factory=list)  # op types whose persistent data is a guess, not a replay
 
     @property
     def persistent_bytes(self) -> int:
@@ -94,7 +95,7 @@ class ArenaPlan:
             "persistent_bytes": self.persistent_bytes, "persistent": dict(self.persistent),
             "total_bytes": self.total_bytes, "peak_scope": self.peak_scope, "timeline": list(self.timeline),
             "better_order": self.better_order, "better_order_bytes": self.better_order_bytes,
-            "order_search": self.order_search,
+            "order_search": self.order_search, "guessed_ops": list(self.guessed),
             "buffers": [{"kind": b.kind, "subgraph": b.subgraph, "index": b.index, "name": b.name,
                          "bytes": b.nbytes, "size": b.size, "first": b.first, "last": b.last, "offset": b.offset}
                         for b in self.buffers],
@@ -590,6 +591,20 @@ def _kernel_buffers(model: Model, sub, op, pointer_bytes: int) -> tuple[list[int
     return init, prepare
 
 
+def guessed_ops(model: Model) -> list[str]:
+    """The op types of ``model`` whose persistent data this module does not replay from the kernels (each gets
+    the guessed :data:`_UNKNOWN_OP_DATA` and :data:`_UNKNOWN_BUILTIN`), in first-seen order."""
+    out: list[str] = []
+    for sub in model.subgraphs or []:
+        for op in sub.operators or []:
+            name = model.op_name(op)
+            known = name in _OP_DATA or name in _NO_OP_DATA or (
+                name.startswith("CUSTOM:Signal") and _signal_buffers(name, model, sub, op, 8) is not None)
+            if not known and name not in out:
+                out.append(name)
+    return out
+
+
 def _builtin_data(model: Model, op, pointer_bytes: int) -> tuple[int, int] | None:
     name = model.op_name(op)
     if name.startswith("CUSTOM:"):
@@ -767,7 +782,7 @@ def plan_arena(model: Model, *, pointer_bytes: int = 8, search: bool = True) -> 
     plan = ArenaPlan(buffers=buffers, n_scopes=n_scopes, planned_bytes=planned,
                      lower_bound=max(timeline, default=0), timeline=timeline,
                      op_names=[model.op_name(op) for op in sub.operators or []],
-                     persistent=persistent_estimate(model, pointer_bytes))
+                     persistent=persistent_estimate(model, pointer_bytes), guessed=guessed_ops(model))
     if search:
         order, how = search_order(model)
         plan.order_search = how

@@ -94,6 +94,9 @@ def run(args) -> int:
               f"{plan.better_order}")
     elif plan.order_search:
         print(f"  operator order: {plan.order_search}")
+    if plan.guessed:
+        print(f"  persistent data guessed (not replayed from tflite-micro's kernels) for: {', '.join(plan.guessed)}; "
+              f"--measure gives the real figure")
     print("  persistent estimate by category:")
     for k, v in plan.persistent.items():
         if v:
