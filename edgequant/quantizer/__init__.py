@@ -44,8 +44,9 @@ def quantize(model: Model, recipe: Recipe | str, calibration_data: Any = None, *
     mode name or a Recipe's JSON dict).
 
     ``calibration_data`` (full-integer modes; in the weight modes it makes ``weight_rounding="auto"`` round with
-    GPTQ, and corrects the biases: ``Recipe.bias_correction``): anything :func:`edgequant.quantizer.load_calibration` takes (an array, a dict of arrays, an iterable
-    of either, a .npy/.npz path). ``ranges``: reuse ranges from an earlier :func:`edgequant.calibrate`.
+    GPTQ, and corrects the biases: ``Recipe.bias_correction``): anything
+    :func:`edgequant.quantizer.load_calibration` takes (an array, a dict of arrays, an iterable of either, a
+    .npy/.npz path). ``ranges``: reuse ranges from an earlier :func:`edgequant.calibrate`.
     """
     q, rep = quantize_with_report(model, recipe, calibration_data, progress=progress, ranges=ranges)
     if not rep.quantized_ops:  # the report would say why; without it, say it here

@@ -83,13 +83,13 @@ def _linear_mean(name: str, w: np.ndarray, mu: np.ndarray) -> np.ndarray:
     return w.reshape(w.shape[0], -1) @ mu
 
 
-def correct(model: Model, q: Model, origin: list[Operator], inputs: list[np.ndarray],
+def correct(model: Model, q: Model, origin: list[Operator], found: dict, inputs: list[np.ndarray],
             write: Callable[[int, np.ndarray], tuple[int, np.ndarray]]) -> list[int]:
     """Correct the biases of ``q``, the quantized ``model`` (``origin[o]``: the operator of ``q`` that op ``o`` of
-    ``model``'s main subgraph became), on ``inputs`` (float, one array per model input, samples first).
+    ``model``'s main subgraph became; ``found``: :func:`targets`), on ``inputs`` (float, one array per model input,
+    samples first).
     ``write(o, b)`` stores op ``o``'s corrected float bias ``b`` in ``q`` and returns the bias tensor's index and
     the value ``q``'s kernels read (int32 biases: the integers). Returns the op indices corrected."""
-    found = targets(model, q, origin)
     if not found:
         return []
     sg = model.main

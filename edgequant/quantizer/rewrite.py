@@ -704,17 +704,12 @@ def _quantize_op(m: Model, sg: SubGraph, op: Operator, o: int, name: str, rule: 
             s_in = params[in_idx].scale
             scale = (np.float32(s_in) * np.asarray(w_scale, np.float32)).astype(np.float32)
             scale = np.broadcast_to(scale, b.shape[:1]).astype(np.float32) if scale.ndim else scale
-            bits = 64 if act == "int16" else 32
-            # 2**63 - 1 is not a float64: clamp int64 biases at the largest float64 below 2**63
-            limit = (1 << (bits - 1)) - 1 if bits == 32 else (1 << 63) - 1024
-            with np.errstate(divide="ignore", invalid="ignore"):
-                q = np.clip(_round_away(b.astype(np.float64) / scale.astype(np.float64)), -limit, limit)
             quant = QuantizationParameters(scale=np.atleast_1d(scale).astype(np.float32),
                                            zero_point=np.zeros(np.atleast_1d(scale).size, np.int64),
                                            quantized_dimension=0)
-            ttype = dtypes.INT64 if bits == 64 else dtypes.INT32
-            data = q.astype(np.int64 if bits == 64 else np.int32)
-            inputs[rule.bias] = _const_tensor_raw(m, sg, idx, data, ttype, quant, "_bias", conv.sole)
+            ttype = dtypes.INT64 if act == "int16" else dtypes.INT32
+            inputs[rule.bias] = _const_tensor_raw(m, sg, idx, _bias_ints(b, scale, ttype), ttype, quant, "_bias",
+                                                  conv.sole)
     for idx in op.outputs or []:
         if idx >= 0 and tensors[idx].type == FLOAT:
             t = tensors[idx]
@@ -799,7 +794,8 @@ def apply_bias_correction(model: Model, q: Model, rep: Report, inputs: list[np.n
     sg = q.main
     samples = len(inputs[0]) // max(int((model.main.tensors[model.main.inputs[0]].shape or [1])[0]), 1) \
         if inputs else 0
-    if not bias.targets(model, q, rep.ops):
+    found = bias.targets(model, q, rep.ops)
+    if not found:
         return  # no weight op with a bias was quantized
     if samples < bias.MIN_SAMPLES:
         rep.notes.append(f"bias correction skipped: {samples} calibration sample{'s' if samples != 1 else ''} "
@@ -815,14 +811,8 @@ def apply_bias_correction(model: Model, q: Model, rep: Report, inputs: list[np.n
         op = rep.ops[o]
         idx = op.inputs[bias.BIAS_SLOT]
         t = sg.tensors[idx]
-        if t.type == FLOAT:
-            data = b.astype(np.float32)
-        else:  # int32 (int8 models) or int64 (16x8) over the bias's own scales
-            info = np.iinfo(dtypes.to_numpy(t.type))
-            limit = float(info.max) if t.type == dtypes.INT32 else float((1 << 63) - 1024)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                v = _round_away(b / np.asarray(t.quantization.scale, np.float64))
-            data = np.clip(v, -limit, limit).astype(info.dtype)
+        # int32 (int8 models) or int64 (16x8) biases over their own scales
+        data = b.astype(np.float32) if t.type == FLOAT else _bias_ints(b, t.quantization.scale, t.type)
         if np.array_equal(data, t.numpy()):
             return idx, data  # nothing moved (a layer whose weights quantize exactly)
         if readers.get(idx, 0) > 1:
@@ -836,9 +826,19 @@ def apply_bias_correction(model: Model, q: Model, rep: Report, inputs: list[np.n
         return op.inputs[bias.BIAS_SLOT], data
 
     try:
-        bias.correct(model, q, rep.ops, inputs, write)
+        bias.correct(model, q, rep.ops, found, inputs, write)
     except UnsupportedError as e:  # an op edgequant's interpreter has no kernel for: the biases stay as they are
         rep.notes.append(f"bias correction skipped: edgequant's interpreter cannot run this model ({e})")
+
+
+def _bias_ints(b: np.ndarray, scale: np.ndarray, ttype: int) -> np.ndarray:
+    """A float bias over its scales (input scale x weight scale), rounded half away from zero and saturated, as
+    int32 (int8 models) or int64 (16x8)."""
+    # 2**63 - 1 is not a float64: clamp int64 biases at the largest float64 below 2**63
+    limit = (1 << 31) - 1 if ttype == dtypes.INT32 else (1 << 63) - 1024
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = np.clip(_round_away(b.astype(np.float64) / np.asarray(scale, np.float64)), -limit, limit)
+    return q.astype(np.int32 if ttype == dtypes.INT32 else np.int64)
 
 
 def _round_away(v: np.ndarray) -> np.ndarray:
