@@ -266,7 +266,6 @@ def _held_text(s: dict) -> str:
 
 
 def _print(s: dict) -> None:
-
     out = sys.stdout
     ratio = s["size_after"] / max(s["size_before"], 1)
     out.write(f"{s['input']} -> {s['output']}  mode {s['mode']}\n")
