@@ -1,6 +1,11 @@
 """edgequant's tensor-arena plan against what the real tflite-micro allocates, on every shared model.
 
     .venv/bin/python benchmarks/bench_arena.py [MODEL ...]      # default: ../shared/models/*.tflite
+    .venv/bin/python benchmarks/bench_arena.py --quantized      # edgequant's own full-integer files
+
+``--quantized``: the float models of ../shared/models and the digits fixtures, quantized by edgequant to int8
+(int8 and float io) and int16x8 from 40 uniform random calibration samples in each input's usual range
+(written to a temporary folder, then measured like the others).
 
 Prints a markdown table: tflite-micro's planned non-persistent arena ("head") and total, edgequant's
 plan, lower bound and total estimate, the total's error, and the same estimate with 32-bit structs
@@ -44,6 +49,37 @@ def main(paths: list[Path]) -> None:
           f"total equal on {exact_total}/{ran}, error from {worst_under:+.2%} to {worst_over:+.2%}")
 
 
+# Float models whose full-integer files --quantized measures, and the range of their calibration inputs.
+FLOAT_MODELS = {"mlperf_tiny_ic_resnet8_float": (0, 1), "mlperf_tiny_ic_resnet_large_float": (0, 1),
+                "mlperf_tiny_vww_96_float": (0, 1), "mlperf_tiny_ad01_fc_autoencoder_fp32": (-40, 0),
+                "tflm_hello_world_float": (0, 6.28), "tflm_mnist_lstm_float": (0, 1)}
+FIX = Path(__file__).resolve().parents[1] / "tests" / "data" / "fixtures"
+
+
+def quantized_files(folder: Path) -> list[Path]:
+    import numpy as np
+
+    from edgequant.quantizer import Recipe, quantize
+
+    sources = [(SHARED / f"{n}.tflite", r) for n, r in FLOAT_MODELS.items() if (SHARED / f"{n}.tflite").exists()]
+    sources += [(FIX / f"{n}.tflite", (0, 1)) for n in ("digits_cnn", "digits_resnet")]
+    out = []
+    for path, (lo, hi) in sources:
+        model = eq.load_file(path)
+        shape = list(model.main.tensors[model.main.inputs[0]].shape[1:])
+        x = np.random.default_rng(0).uniform(lo, hi, size=[40] + shape).astype(np.float32)
+        for recipe in (Recipe.int8(), Recipe.int8(io="float"), Recipe.int16x8()):
+            dest = folder / f"{path.stem}.{recipe.mode}.{recipe.io}.tflite"
+            dest.write_bytes(eq.save(quantize(model, recipe, x)))
+            out.append(dest)
+    return out
+
+
 if __name__ == "__main__":
-    args = [Path(a) for a in sys.argv[1:]] or sorted(SHARED.glob("*.tflite"))
-    main(args)
+    if sys.argv[1:] == ["--quantized"]:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            main(quantized_files(Path(tmp)))
+    else:
+        main([Path(a) for a in sys.argv[1:]] or sorted(SHARED.glob("*.tflite")))
