@@ -14,6 +14,7 @@ import pytest
 from test_gptq_rows import SAME, VALID, _patches_by_loops
 
 import edgequant as eq
+from edgequant.errors import EdgequantError
 from edgequant.interpreter import Interpreter
 from edgequant.quantizer import Recipe, bias, quantize_with_report
 
@@ -131,7 +132,7 @@ def test_cli_switch_and_summary(digits, tmp_path):
                            capture_output=True, text=True, timeout=300, check=False)
         assert p.returncode == 0, p.stderr
         lines[mode, tuple(flag)] = [ln for ln in p.stdout.splitlines() if ln.startswith("biases:")]
-    line = (f"biases: 2 biases shifted by their layer's mean output error on {bias.SAMPLES} calibration samples "
+    line = (f"biases: 2 biases shifted, each by its layer's mean output error on {bias.SAMPLES} calibration samples "
             f"(--no-bias-correction keeps them)")
     want = [line]
     assert lines["weight_only_int8", ()] == want == lines["int8", ("--bias-correction",)]
@@ -207,3 +208,18 @@ def test_too_few_samples_skip_the_correction_with_a_note(digits):
     assert rep.notes == [why + " mean output)"]
     _, rep = quantize_with_report(m, Recipe.weight_only_int8(), x[:20])
     assert rep.bias_samples == 20 and len(rep.corrected_biases) == 2 and rep.notes == []
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # numpy's, on the way to the error
+def test_data_that_overflows_the_float_model_is_one_line(digits):
+    m, x = digits
+    with pytest.raises(EdgequantError, match=r"^calibration data: the float model overflows on it \(op \d+ \w+ reads "
+                       r"values that are not finite\); check the data's range$"):
+        quantize_with_report(m, Recipe.dynamic_int8(weight_rounding="balanced"), np.full_like(x[:32], 3e38))
+
+
+def test_the_api_warns_what_the_report_notes(digits):
+    m, x = digits
+    with pytest.warns(UserWarning, match=r"^quantize\(weight_only_int8\): bias correction skipped: 5 calibration "
+                      r"samples"):
+        eq.quantize(m, Recipe.weight_only_int8(), x[:5])

@@ -229,3 +229,23 @@ def test_status_line_redraws_in_place_on_a_terminal_and_clears_itself():
     line.clear()
     shown = term.getvalue()
     assert shown.startswith("\r\033[Krunning tflite-micro, 5 samples (") and shown.endswith(" s so far)\r\033[K")
+
+
+def test_data_for_a_fixed_batch_model_counts_runs_not_rows(tmp_path):
+    """-n counts samples (runs of the model's batch of 6 rows) with --data as without it: 7 runs of 42 rows ran
+    as '20 rows is not a multiple of the model's batch 6' before."""
+    tf = pytest.importorskip("tensorflow")
+    import contextlib
+    import io
+
+    inp = tf.keras.Input((4,), batch_size=6)
+    m = tf.keras.Model(inp, tf.keras.layers.Dense(3, bias_initializer="ones")(inp))
+    with contextlib.redirect_stdout(io.StringIO()):
+        (tmp_path / "fb6.tflite").write_bytes(tf.lite.TFLiteConverter.from_keras_model(m).convert())
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).standard_normal((42, 4)).astype(np.float32))
+    r = _verify(str(tmp_path / "fb6.tflite"), "--data", str(tmp_path / "x.npy"), "--json")
+    assert r.returncode == 0, r.stderr
+    assert {c["samples"] for c in json.loads(r.stdout)} == {7}
+    np.save(tmp_path / "y.npy", np.zeros((43, 4), np.float32))
+    r = _verify(str(tmp_path / "fb6.tflite"), "--data", str(tmp_path / "y.npy"))
+    assert r.returncode == 2 and r.stderr.strip().endswith("has 43 rows, not a multiple of the model's fixed batch of 6")

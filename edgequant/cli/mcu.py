@@ -85,8 +85,9 @@ def run(args) -> int:
         if "error" in measured:
             print(f"  measured: {measured['error']}")
         else:
-            print(f"  {'measured by tflite-micro: non-persistent':44s} {_kib(measured['head']):>24s}")
-            print(f"  {'measured by tflite-micro: total':44s} {_kib(measured['total']):>24s}")
+            host = " (64-bit host)" if args.pointer_bytes != 8 else ""  # the estimate above is for 32-bit structs
+            print(f"  {'measured by tflite-micro' + host + ': non-persistent':44s} {_kib(measured['head']):>24s}")
+            print(f"  {'measured by tflite-micro' + host + ': total':44s} {_kib(measured['total']):>24s}")
     print(f"  peak at scope {plan.peak_scope} "
           f"({'start' if plan.peak_scope == 0 else plan.op_names[plan.peak_scope - 1] if plan.peak_scope <= len(plan.op_names) else 'end'})")
     if plan.better_order is not None:
@@ -95,8 +96,8 @@ def run(args) -> int:
     elif plan.order_search:
         print(f"  operator order: {plan.order_search}")
     if plan.guessed:
-        print(f"  persistent data guessed (not replayed from tflite-micro's kernels) for: {', '.join(plan.guessed)}; "
-              f"--measure gives the real figure")
+        print(f"  persistent data guessed (not replayed from tflite-micro's kernels) for: {', '.join(plan.guessed)}"
+              + ("" if args.measure else "; --measure gives the real figure"))
     print("  persistent estimate by category:")
     for k, v in plan.persistent.items():
         if v:

@@ -167,7 +167,8 @@ def run(args) -> int:
         _print(summary)
     sys.stdout.flush()  # the notes (stderr) come after the summary they are about
     for note in rep.notes:
-        print(f"note: {note}", file=sys.stderr)
+        hint = f"; --held-out 0 would calibrate on all {count(batches)}" if held and "calibration sample" in note else ""
+        print(f"note: {note}{hint}", file=sys.stderr)
     if not rep.quantized_ops:
         print(f"note: no op was quantized; {args.output} computes exactly as {args.model} does", file=sys.stderr)
     _tflm_note(q, args.output)
@@ -285,8 +286,8 @@ def _print(s: dict) -> None:
             if r["min_weight_elements"] and r["mode"] in ("dynamic_int8", "weight_only_int8") else ""
         out.write(f"weights: int8 {r['weight_range']} scales, {rounding} rounding{small}\n")
         if s.get("corrected_biases"):
-            out.write(f"biases: {counted(len(s['corrected_biases']), 'bias', 'biases')} shifted by their layer's "
-                      f"mean output error on {counted(s['bias_samples'], 'calibration sample')} "
+            out.write(f"biases: {counted(len(s['corrected_biases']), 'bias', 'biases')} shifted, each by its "
+                      f"layer's mean output error on {counted(s['bias_samples'], 'calibration sample')} "
                       f"(--no-bias-correction keeps them)\n")
     out.write(f"quantized ops ({len(s['quantized_ops'])}, numbered as in the input model): "
               f"{', '.join(s['quantized_ops']) or '-'}\n")

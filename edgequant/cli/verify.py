@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._words import counted
 from ..errors import EdgequantError
 from ..graph import load_file
 from ._data import about, read_input_arrays
@@ -36,12 +37,17 @@ def add_arguments(p) -> None:
 
 
 def _inputs(path: Path, model, n: int) -> list[np.ndarray]:
-    """The samples of ``--data`` in each input's dtype: an integer input takes data of its own dtype as it is, or
-    float data quantized with its scale and zero point; a float input takes float data."""
+    """The first ``n`` samples of ``--data`` in each input's dtype (a sample is one run: the rows of the model's
+    batch axis): an integer input takes data of its own dtype as it is, or float data quantized with its scale and
+    zero point; a float input takes float data."""
     out = []
     for a, i in zip(read_input_arrays(path, model), model.main.inputs or []):
         t = model.main.tensors[i]
-        a = a[:n]
+        rows = max(int((t.shape or [1])[0]), 1)
+        if len(a) % rows:
+            raise EdgequantError(f"{path}: input '{t.name}' has {len(a)} rows, not a multiple of the model's fixed "
+                                 f"batch of {rows}")
+        a = a[:n * rows]
         if not len(a):
             raise EdgequantError(f"{path}: input '{t.name}' holds no samples")
         if a.dtype == t.dtype and t.dtype.kind in "iu":
@@ -106,7 +112,7 @@ def run(args) -> int:
     else:
         src = args.data or "random inputs"
         n = max((c.samples for c in checks), default=0) or args.samples
-        print(f"{args.model.name}: edgequant's interpreter vs the reference runtimes, {n} samples ({src})")
+        print(f"{args.model.name}: edgequant's interpreter vs the reference runtimes, {counted(n, 'sample')} ({src})")
         rows = [(c.runtime, c.output[-40:], c.dtype, "yes" if c.exact else ("-" if c.error else "NO"),
                  f"{c.max_abs_diff:.4g}" if not c.error else "", f"{c.mismatched}/{c.total}" if not c.error else "",
                  "; ".join(filter(None, (c.error if len(c.error) <= 200 else c.error[:197] + "...",

@@ -49,6 +49,8 @@ def quantize(model: Model, recipe: Recipe | str, calibration_data: Any = None, *
     .npy/.npz path). ``ranges``: reuse ranges from an earlier :func:`edgequant.calibrate`.
     """
     q, rep = quantize_with_report(model, recipe, calibration_data, progress=progress, ranges=ranges)
+    for note in rep.notes:  # e.g. bias correction skipped: what the report would have said
+        warnings.warn(f"quantize({rep.mode}): {note}", stacklevel=2)
     if not rep.quantized_ops:  # the report would say why; without it, say it here
         why = "; ".join(rep.float_ops[:3]) + ("; ..." if len(rep.float_ops) > 3 else "")
         warnings.warn(f"quantize({rep.mode}): no op was quantized, the model is unchanged in kind"

@@ -31,6 +31,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import dtypes
+from ..errors import EdgequantError
 from ..graph import Model, Operator
 from ..kernels import OpContext
 from ..kernels._common import Window
@@ -97,8 +98,11 @@ def correct(model: Model, q: Model, origin: list[Operator], found: dict, inputs:
     for step, chunks, _ in _steps(model, inputs):
         if step.index in found:
             op = sg.operators[step.index]
-            float_means[step.index] = _mean(step.name, op, found[step.index][0].shape,
-                                            [c[op.inputs[0]] for c in chunks])
+            mu = _mean(step.name, op, found[step.index][0].shape, [c[op.inputs[0]] for c in chunks])
+            if not np.all(np.isfinite(mu)):
+                raise EdgequantError(f"calibration data: the float model overflows on it (op {step.index} "
+                                     f"{step.name} reads values that are not finite); check the data's range")
+            float_means[step.index] = mu
     where = {id(origin[o]): o for o in found}
     qsg = q.main
     done = []
