@@ -754,3 +754,13 @@ def test_a_fixed_batch_input_takes_an_array_of_several_invocations():
         load_calibration(np.concatenate([x, x[:1]]), model)
     _, rep = quantize_with_report(model, Recipe.weight_only_int8(), x)
     assert rep.bias_samples == bias.SAMPLES and len(rep.corrected_biases) == 1
+
+
+def test_a_calibration_dict_missing_one_of_two_inputs_names_the_missing_one():
+    from edgequant.quantizer.data import _pick
+
+    names = ["serving_default_a:0", "serving_default_b:0"]
+    with pytest.raises(EdgequantError, match=r"^calib.npz: no array for input 'serving_default_b:0' \(it holds a\)$"):
+        _pick({"a": np.zeros(2)}, names, "calib.npz")
+    with pytest.raises(EdgequantError, match=r"do not name the model's inputs"):  # nothing matches: the full list
+        _pick({"c": np.zeros(2)}, names, "calib.npz")

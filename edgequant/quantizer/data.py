@@ -87,6 +87,10 @@ def _pick(d: dict, names: list[str], where: str, from_file: bool = False) -> dic
                 return {names[0]: d[k]}
         if len(d) == 1 and from_file:
             return {names[0]: next(iter(d.values()))}
+    missing = [n for n in names if n not in d and n.split(":")[0].removeprefix("serving_default_") not in d]
+    if len(names) > 1 and len(missing) < len(names):  # some inputs named, others not: say which are missing
+        raise EdgequantError(f"{where}: no array for input{'s' if len(missing) > 1 else ''} "
+                             f"{', '.join(repr(n) for n in missing)} (it holds {', '.join(map(str, d))})")
     accepted = sorted(set(names) | set(short) | ({"x"} if len(names) == 1 else set()))
     raise EdgequantError(f"{where}: arrays {', '.join(map(str, d))} do not name the model's inputs "
                          f"(use {', '.join(repr(a) for a in accepted)})")
