@@ -127,5 +127,7 @@ def run(args) -> int:
         print(f"          fix: {f.fix}")
     n_err = sum(f.severity == ERROR for f in findings)
     errors = f"{n_err} error{'s' if n_err != 1 else ''}"
-    print(f"\n{'tflite-micro can run this model' if ok else f'tflite-micro cannot run this model ({errors})'}")
+    print("\ntflite-micro can run this model" if ok else
+          f"\nnot usable on tflite-micro as written ({errors}: it refuses the model, or computes something else than "
+          f"LiteRT)")
     return 0 if ok else EXIT_CANNOT_RUN
