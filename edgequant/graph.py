@@ -190,6 +190,21 @@ class Tensor(Node):
             return ((q.astype(np.int64) - zp).astype(np.float32) * scale).astype(np.float32)
 
 
+    def quantize(self, values: np.ndarray) -> np.ndarray:
+        """Real ``values`` in this activation tensor's type, as TFLite's Quantize makes them (divided by the scale
+        in float32, rounded half away from zero, plus the zero point, saturated; its first scale and zero point):
+        what a quantized model's input takes. A float tensor takes them as float32."""
+        from .qmath import quantize_affine
+
+        if self.dtype.kind == "f":
+            return np.asarray(values, np.float32)
+        qp = self.quantization
+        if qp is None or qp.scale is None or not len(qp.scale):
+            raise EdgequantError(f"{self._where()} is {self.type_name} without a scale to quantize values with")
+        info = np.iinfo(self.dtype)
+        zp = int(qp.zero_point[0]) if qp.zero_point is not None and len(qp.zero_point) else 0
+        return quantize_affine(values, np.float32(qp.scale[0]), zp, info.min, info.max).astype(self.dtype)
+
     def _dequantize_blockwise(self, q: np.ndarray, details: Node) -> np.ndarray:
         """Blockwise: blocks of ``block_size`` along the last axis, one scale (and zero point) per block,
         read from the tensors ``details.scales`` / ``details.zero_points`` (-1: zero points are 0)."""

@@ -140,3 +140,21 @@ def test_a_buffer_that_does_not_fit_its_shape_names_the_tensor():
     with pytest.raises(ModelFormatError, match=rf"^tensor {t.index} '{re.escape(t.name)}': buffer {t.buffer} holds "
                        rf"{t.nbytes - 4} bytes but shape \[[0-9, ]+\] of float32 needs {t.nbytes}$"):
         t.numpy()
+
+
+def test_tensor_quantize_is_tflite_s_quantize():
+    from edgequant.errors import EdgequantError
+    from edgequant.quantizer import Recipe, quantize
+
+    d = np.load(Path(eq.__file__).parent / "data" / "digits_test.npz")["x"]
+    m = eq.load_file(Path(eq.__file__).parent / "data" / "digits_cnn.tflite")
+    q = quantize(m, Recipe.int8(), d[:40])
+    t = q.main.tensors[q.main.inputs[0]]
+    s, zp = float(t.quantization.scale[0]), int(t.quantization.zero_point[0])
+    x = np.array([0.0, s * 2.5, s * 7.5, 1e9, -1e9], np.float32)  # ties round away from zero; saturation
+    want = np.clip([zp, zp + 3, zp + 8, 10 ** 9, -(10 ** 9)], -128, 127).astype(np.int8)
+    np.testing.assert_array_equal(t.quantize(x), want)
+    assert m.main.tensors[m.main.inputs[0]].quantize(x).dtype == np.float32  # a float input takes floats
+    t.quantization = None
+    with pytest.raises(EdgequantError, match=r"^tensor 0 '.*' is int8 without a scale to quantize values with$"):
+        t.quantize(x)

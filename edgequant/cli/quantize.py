@@ -213,12 +213,12 @@ def _sqnr(model, qbytes: bytes, held: list[dict], quantization) -> dict | str:
 
 def _to_input(v: np.ndarray, dtype, scale: float, zero_point: int) -> np.ndarray:
     """Float samples in a quantized input's type, rounding halves away from zero like TFLite's Quantize."""
+    from ..qmath import quantize_affine
+
     if dtype == np.float32:
         return v.astype(np.float32)
     info = np.iinfo(dtype)
-    q = np.float32(v) / np.float32(scale)
-    q = np.trunc(q + np.copysign(np.float32(0.5), q)) + zero_point
-    return np.clip(q, info.min, info.max).astype(dtype)
+    return quantize_affine(v, np.float32(scale), zero_point, info.min, info.max).astype(dtype)
 
 
 def _run_ours(model, x: dict) -> dict:

@@ -67,11 +67,7 @@ def _quantized(a: np.ndarray, t, path: Path) -> np.ndarray:
     if qp is None or qp.scale is None or not len(qp.scale):
         raise EdgequantError(f"{path}: input '{t.name}' is {t.dtype} without a scale to quantize float data with; "
                              f"give {t.dtype} data")
-    from ..qmath import quantize_affine
-
-    info = np.iinfo(t.dtype)
-    zp = int(qp.zero_point[0]) if qp.zero_point is not None and len(qp.zero_point) else 0
-    return quantize_affine(a, np.float32(qp.scale[0]), zp, info.min, info.max).astype(t.dtype)
+    return t.quantize(a)
 
 
 class _StatusLine:

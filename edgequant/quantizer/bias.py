@@ -35,7 +35,6 @@ from ..errors import EdgequantError
 from ..graph import Model, Operator
 from ..kernels import OpContext
 from ..kernels._common import Window
-from ..qmath import quantize_affine
 
 OPS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D")
 BIAS_SLOT = 2  # the bias input of every op in OPS
@@ -106,7 +105,7 @@ def correct(model: Model, q: Model, origin: list[Operator], found: dict, inputs:
     where = {id(origin[o]): o for o in found}
     qsg = q.main
     done = []
-    for step, chunks, reprepare in _steps(q, [_as_input(qsg.tensors[i], x) for i, x in zip(qsg.inputs or [], inputs)]):
+    for step, chunks, reprepare in _steps(q, [qsg.tensors[i].quantize(x) for i, x in zip(qsg.inputs or [], inputs)]):
         op = qsg.operators[step.index]
         o = where.get(id(op))
         if o is None or o not in float_means:
@@ -200,12 +199,3 @@ def _real(t, v: np.ndarray) -> np.ndarray:
     qp = t.quantization
     return (v.astype(np.float64) - float(qp.zero_point[0])) * float(qp.scale[0])
 
-
-def _as_input(t, x: np.ndarray) -> np.ndarray:
-    """Float calibration samples in the type of the quantized model's input ``t`` (full integer models take
-    integers, quantized as TFLite's Quantize does)."""
-    if t.type == dtypes.FLOAT32:
-        return x
-    info = np.iinfo(dtypes.to_numpy(t.type))
-    qp = t.quantization
-    return quantize_affine(x, qp.scale[0], qp.zero_point[0], info.min, info.max).astype(info.dtype)
