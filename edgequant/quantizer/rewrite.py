@@ -19,6 +19,7 @@ from ..quantization import QuantizationError, QuantParams, choose_qparams
 from . import bias, lstm, rules
 from .balanced import CHANNEL_AXIS as BALANCED_OPS
 from .balanced import balanced_ints, balanced_many, one_signed_input
+from .data import rows_per_invocation
 from .gptq import Hessians, round_weights
 from .recipe import Recipe
 from .weights import weight_params, weight_params_many
@@ -792,8 +793,7 @@ def apply_bias_correction(model: Model, q: Model, rep: Report, inputs: list[np.n
     bias takes the new values; an int32/int64 one the new values over its own scales, rounded half away from zero
     and saturated. A bias another op also reads gets a copy of its own."""
     sg = q.main
-    samples = len(inputs[0]) // max(int((model.main.tensors[model.main.inputs[0]].shape or [1])[0]), 1) \
-        if inputs else 0
+    samples = len(inputs[0]) // rows_per_invocation(model) if inputs else 0
     found = bias.targets(model, q, rep.ops)
     if not found:
         return  # no weight op with a bias was quantized
